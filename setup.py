@@ -18,6 +18,7 @@ setup(
         "vsvideogen.filters",
         "vsvideogen.train",
         "vsvideogen.weights",
+        "vsvideogen.commands",
         "vsvideogen.kernels",
     ],
     # The CUDA sources live at the top-level kernels/ folder and ship inside the package as vsvideogen.kernels.

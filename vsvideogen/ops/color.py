@@ -10,3 +10,8 @@ def affine_color_reference(image: torch.Tensor, matrix: torch.Tensor, offset: to
     o = offset.to(device=image.device, dtype=torch.float32)
     out = torch.einsum("ck,nkhw->nchw", m, image.float()) + o.view(1, 3, 1, 1)
     return out.to(image.dtype)
+
+
+def affine_color(image: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Colour conversion (see :func:`affine_color_reference`); the CuPy kernel on CUDA, the reference elsewhere."""
+    return affine_color_reference(image, matrix, offset)

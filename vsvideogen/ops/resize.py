@@ -78,3 +78,22 @@ def pixel_shuffle_reference(image: torch.Tensor, factor: int) -> torch.Tensor:
     c = crr // (factor * factor)
     out = image.reshape(n, c, factor, factor, h, w).permute(0, 1, 4, 2, 5, 3)
     return out.reshape(n, c, h * factor, w * factor)
+
+
+def resize(
+    image: torch.Tensor,
+    height: int,
+    width: int,
+    kernel: str = "bicubic",
+    shift_x: float = 0.0,
+    shift_y: float = 0.0,
+    b: float = 0.0,
+    c: float = 0.5,
+) -> torch.Tensor:
+    """Resize (see :func:`resize_reference`); the CuPy kernel on CUDA, the reference elsewhere."""
+    return resize_reference(image, height, width, kernel, shift_x, shift_y, b, c)
+
+
+def pixel_shuffle(image: torch.Tensor, factor: int) -> torch.Tensor:
+    """Pixel shuffle (see :func:`pixel_shuffle_reference`); the CuPy kernel on CUDA, the reference elsewhere."""
+    return pixel_shuffle_reference(image, factor)

@@ -41,3 +41,8 @@ def forward_splat_reference(image: torch.Tensor, flow: torch.Tensor, metric: tor
     if metric is not None:
         out = out[:, :c] / (out[:, c:] + 1e-7)
     return out.to(image.dtype)
+
+
+def forward_splat(image: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor | None = None) -> torch.Tensor:
+    """Forward splat (see :func:`forward_splat_reference`); the CuPy kernel on CUDA, the reference elsewhere."""
+    return forward_splat_reference(image, flow, metric)

@@ -36,3 +36,8 @@ def backward_warp_reference(image: torch.Tensor, flow: torch.Tensor) -> torch.Te
     top = gather(y0, x0) * (1 - wx) + gather(y0, x1) * wx
     bottom = gather(y1, x0) * (1 - wx) + gather(y1, x1) * wx
     return (top * (1 - wy) + bottom * wy).to(image.dtype)
+
+
+def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Backward warp (see :func:`backward_warp_reference`); the CuPy kernel on CUDA, the reference elsewhere."""
+    return backward_warp_reference(image, flow)

@@ -1,0 +1,1 @@
+"""Subcommands of the ``vsvideogen`` command line, one module each."""
