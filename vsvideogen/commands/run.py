@@ -1,0 +1,168 @@
+"""``vsvideogen run INPUT OUTPUT [options] [-- ffmpeg output options]``: filter a video file into another."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import vapoursynth as vs
+
+from .. import pipeline
+from ..errors import VSVideoGenError
+
+EPILOG = """\
+options after `--` go to ffmpeg as output options and override the defaults
+(-c:v libx264 -crf 18 -preset medium, pixel format of the input's bit depth; audio and
+subtitles copied from INPUT), e.g.:
+  vsvideogen run in.mkv out.mkv --interpolate 2 -- -crf 22 -preset slow
+  vsvideogen run in.mp4 out.mp4 --fps 60000/1001 -- -c:v libx265 -crf 24
+"""
+
+
+class _FfmpegTailParser(argparse.ArgumentParser):
+    """Keeps everything after the first ``--`` as ``args.ffmpeg_args``.
+
+    A trailing ``nargs="*"`` positional cannot do it: argparse fills it, empty, together with INPUT and OUTPUT
+    whenever options stand between OUTPUT and ``--``, and then rejects the tail.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse's own contract
+        args = list(sys.argv[1:] if args is None else args)
+        tail: list[str] = []
+        if "--" in args:
+            cut = args.index("--")
+            args, tail = args[:cut], args[cut + 1 :]
+        namespace, extras = super().parse_known_args(args, namespace)
+        namespace.ffmpeg_args = tail
+        return namespace, extras
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``run`` with the ``vsvideogen`` command."""
+    parser = subparsers.add_parser(
+        "run",
+        help="filter a video file into another (ffmpeg encodes, audio and subtitles kept)",
+        description="Decode INPUT, apply the chosen filters, encode to OUTPUT with ffmpeg. Audio, subtitles, "
+        "metadata and chapters come from INPUT. OUTPUT appears only when everything succeeded.",
+        usage="%(prog)s INPUT OUTPUT [options] [-- FFMPEG_OPTION ...]",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.__class__ = _FfmpegTailParser
+    parser.add_argument("input", type=Path, metavar="INPUT", help="video file to read")
+    parser.add_argument("output", type=Path, metavar="OUTPUT", help="file to write; its suffix picks the container")
+    pipeline.add_filter_arguments(parser)
+    parser.add_argument("--start", type=pipeline.non_negative_int, metavar="N", help="first input frame to keep (default 0)")
+    parser.add_argument("--end", type=pipeline.positive_int, metavar="N", help="input frame to stop before (default: the end)")
+    parser.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
+    parser.set_defaults(handler=main, ffmpeg_args=[])
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the job described by ``args``; returns the exit status."""
+    if args.ffmpeg_args and not args.ffmpeg_args[0].startswith("-"):
+        return fail("run", f"{args.ffmpeg_args[0]!r} after -- is not an ffmpeg option; options start with '-'")
+    return execute(
+        "run",
+        lambda progress: pipeline.process(
+            args.input,
+            args.output,
+            steps=pipeline.chain_from_args(args),
+            shared=pipeline.shared_from_args(args),
+            start=args.start,
+            end=args.end,
+            ffmpeg_args=args.ffmpeg_args,
+            overwrite=args.overwrite,
+            progress=progress,
+        ),
+        debug=args.debug,
+    )
+
+
+def execute(command: str, job: Callable[[pipeline.Progress], pipeline.Encoded], *, debug: bool = False) -> int:
+    """Run ``job`` with a progress bar on stderr; report success or one line of failure.
+
+    On success the output path goes to stdout and notes to stderr. Failures print exactly one line,
+    ``vsvideogen <command>: <reason>``, to stderr (after the traceback when ``debug``).
+
+    Returns:
+        0 on success, 130 when interrupted (SIGINT or SIGTERM), 1 on any other failure.
+    """
+    bar = _ProgressBar(command)
+    try:
+        with _sigterm_interrupts():
+            result = job(bar)
+    except KeyboardInterrupt:
+        bar.close()
+        return fail(command, "interrupted; no output written", debug=debug, status=130)
+    except VSVideoGenError as exc:
+        bar.close()
+        return fail(command, exc.message if exc.func == command else str(exc), debug=debug)
+    except Exception as exc:  # noqa: BLE001 - the command's promise is one line, never a traceback
+        bar.close()
+        return fail(command, _reason(exc), debug=debug)
+    bar.close()
+    for note in result.notes:
+        print(f"vsvideogen {command}: note: {note}", file=sys.stderr)
+    print(result.output, flush=True)
+    return 0
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, vs.Error):
+        # A failure inside a frame request arrives with the Python traceback in its text; the cause is last.
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        return lines[-1] if lines else "VapourSynth error"
+    return str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+
+
+def fail(command: str, reason: str, *, debug: bool = False, status: int = 1) -> int:
+    """Print ``vsvideogen <command>: <reason>`` as one line on stderr; returns ``status``."""
+    if debug and sys.exc_info()[0] is not None:
+        traceback.print_exc()
+    print(f"vsvideogen {command}: {' '.join(reason.split())}", file=sys.stderr, flush=True)
+    return status
+
+
+class _ProgressBar:
+    """tqdm on stderr with frames/s and ETA, created on the first frame (when the total is known); silent
+    when stderr is not a terminal."""
+
+    def __init__(self, command: str) -> None:
+        self._command = command
+        self._bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="frame", desc=f"vsvideogen {self._command}", file=sys.stderr,
+                             disable=None, dynamic_ncols=True)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C so the same clean-up runs (only possible from the main thread)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

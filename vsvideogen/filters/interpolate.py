@@ -1,0 +1,368 @@
+"""Frame interpolation and motion-compensated frame-rate conversion.
+
+Timing is exact rational arithmetic. Output frame ``n`` sits at time ``n / fps_out``, i.e. at source position
+``p = n * fps_in / fps_out``; with ``i = floor(p)`` and ``t = p - i`` it is
+
+* source frame ``i`` itself, bit-identical, when ``t == 0``;
+* source frame ``i``, bit-identical, when ``i`` is the last source frame (there is nothing to interpolate
+  towards: the tail of the output holds the last frame);
+* the nearest source frame (``i`` when ``t < 1/2``, else ``i + 1``), bit-identical, when a scene cut lies
+  between ``i`` and ``i + 1`` — a cut is never morphed;
+* otherwise the network's frame at timestep ``t`` between ``i`` and ``i + 1``.
+
+Output props: those of the nearest source frame, with ``_DurationNum/_DurationDen = 1 / fps_out`` exactly,
+``_AbsoluteTime`` (when the source has it) moved to the output frame's time, and — unless
+``scene_change=None`` — ``_SceneChangePrev`` / ``_SceneChangeNext`` set to 1 on the two output frames
+between which the picture jumps across a source cut and to 0 elsewhere, so a later filter (or a second
+``interpolate``) sees the cuts where they now are. With ``scene_change=None`` the source's flags, which
+would be misplaced, are removed.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from fractions import Fraction
+from numbers import Rational
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import vapoursynth as vs
+
+from ..device import resolve_device, resolve_dtype
+from ..errors import VSVideoGenError
+from ..models.registry import load_model
+from ..vs.checks import check_clip
+from ..vs.frames import FrameConverter
+from ..vs.scenes import DEFAULT_THRESHOLD, SceneFeatures, is_scene_change, scene_features
+from ..vs.temporal import map_frames
+
+__all__ = ["interpolate", "SCALES"]
+
+FUNC = "interpolate"
+#: Accepted flow-resolution factors (IFNet downscales by powers of two).
+SCALES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
+# Longest SelectEvery cycle accepted: the reduced fps_out / fps_in ratio's numerator.
+_MAX_CYCLE = 100_000
+_HALF = Fraction(1, 2)
+
+
+def interpolate(
+    clip: vs.VideoNode,
+    factor: int = 2,
+    *,
+    fps: Fraction | int | float | str | None = None,
+    model: str | Any = "default",
+    scene_change: str | float | None = "auto",
+    scale: float = 1.0,
+    device: str | torch.device | None = None,
+    fp16: bool | None = None,
+) -> vs.VideoNode:
+    """Raise (or convert) a clip's frame rate by synthesising in-between frames with a flow network.
+
+    Args:
+        clip: Constant-format clip with a known frame rate (GRAY/YUV/RGB, 8-16-bit integer or 16/32-bit
+            float, YUV 4:4:4/4:2:2/4:2:0) of at least 2 frames. The output has the same format and size.
+        factor: Output frames per source frame, an int >= 2. The output has ``len(clip) * factor`` frames
+            at ``fps * factor``, so the duration is preserved exactly; its last ``factor - 1`` frames repeat
+            the last source frame. Leave it at 2 when giving ``fps``.
+        fps: Target frame rate instead of ``factor``: a Fraction, int, str (``"60000/1001"``, exact) or
+            float (a float within 0.01 of an NTSC rate ``k * 1000/1001`` becomes that rate, e.g. 59.94 ->
+            60000/1001; other floats are rounded to a fraction with denominator <= 1001). It may be lower
+            than the source's (60 -> 50 is motion-compensated standards conversion). The output has
+            ``ceil(len(clip) * fps / clip.fps)`` frames: every output frame starts inside the source, so the
+            output lasts at least as long as the source and less than one output frame longer.
+        model: ``"default"`` (the bundled ``interpolate-default``), a registered id such as
+            ``"rife-v4.0"``, the path of an IFNet/RIFE weight file, or a ready ``torch.nn.Module`` with
+            ``forward(img0, img1, timestep, scale)`` (RGB ``[1, 3, H, W]`` in 0..1, already on the device in
+            the right dtype; an optional ``required_modulo(scale)`` says what H and W must divide by).
+        scene_change: ``"auto"``: honour ``_SceneChangeNext`` on frame ``i`` / ``_SceneChangePrev`` on frame
+            ``i + 1`` where either prop exists, and run the built-in detector (:mod:`vsvideogen.vs.scenes`,
+            threshold 0.15) where neither does. A float in (0, 1): run the detector with that threshold on
+            every pair, ignoring the props. None: never treat anything as a cut.
+        scale: Resolution of the flow estimation relative to the frame, one of 0.125, 0.25, 0.5, 1, 2, 4
+            (0.5 for 4K, 2 for small or low-motion footage). Frames are padded (edge replication) to the
+            network's size multiple for that scale and cropped back.
+        device: ``None`` (CUDA if present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        fp16: Half precision; None means fp16 on CUDA and fp32 on the CPU.
+
+    Returns:
+        The interpolated clip, with ``fps`` and per-frame durations set exactly (see the module docstring
+        for the props).
+
+    Raises:
+        VSVideoGenError: A bad clip or argument (the message says what to pass instead), or the model
+            cannot be loaded.
+
+    The network is loaded once per call. Frames can be requested in any order and from any number of
+    VapourSynth threads; the result is the same (bit-identical on the CPU). Network calls are serialised
+    by a lock; frame conversion and scene detection run in parallel.
+    """
+    check_clip(clip, FUNC, min_frames=2)
+    fps_in = Fraction(clip.fps)
+    if fps_in <= 0:
+        raise VSVideoGenError(
+            FUNC, "clip has a variable frame rate (fps 0); give it a constant one first, e.g. "
+            "clip.std.AssumeFPS(fpsnum=24000, fpsden=1001)"
+        )
+    fps_out = _target_fps(factor, fps, fps_in)
+    ratio = fps_in / fps_out
+    if ratio.denominator > _MAX_CYCLE:
+        raise VSVideoGenError(
+            FUNC, f"fps {fps_out} relates to the clip's {fps_in} by {fps_out / fps_in}, whose numerator exceeds "
+            f"{_MAX_CYCLE}; round the target, e.g. fps=Fraction({float(fps_out)!r}).limit_denominator(1001)"
+        )
+    detect, threshold, honour_props = _scene_mode(scene_change)
+    scale = _check_scale(scale)
+    dev = resolve_device(device, FUNC)
+    dtype = resolve_dtype(fp16, dev, FUNC)
+    net = _get_model(model, dev, dtype)
+    modulo = _modulo(net, scale)
+
+    n_src = clip.num_frames
+    length = -(-n_src * ratio.denominator // ratio.numerator)
+    # Source offsets around i = floor(p) a frame needs: i, i+1 to interpolate, and with cut handling the
+    # pairs whose midpoint lies between this output frame's neighbours (for the scene-change flags).
+    flags = detect or honour_props
+    lo = min(0, _floor(-ratio - _HALF) + 1) if flags else 0
+    hi = max(1, _ceil(ratio + _HALF)) if flags else 1
+    engine = _Engine(
+        net=net,
+        converter=FrameConverter(clip.format, clip.width, clip.height, dev, dtype, FUNC),
+        ratio=ratio,
+        fps_in=fps_in,
+        fps_out=fps_out,
+        n_src=n_src,
+        length=length,
+        lo=lo,
+        scale=scale,
+        modulo=modulo,
+        detect=detect,
+        threshold=threshold,
+        honour_props=honour_props,
+        cache_frames=2 * (hi - lo + 1) + 2,
+    )
+    return map_frames(clip, engine, range(lo, hi + 1), ratio=ratio, length=length)
+
+
+# -- argument checks ---------------------------------------------------------------------------------------
+
+
+def _target_fps(factor: Any, fps: Any, fps_in: Fraction) -> Fraction:
+    if isinstance(factor, bool) or not isinstance(factor, int):
+        raise VSVideoGenError(FUNC, f"factor must be an int >= 2, not {type(factor).__name__} {factor!r}; "
+                                    "for a non-integer rate pass fps= instead")
+    if factor < 2:
+        raise VSVideoGenError(FUNC, f"factor={factor} is too small; use an int >= 2 (or fps= for other rates)")
+    if fps is None:
+        return fps_in * factor
+    if factor != 2:
+        raise VSVideoGenError(FUNC, f"factor={factor} and fps={fps!r} were both given; pass only one of them")
+    target = _parse_fps(fps)
+    if target <= 0:
+        raise VSVideoGenError(FUNC, f"fps={fps!r} is not positive; pass a frame rate > 0, e.g. fps='60000/1001'")
+    return target
+
+
+def _parse_fps(fps: Any) -> Fraction:
+    if isinstance(fps, bool):
+        raise VSVideoGenError(FUNC, f"fps must be a number, not {fps!r}; e.g. fps=60 or fps='60000/1001'")
+    if isinstance(fps, Rational):
+        return Fraction(fps.numerator, fps.denominator)
+    if isinstance(fps, str):
+        try:
+            return Fraction(fps.strip())
+        except (ValueError, ZeroDivisionError):
+            raise VSVideoGenError(FUNC, f"fps={fps!r} is not a number; use e.g. '60000/1001', '50' or '59.94'") from None
+    if isinstance(fps, float):
+        if fps != fps or fps in (float("inf"), float("-inf")):
+            raise VSVideoGenError(FUNC, f"fps={fps!r} is not a finite number; pass e.g. fps=60")
+        if fps.is_integer():
+            return Fraction(int(fps))
+        ntsc = round(fps * 1.001)
+        if ntsc > 0 and abs(fps * 1.001 - ntsc) < 0.01:
+            return Fraction(ntsc * 1000, 1001)
+        return Fraction(fps).limit_denominator(1001)
+    raise VSVideoGenError(FUNC, f"fps must be a Fraction, int, float or str, not {type(fps).__name__}; e.g. fps='60000/1001'")
+
+
+def _scene_mode(scene_change: Any) -> tuple[bool, float, bool]:
+    """(run the detector, its threshold, honour the props)."""
+    if scene_change is None:
+        return False, DEFAULT_THRESHOLD, False
+    if isinstance(scene_change, str):
+        if scene_change == "auto":
+            return True, DEFAULT_THRESHOLD, True
+    elif isinstance(scene_change, (int, float)) and not isinstance(scene_change, bool):
+        if 0 < scene_change < 1:
+            return True, float(scene_change), False
+        raise VSVideoGenError(FUNC, f"scene_change={scene_change!r} is out of range; a detector threshold is "
+                                    f"in (0, 1), default {DEFAULT_THRESHOLD}")
+    raise VSVideoGenError(FUNC, f"scene_change={scene_change!r} is not supported; use 'auto', a threshold in "
+                                "(0, 1) such as 0.15, or None")
+
+
+def _check_scale(scale: Any) -> float:
+    if isinstance(scale, (int, float)) and not isinstance(scale, bool) and float(scale) in SCALES:
+        return float(scale)
+    raise VSVideoGenError(FUNC, f"scale={scale!r} is not supported; use one of {', '.join(map(str, SCALES))} "
+                                "(0.5 for 4K, 1.0 for HD)")
+
+
+def _get_model(model: Any, device: torch.device, dtype: torch.dtype) -> Callable:
+    if isinstance(model, torch.nn.Module):
+        return model.eval()
+    if model is None or isinstance(model, torch.Tensor):
+        raise VSVideoGenError(FUNC, f"model={model!r} is not a model; use 'default', a registered id such as "
+                                    "'rife-v4.0', or a weight file path")
+    return load_model(None if model == "default" else model, "interpolate", device, dtype, FUNC)
+
+
+def _modulo(net: Any, scale: float) -> int:
+    required = getattr(net, "required_modulo", None)
+    if required is None:
+        return 1
+    try:
+        return int(required(scale))
+    except ValueError as exc:
+        raise VSVideoGenError(FUNC, f"scale={scale} does not suit this model ({exc}); use scale=1.0") from None
+
+
+def _floor(x: Fraction) -> int:
+    return x.numerator // x.denominator
+
+
+def _ceil(x: Fraction) -> int:
+    return -(-x.numerator // x.denominator)
+
+
+# -- per-frame work ----------------------------------------------------------------------------------------
+
+
+class _LRU:
+    """A small thread-safe least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()  # outside the lock: deterministic, so a race only wastes work
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+class _Engine:
+    """Makes output frame ``n`` from the source frames ``clamp(floor(n * ratio) + lo + j)``."""
+
+    def __init__(self, *, net, converter: FrameConverter, ratio: Fraction, fps_in: Fraction, fps_out: Fraction,
+                 n_src: int, length: int, lo: int, scale: float, modulo: int, detect: bool, threshold: float,
+                 honour_props: bool, cache_frames: int) -> None:
+        self.net = net
+        self.converter = converter
+        self.ratio = ratio
+        self.fps_in = fps_in
+        self.fps_out = fps_out
+        self.n_src = n_src
+        self.length = length
+        self.lo = lo
+        self.scale = scale
+        self.modulo = modulo
+        self.detect = detect
+        self.threshold = threshold
+        self.honour_props = honour_props
+        self.flags = detect or honour_props
+        self._model_lock = threading.Lock()
+        self._inputs = _LRU(cache_frames)
+        self._features = _LRU(256)
+        self._cuts = _LRU(256)
+
+    def __call__(self, n: int, frames: list[vs.VideoFrame]) -> vs.VideoFrame:
+        p = n * self.ratio
+        i = _floor(p)
+        t = p - i
+
+        def source(k: int) -> vs.VideoFrame:
+            return frames[k - i - self.lo]
+
+        with torch.inference_mode():
+            if t == 0 or i >= self.n_src - 1:
+                out = source(min(i, self.n_src - 1)).copy()
+            elif self.flags and self._cut(i, source):
+                out = source(i if t < _HALF else i + 1).copy()
+            else:
+                out = self._interpolate(i, t, source)
+            props = out.props
+            props["_DurationNum"] = self.fps_out.denominator
+            props["_DurationDen"] = self.fps_out.numerator
+            base_props = source(i).props
+            if "_AbsoluteTime" in base_props:
+                props["_AbsoluteTime"] = float(base_props["_AbsoluteTime"]) + float(t / self.fps_in)
+            if self.flags:
+                props["_SceneChangePrev"] = int(n > 0 and self._any_cut(p - self.ratio, p, i, source))
+                props["_SceneChangeNext"] = int(n < self.length - 1 and self._any_cut(p, p + self.ratio, i, source))
+            else:
+                for key in ("_SceneChangePrev", "_SceneChangeNext"):
+                    if key in props:
+                        del props[key]
+        return out
+
+    # scene cuts
+
+    def _any_cut(self, before: Fraction, after: Fraction, i: int, source) -> bool:
+        """Whether a cut's midpoint ``c + 1/2`` lies in ``(before, after]`` (the picture jumps there)."""
+        first = max(0, _floor(before - _HALF) + 1)
+        last = min(self.n_src - 2, _floor(after - _HALF))
+        return any(self._cut(c, source) for c in range(first, last + 1))
+
+    def _cut(self, c: int, source) -> bool:
+        """Whether a scene cut lies between source frames ``c`` and ``c + 1``."""
+        if self.honour_props:
+            a, b = source(c).props, source(c + 1).props
+            if "_SceneChangeNext" in a or "_SceneChangePrev" in b:
+                return bool(a.get("_SceneChangeNext", 0)) or bool(b.get("_SceneChangePrev", 0))
+        if not self.detect:
+            return False
+        return self._cuts.get_or_make(
+            c, lambda: is_scene_change(self._scene(c, source), self._scene(c + 1, source), self.threshold)
+        )
+
+    def _scene(self, k: int, source) -> SceneFeatures:
+        return self._features.get_or_make(k, lambda: scene_features(self._input(k, source)[1]))
+
+    # network
+
+    def _input(self, k: int, source) -> tuple[torch.Tensor, torch.Tensor]:
+        """(padded 3-channel network input, unpadded tensor) of source frame ``k``."""
+        def make() -> tuple[torch.Tensor, torch.Tensor]:
+            image = self.converter.to_tensor(source(k))
+            x = image if image.shape[1] == 3 else image.expand(-1, 3, -1, -1)
+            h, w = x.shape[-2:]
+            pad_h, pad_w = -h % self.modulo, -w % self.modulo
+            if pad_h or pad_w:
+                x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+            return x.contiguous(), image
+
+        return self._inputs.get_or_make(k, make)
+
+    def _interpolate(self, i: int, t: Fraction, source) -> vs.VideoFrame:
+        img0, image = self._input(i, source)
+        img1, _ = self._input(i + 1, source)
+        with self._model_lock:
+            result = self.net(img0, img1, float(t), self.scale)
+        h, w = image.shape[-2:]
+        result = result[..., :h, :w].clamp(0.0, 1.0)
+        if image.shape[1] == 1:
+            result = result.mean(1, keepdim=True)
+        template = source(i if t < _HALF else i + 1)
+        return self.converter.to_frame(result, template)

