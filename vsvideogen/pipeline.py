@@ -57,6 +57,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def factor(text: str) -> int:
+    """argparse type: a multiplier, an integer >= 2."""
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text} is not a factor; give an integer >= 2")
+    return value
+
+
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
     value = int(text)
@@ -110,7 +118,7 @@ class FilterOption:
 FILTER_OPTIONS: tuple[FilterOption, ...] = (
     FilterOption(
         "--interpolate", "interpolate", lambda n: {"factor": n},
-        "multiply the frame rate by N, inventing the frames in between", positive_int, "N", "rate",
+        "multiply the frame rate by N, inventing the frames in between", factor, "N", "rate",
     ),
     FilterOption(
         "--fps", "interpolate", lambda fps: {"fps": fps},
@@ -278,7 +286,7 @@ def _stream_options(streams: Sequence[_Stream], suffix: str) -> tuple[list[str],
 
 
 # Frame-property codes (ITU-T H.273) -> ffmpeg names.
-_RANGE = {0: "pc", 1: "tv"}
+_RANGE = {int(vs.Range.RANGE_FULL): "pc", int(vs.Range.RANGE_LIMITED): "tv"}
 _MATRIX = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
 _PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 11: "smpte431", 12: "smpte432"}
 _TRANSFER = {
@@ -291,7 +299,7 @@ _VIDEO_CODEC_OPTIONS = {"-c", "-codec", "-c:v", "-codec:v", "-vcodec", "-c:v:0",
 def _colour_options(props: vs.FrameProps) -> list[str]:
     options = []
     for flag, key, names in (
-        ("-color_range", "_ColorRange", _RANGE),
+        ("-color_range", "_Range", _RANGE),
         ("-colorspace", "_Matrix", _MATRIX),
         ("-color_primaries", "_Primaries", _PRIMARIES),
         ("-color_trc", "_Transfer", _TRANSFER),

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import vapoursynth as vs
@@ -96,8 +95,8 @@ def execute(command: str, job: Callable[[pipeline.Progress], pipeline.Encoded], 
     """
     bar = _ProgressBar(command)
     try:
-        with _sigterm_interrupts():
-            result = job(bar)
+        with _Interrupts() as interrupts:
+            result = job(interrupts.guard(bar))
     except KeyboardInterrupt:
         bar.close()
         return fail(command, "interrupted; no output written", debug=debug, status=130)
@@ -151,18 +150,45 @@ class _ProgressBar:
             self._bar.close()
 
 
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C so the same clean-up runs (only possible from the main thread)."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
+class _Interrupts:
+    """SIGINT and SIGTERM stop the job through KeyboardInterrupt, so the same clean-up runs for both.
 
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    Once frames flow, the first signal only sets a flag that the progress callback turns into
+    KeyboardInterrupt after the frame in hand: raised from the handler it could land inside a weakref
+    callback or finaliser, where Python swallows it. A second signal raises at once.
+    """
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._streaming = False
+        self._received = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _Interrupts:
+        try:
+            for signum in self._SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._received or not self._streaming:
+            raise KeyboardInterrupt
+        self._received = True
+
+    def guard(self, progress: pipeline.Progress) -> pipeline.Progress:
+        """``progress``, raising KeyboardInterrupt first when a signal came in."""
+
+        def guarded(done: int, total: int) -> None:
+            self._streaming = True
+            if self._received:
+                raise KeyboardInterrupt
+            progress(done, total)
+
+        return guarded

@@ -6,7 +6,9 @@ import torch
 from ..errors import VSVideoGenError
 
 
-def check_nchw(func: str, name: str, tensor: torch.Tensor, like: torch.Tensor | None = None, channels: int | None = None) -> None:
+def check_nchw(
+    func: str, name: str, tensor: torch.Tensor, like: torch.Tensor | None = None, channels: int | None = None
+) -> None:
     """``tensor`` must be a 4-D ``[N, C, H, W]`` tensor, with ``like``'s N, H, W and device and ``channels`` channels.
 
     Raises:

@@ -28,7 +28,9 @@ MAX_BLOCKS = 1 << 20  # kernels are grid-stride loops, so a capped grid still co
 TYPE_NAMES = {torch.float32: "float", torch.float16: "half"}
 
 Launch = Callable[[str, int, Sequence[object]], None]
-"""Runs one kernel: ``launch(name, total_work_items, args)``; :func:`launcher` on CUDA, the CPU harness in tests."""
+"""Runs one kernel: ``launch(name, total_work_items, args)``, where ``args`` follow the kernel's parameter list:
+tensors (or ``None`` for a null pointer) for pointers, ``np.int64`` for sizes and strides, ``np.int32`` for
+flags, ``np.float32``/``np.float64`` for reals. :func:`launcher` runs it through CuPy; tests use a CPU harness."""
 
 _lock = threading.Lock()
 _modules: dict[int, object] = {}
@@ -146,9 +148,13 @@ def strides(t: torch.Tensor) -> list[np.int64]:
     return [np.int64(s) for s in t.stride()]
 
 
-def pointer(t: torch.Tensor | None) -> np.uint64:
-    """A tensor's device address as a kernel argument (null for ``None``)."""
-    return np.uint64(0 if t is None else t.data_ptr())
+def _cupy_argument(arg: object) -> object:
+    """A :data:`Launch` argument as CuPy passes it: tensors (and ``None``) as 64-bit addresses."""
+    if arg is None:
+        return np.uint64(0)
+    if isinstance(arg, torch.Tensor):
+        return np.uint64(arg.data_ptr())
+    return arg
 
 
 def launch(func: str, name: str, device: torch.device, total: int, args: Sequence[object]) -> None:
@@ -159,14 +165,16 @@ def launch(func: str, name: str, device: torch.device, total: int, args: Sequenc
         name: exported kernel name (see :func:`kernel_name`).
         device: the CUDA device of the tensors.
         total: number of work items; the grid is sized from it (capped, kernels loop over the rest).
-        args: kernel arguments: pointers as ``np.uint64``, sizes/strides as ``np.int64``, flags as
-            ``np.int32``, reals as ``np.float32``/``np.float64``, matching the kernel's parameter list.
+        args: kernel arguments as described for :data:`Launch`.
 
     Raises:
         VSVideoGenError: CuPy could not compile, load or launch the kernel.
     """
     if total <= 0:
         return
+    for arg in args:
+        if isinstance(arg, torch.Tensor) and arg.device != device:
+            raise VSVideoGenError(func, f"a tensor is on {arg.device}; all tensors must be on {device}")
     cupy = _import_cupy()
     blocks = min((total + BLOCK - 1) // BLOCK, MAX_BLOCKS)
     try:
@@ -174,7 +182,7 @@ def launch(func: str, name: str, device: torch.device, total: int, args: Sequenc
             kernel = _module(device).get_function(name)
             stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream, device.index)
             with cupy.cuda.Device(device.index), stream:
-                kernel((blocks,), (BLOCK,), tuple(args))
+                kernel((blocks,), (BLOCK,), tuple(_cupy_argument(a) for a in args))
     except VSVideoGenError:
         raise
     except Exception as exc:

@@ -25,7 +25,7 @@ def affine_color_kernel(
     o = offset.to(device=image.device, dtype=torch.float32).contiguous()
     n, _, h, w = image.shape
     out = torch.empty((n, 3, h, w), dtype=image.dtype, device=image.device)
-    args = [_cuda.pointer(image), _cuda.pointer(out), _cuda.pointer(m), _cuda.pointer(o), *map(np.int64, (n, h, w))]
+    args = [image, out, m, o, *map(np.int64, (n, h, w))]
     args += [*_cuda.strides(image), *_cuda.strides(out)]
     launch(_cuda.kernel_name("affine_color", image.dtype), n * h * w, args)
     return out
@@ -43,7 +43,8 @@ def affine_color(image: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor
     if tuple(matrix.shape) != (3, 3) or offset.numel() != 3:
         raise VSVideoGenError(
             "affine_color",
-            f"matrix is {tuple(matrix.shape)} and offset has {offset.numel()} values; a 3x3 matrix and 3 offsets are needed",
+            f"matrix is {tuple(matrix.shape)} and offset has {offset.numel()} values; "
+            "a 3x3 matrix and 3 offsets are needed",
         )
     if _cuda.use_kernel(image, matrix, offset):
         return affine_color_kernel(image, matrix, offset, _cuda.launcher("affine_color", image.device))

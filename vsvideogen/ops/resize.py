@@ -116,7 +116,7 @@ def resize_kernel(
     for number, (axis, size_in, shift, shape) in enumerate(passes):
         dtype = image.dtype if number == len(passes) - 1 else torch.float32
         out = torch.empty(shape, dtype=dtype, device=image.device)
-        args = [_cuda.pointer(source), _cuda.pointer(out), *map(np.int64, shape), np.int32(axis), np.int64(size_in)]
+        args = [source, out, *map(np.int64, shape), np.int32(axis), np.int64(size_in)]
         args += [np.int32(KERNELS.index(kernel)), np.float64(shift), np.float64(b), np.float64(c)]
         args += [*_cuda.strides(source), *_cuda.strides(out)]
         launch(_cuda.kernel_name("resample", source.dtype, out.dtype), out.numel(), args)
@@ -129,7 +129,7 @@ def pixel_shuffle_kernel(image: torch.Tensor, factor: int, launch: _cuda.Launch)
     n, crr, h, w = image.shape
     shape = (n, crr // (factor * factor), h * factor, w * factor)
     out = torch.empty(shape, dtype=image.dtype, device=image.device)
-    args = [_cuda.pointer(image), _cuda.pointer(out), *map(np.int64, shape), np.int64(factor)]
+    args = [image, out, *map(np.int64, shape), np.int64(factor)]
     args += [*_cuda.strides(image), *_cuda.strides(out)]
     launch(_cuda.kernel_name("pixel_shuffle", image.dtype), out.numel(), args)
     return out

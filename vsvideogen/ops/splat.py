@@ -61,14 +61,14 @@ def forward_splat_kernel(
     sizes = [*map(np.int64, (n, c, h, w))]
     acc = torch.zeros((n, c + (metric is not None), h, w), dtype=torch.float32, device=image.device)
     metric_strides = [np.int64(0)] * 3 if metric is None else [np.int64(metric.stride(i)) for i in (0, 2, 3)]
-    args = [_cuda.pointer(image), _cuda.pointer(flow), _cuda.pointer(metric), _cuda.pointer(acc), *sizes]
+    args = [image, flow, metric, acc, *sizes]
     args += [*_cuda.strides(image), *_cuda.strides(flow), *metric_strides]
     variant = "forward_splat_sum" if metric is None else "forward_splat_softmax"
     launch(_cuda.kernel_name(variant, image.dtype, second), n * h * w, args)
     if metric is None and image.dtype == torch.float32:
         return acc
     out = torch.empty((n, c, h, w), dtype=image.dtype, device=image.device)
-    args = [_cuda.pointer(acc), _cuda.pointer(out), *sizes, np.int32(metric is not None), *_cuda.strides(out)]
+    args = [acc, out, *sizes, np.int32(metric is not None), *_cuda.strides(out)]
     launch(_cuda.kernel_name("splat_normalize", image.dtype), n * c * h * w, args)
     return out
 

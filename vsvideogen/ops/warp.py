@@ -50,7 +50,7 @@ def backward_warp_kernel(image: torch.Tensor, flow: torch.Tensor, launch: _cuda.
     flow = flow.to(_cuda.kernel_dtype(flow))
     n, c, h, w = image.shape
     out = torch.empty((n, c, h, w), dtype=image.dtype, device=image.device)
-    args = [_cuda.pointer(image), _cuda.pointer(flow), _cuda.pointer(out), *map(np.int64, (n, c, h, w))]
+    args = [image, flow, out, *map(np.int64, (n, c, h, w))]
     args += [*_cuda.strides(image), *_cuda.strides(flow), *_cuda.strides(out)]
     launch(_cuda.kernel_name("backward_warp", image.dtype, flow.dtype), n * h * w, args)
     return out

@@ -85,7 +85,7 @@ class FrameConverter:
         self.channels = 1 if fmt.color_family == vs.GRAY else 3
         self.chroma_height = height >> fmt.subsampling_h
         self.chroma_width = width >> fmt.subsampling_w
-        self.subsampled = fmt.color_family == vs.YUV and (fmt.subsampling_w or fmt.subsampling_h)
+        self.subsampled = fmt.color_family == vs.YUV and (fmt.subsampling_w, fmt.subsampling_h) != (0, 0)
         self._torch_host, self._numpy_host = _HOST_DTYPES[(fmt.sample_type, fmt.bytes_per_sample)]
         self._shapes = [(height, width)] + [(self.chroma_height, self.chroma_width)] * (fmt.num_planes - 1)
         self._offsets = np.cumsum([0] + [h * w for h, w in self._shapes]).tolist()
@@ -185,7 +185,7 @@ class FrameConverter:
             out.props.clear()
             out.props.update(props_from.props)
         colorimetry = formats.colorimetry_from_props(out.props, self.format, self.width, self.height, self.func)
-        flat = self._encode(tensor.to(device=self.device, dtype=torch.float32), colorimetry)
+        flat = self._encode(tensor.detach().to(device=self.device, dtype=torch.float32).contiguous(), colorimetry)
         self._download_into(out, self._to_sample_type(flat))
         return out
 

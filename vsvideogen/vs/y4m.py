@@ -61,7 +61,7 @@ def y4m_header(clip: vs.VideoNode, props: vs.FrameProps | dict) -> bytes:
 
     Args:
         clip: A clip already passed through :func:`y4m_compatible`, with a constant frame rate.
-        props: Frame properties of the first frame (``_SARNum``/``_SARDen``, ``_ChromaLocation``, ``_ColorRange``).
+        props: Frame properties of the first frame (``_SARNum``/``_SARDen``, ``_ChromaLocation``, ``_Range``).
 
     Returns:
         The header line, newline included.
@@ -76,9 +76,11 @@ def y4m_header(clip: vs.VideoNode, props: vs.FrameProps | dict) -> bytes:
         f"A{sar_num}:{sar_den}" if sar_num > 0 and sar_den > 0 else "A0:0",
         f"C{_colour_tag(clip.format, props.get('_ChromaLocation'))}",
     ]
-    colour_range = props.get("_ColorRange")
-    if colour_range in (0, 1):
-        fields.append("XCOLORRANGE=" + ("FULL" if colour_range == 0 else "LIMITED"))
+    colour_range = props.get("_Range")
+    if colour_range == vs.Range.RANGE_FULL:
+        fields.append("XCOLORRANGE=FULL")
+    elif colour_range == vs.Range.RANGE_LIMITED:
+        fields.append("XCOLORRANGE=LIMITED")
     return (" ".join(fields) + "\n").encode("ascii")
 
 

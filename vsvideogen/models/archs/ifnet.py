@@ -359,8 +359,7 @@ def _detect(mapped: Mapping[str, torch.Tensor]) -> IFNetConfig | None:
     encoder = "encoder.up.weight" in mapped
     family = [
         cfg for cfg in LAYOUTS.values()
-        if cfg.unit == unit and len(cfg.widths) == nblocks and cfg.units == nunits
-        and bool(cfg.encoder_channels) == encoder
+        if cfg.unit == unit and cfg.units == nunits and bool(cfg.encoder_channels) == encoder
     ]
     if not family:
         return None
@@ -368,7 +367,9 @@ def _detect(mapped: Mapping[str, torch.Tensor]) -> IFNetConfig | None:
         mapped[f"blocks.{i}.down.1.conv.weight"].shape[0] if f"blocks.{i}.down.1.conv.weight" in mapped else -1
         for i in range(nblocks)
     )
-    return next((cfg for cfg in family if cfg.widths == widths), family[0])
+    # An exact match, else the closest layout of the family so that loading names the offending tensor.
+    return next((cfg for cfg in family if cfg.widths == widths),
+                next((cfg for cfg in family if len(cfg.widths) == nblocks), family[0]))
 
 
 def ifnet_from_state_dict(state_dict: Mapping[str, torch.Tensor], func: str = "load_model") -> IFNet:

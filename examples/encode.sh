@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Double the frame rate of IN with examples/interpolate.vpy and encode it to OUT, keeping audio and subtitles.
+#
+#   examples/encode.sh IN.mp4 OUT.mp4
+#
+# vspipe writes the filtered video as y4m to stdout; ffmpeg reads it from stdin ("-i -") and takes audio and
+# subtitles from IN. Interpolation keeps the duration, so they stay in sync. Environment overrides:
+# SCRIPT (another .vpy taking `-a input=...`), VSPIPE, FFMPEG.
+set -euo pipefail
+
+if [ $# -ne 2 ]; then
+    echo "usage: $0 IN OUT" >&2
+    exit 2
+fi
+in=$1
+out=$2
+script=${SCRIPT:-$(dirname "$0")/interpolate.vpy}
+case "$out" in
+    *.mp4 | *.m4v | *.mov) subtitles=mov_text ;;  # the MP4 family holds text subtitles only as mov_text
+    *) subtitles=copy ;;
+esac
+
+"${VSPIPE:-vspipe}" -c y4m "$script" -a input="$in" - \
+    | "${FFMPEG:-ffmpeg}" -hide_banner -loglevel error -y -f yuv4mpegpipe -i - -i "$in" \
+        -map 0:v:0 -map '1:a?' -map '1:s?' -c:v libx264 -crf 18 -preset medium -c:a copy -c:s "$subtitles" "$out"

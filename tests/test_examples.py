@@ -1,0 +1,108 @@
+"""The ``vspipe -c y4m script.vpy - | ffmpeg -i - ...`` route and the scripts in examples/."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .media import ffmpeg, make_video, probe, require_interpolate
+from .y4m import parse_y4m
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+BIN = Path(sys.executable).parent
+FRAMES = 12
+
+PASSTHROUGH_VPY = textwrap.dedent("""
+    import vapoursynth as vs
+    import vsvideogen  # importing the package must print nothing: stdout is the video
+
+    vs.core.bs.VideoSource(input).set_output()
+""")
+
+
+@pytest.fixture(scope="module")
+def vspipe_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment in which vspipe finds this venv's Python: ``vapoursynth config`` into a private folder."""
+    vspipe = BIN / "vspipe"
+    if not vspipe.exists():
+        pytest.skip("vspipe is not installed next to this Python")
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path_factory.mktemp("xdg"))}
+    subprocess.run([str(BIN / "vapoursynth"), "config"], env=env, check=True, capture_output=True)
+    return env
+
+
+@pytest.fixture(scope="module")
+def av_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_video(tmp_path_factory.mktemp("input") / "in.mkv", FRAMES, fps=25, subtitles=True)
+
+
+@pytest.fixture(scope="module")
+def passthrough_vpy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    script = tmp_path_factory.mktemp("scripts") / "passthrough.vpy"
+    script.write_text(PASSTHROUGH_VPY, encoding="utf-8")
+    return script
+
+
+def vspipe_y4m(script: Path, source: Path, env: dict[str, str]) -> bytes:
+    result = subprocess.run([str(BIN / "vspipe"), "-c", "y4m", str(script), "-a", f"input={source}", "-"],
+                            capture_output=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout
+
+
+def test_vspipe_stdout_is_only_y4m(vspipe_env, av_input, passthrough_vpy):
+    stream = parse_y4m(vspipe_y4m(passthrough_vpy, av_input, vspipe_env))
+    assert (stream.width, stream.height, stream.fps) == (160, 120, (25, 1))
+    assert len(stream.frames) == FRAMES
+
+
+def test_vspipe_interpolate_example(vspipe_env, av_input):
+    require_interpolate()
+    short = make_video(av_input.with_name("short.mkv"), 3, fps=25, audio=False)
+    stream = parse_y4m(vspipe_y4m(EXAMPLES / "interpolate.vpy", short, vspipe_env))
+    assert (stream.width, stream.height, stream.fps) == (160, 120, (50, 1))
+    assert len(stream.frames) == 6
+
+
+def test_interpolate_example_without_input_says_how_to_call_it(vspipe_env):
+    result = subprocess.run([str(BIN / "vspipe"), "-c", "y4m", str(EXAMPLES / "interpolate.vpy"), "-"],
+                            capture_output=True, text=True, env=vspipe_env, timeout=300)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert "-a input=FILE" in result.stderr
+
+
+def run_encode_sh(source: Path, output: Path, env: dict[str, str]) -> None:
+    env = {**env, "VSPIPE": str(BIN / "vspipe"), "FFMPEG": ffmpeg()}
+    result = subprocess.run(["bash", str(EXAMPLES / "encode.sh"), str(source), str(output)],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_encode_sh_keeps_audio_and_subtitles(vspipe_env, av_input, passthrough_vpy, tmp_path, suffix):
+    output = tmp_path / f"out{suffix}"
+    run_encode_sh(av_input, output, {**vspipe_env, "SCRIPT": str(passthrough_vpy)})
+    info = probe(output)
+    assert (info.frames, info.fps, info.audio) == (FRAMES, 25, ["aac"])
+    assert info.subtitles == (["mov_text"] if suffix == ".mp4" else ["subrip"])
+
+
+def test_encode_sh_fails_when_vspipe_fails(vspipe_env, tmp_path):
+    result = subprocess.run(["bash", str(EXAMPLES / "encode.sh"), str(tmp_path / "missing.mp4"), str(tmp_path / "o.mkv")],
+                            capture_output=True, text=True, timeout=300,
+                            env={**vspipe_env, "VSPIPE": str(BIN / "vspipe"), "FFMPEG": ffmpeg()})
+    assert result.returncode != 0
+
+
+def test_encode_sh_with_the_interpolate_example(vspipe_env, av_input, tmp_path):
+    require_interpolate()
+    short = make_video(tmp_path / "short.mkv", 3, fps=25)
+    output = tmp_path / "double.mkv"
+    run_encode_sh(short, output, vspipe_env)
+    info = probe(output)
+    assert (info.frames, info.fps, info.audio) == (6, 50, ["aac"])

@@ -1,0 +1,63 @@
+"""A PNG of a training run's curves: training loss and validation PSNR against the step."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _smooth(values: np.ndarray, width: int) -> np.ndarray:
+    if width <= 1 or len(values) < width:
+        return values
+    kernel = np.ones(width) / width
+    padded = np.concatenate([np.full(width - 1, values[0]), values])
+    return np.convolve(padded, kernel, mode="valid")
+
+
+def plot_curves(
+    path: str | Path,
+    train: Sequence[tuple[int, float]],
+    val: Sequence[tuple[int, float]],
+    title: str,
+    val_reference: float | None = None,
+) -> Path:
+    """Write a two-panel PNG: loss (log scale, raw and smoothed) and validation PSNR.
+
+    Args:
+        path: the PNG to write.
+        train: ``(step, loss)`` points.
+        val: ``(step, psnr_db)`` points.
+        title: the figure title.
+        val_reference: a PSNR to draw as a dashed line (e.g. plain frame blending), or None.
+
+    Returns:
+        The path written.
+    """
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+
+    fig = Figure(figsize=(10, 4), dpi=100, layout="constrained")
+    loss_ax, val_ax = fig.subplots(1, 2)
+    if train:
+        steps, losses = (np.asarray(v, dtype=float) for v in zip(*train))
+        loss_ax.plot(steps, losses, color="tab:blue", alpha=0.3, linewidth=0.8, label="loss")
+        loss_ax.plot(steps, _smooth(losses, max(1, len(losses) // 20)), color="tab:blue", label="smoothed")
+        if np.all(losses > 0):
+            loss_ax.set_yscale("log")
+        loss_ax.legend(loc="upper right")
+    loss_ax.set(xlabel="step", ylabel="training loss", title="training loss")
+    loss_ax.grid(True, alpha=0.3)
+    if val:
+        steps, values = zip(*val)
+        val_ax.plot(steps, values, "o-", color="tab:green", label="model")
+    if val_reference is not None:
+        val_ax.axhline(val_reference, color="grey", linestyle="--", label="reference")
+    if val or val_reference is not None:
+        val_ax.legend(loc="lower right")
+    val_ax.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR")
+    val_ax.grid(True, alpha=0.3)
+    fig.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path

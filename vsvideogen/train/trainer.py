@@ -1,0 +1,363 @@
+"""The training loop shared by every task: optimiser, schedule, checkpoints, resume, validation, logs, export.
+
+A task (interpolation, upscaling, ...) supplies the model, the batches, the loss and a validation PSNR;
+see :class:`Task`. The run folder then holds:
+
+* ``last.pt``: model, optimiser state, step, best PSNR, elapsed time (``--resume`` continues from it);
+* ``best.safetensors``: the weights with the best validation PSNR so far (step 0 = the initial weights);
+* ``log.jsonl``: one JSON object per logged training step or validation;
+* ``curves.png``: training loss and validation PSNR;
+* ``model.safetensors`` + ``model.json``: the exported weights (best by validation, else last) and their
+  metadata, written when the run ends.
+
+Batches are drawn from a generator seeded with ``(seed, step)``, so a resumed run sees the same data as an
+uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..device import resolve_device
+from ..errors import VSVideoGenError
+from ..models.weights import save_safetensors, sha256_file
+from .plot import plot_curves
+
+FUNC = "train"
+SCHEDULES = ("cosine", "step")
+# "step" schedule: the learning rate is multiplied by 0.1 at each of these fractions of the run.
+_STEP_MILESTONES = (0.6, 0.85)
+
+
+class Task(Protocol):
+    """What a task gives the trainer. ``name`` names the task (``"interpolate"``)."""
+
+    name: str
+    reference_psnr: float | None
+    """A baseline PSNR drawn on the plot (e.g. frame blending), or None."""
+
+    def build_model(self) -> torch.nn.Module:
+        """The network to train, with its initial weights, on the CPU."""
+
+    def sample_batch(self, rng: np.random.Generator, batch: int, crop: int) -> Any:
+        """A training batch drawn with ``rng`` (the trainer seeds it per step)."""
+
+    def loss(self, model: torch.nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+        """The scalar loss to minimise and its named parts (floats) for the log."""
+
+    def validate(self, model: torch.nn.Module, device: torch.device) -> float:
+        """Mean PSNR (dB) on held-out data; the trainer calls it in eval mode without gradients. NaN: none."""
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able facts about the task and its data for the run's metadata."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one run.
+
+    Attributes:
+        out: the run folder.
+        steps: total optimiser steps (a resumed run continues up to this number).
+        batch: samples per step.
+        crop: side of the square training crops.
+        lr: peak learning rate (AdamW).
+        lr_min: final learning rate as a fraction of ``lr`` (cosine schedule).
+        schedule: ``"cosine"`` (decay to ``lr * lr_min``) or ``"step"`` (x0.1 at 60 % and 85 % of the run).
+        warmup: steps of linear warm-up from 0.
+        weight_decay: AdamW weight decay.
+        grad_clip: gradient-norm clipping threshold; 0 disables it.
+        val_every: validate (and maybe update ``best.safetensors``) every this many steps, and at the end.
+        save_every: write ``last.pt`` every this many steps, and at the end.
+        log_every: average the loss over this many steps per log line.
+        seed: seeds the model initialisation and every batch.
+        device: ``None`` (CUDA if present), ``"cpu"``, ``"cuda:N"``.
+        resume: continue the run in ``out`` from ``last.pt``.
+        progress: show a progress bar on stderr.
+        command: the command line that started the run, for the metadata.
+    """
+
+    out: str | Path
+    steps: int = 2000
+    batch: int = 4
+    crop: int = 256
+    lr: float = 1e-4
+    lr_min: float = 0.05
+    schedule: str = "cosine"
+    warmup: int = 50
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    val_every: int = 250
+    save_every: int = 50
+    log_every: int = 10
+    seed: int = 0
+    device: str | None = None
+    resume: bool = False
+    progress: bool = True
+    command: str = ""
+
+    def check(self) -> None:
+        """Raise :class:`VSVideoGenError` for out-of-range settings."""
+        for name in ("steps", "batch", "crop", "val_every", "save_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise VSVideoGenError(FUNC, f"{name}={getattr(self, name)} must be at least 1")
+        if not self.lr > 0 or not 0 <= self.lr_min <= 1:
+            raise VSVideoGenError(FUNC, f"lr={self.lr}, lr_min={self.lr_min}: need lr > 0 and 0 <= lr_min <= 1")
+        if self.schedule not in SCHEDULES:
+            raise VSVideoGenError(FUNC, f"schedule {self.schedule!r} is unknown; use one of {', '.join(SCHEDULES)}")
+        if self.warmup < 0 or self.weight_decay < 0 or self.grad_clip < 0:
+            raise VSVideoGenError(FUNC, "warmup, weight_decay and grad_clip must not be negative")
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or interrupted) run produced."""
+
+    out: Path
+    step: int
+    model_path: Path | None
+    best_psnr: float | None
+    best_step: int | None
+    wall_time_s: float
+    seconds_per_step: float | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """The learning rate for optimiser step ``step`` (0-based) under ``config``'s schedule and warm-up."""
+    if config.warmup and step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    if config.schedule == "step":
+        return config.lr * 0.1 ** sum(progress >= m for m in _STEP_MILESTONES)
+    return config.lr * (config.lr_min + (1 - config.lr_min) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@dataclass
+class _State:
+    step: int = 0
+    best_psnr: float | None = None
+    best_step: int | None = None
+    last_psnr: float | None = None
+    wall_time_s: float = 0.0
+    train_time_s: float = 0.0
+    trained_steps: int = 0  # steps whose time is in train_time_s
+
+
+class _Run:
+    def __init__(self, task: Task, config: TrainConfig) -> None:
+        config.check()
+        self.task = task
+        self.config = config
+        self.out = Path(config.out)
+        self.last_path = self.out / "last.pt"
+        self.best_path = self.out / "best.safetensors"
+        self.log_path = self.out / "log.jsonl"
+        self.device = resolve_device(config.device, FUNC)
+        torch.manual_seed(config.seed)
+        self.model = task.build_model().to(self.device).train()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.state = _State()
+        self.history: list[dict[str, Any]] = []
+        self.started = time.perf_counter()
+        self.wall_before = 0.0
+        if config.resume:
+            self._load_last()
+        elif self.last_path.exists():
+            raise VSVideoGenError(
+                FUNC, f"'{self.out}' already holds a run ({self.last_path.name}); pass --resume to continue it or choose another --out"
+            )
+        else:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.log_path.write_text("")
+
+    # -- persistence -------------------------------------------------------------------------------------
+
+    def _load_last(self) -> None:
+        if not self.last_path.is_file():
+            raise VSVideoGenError(FUNC, f"--resume: '{self.last_path}' does not exist; start the run without --resume")
+        try:
+            ckpt = torch.load(self.last_path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises several types for damaged files
+            raise VSVideoGenError(FUNC, f"cannot read '{self.last_path}' ({exc}); start a new run in another --out") from exc
+        if ckpt.get("task") != self.task.name:
+            raise VSVideoGenError(FUNC, f"'{self.last_path}' is a {ckpt.get('task')!r} run, not {self.task.name!r}; resume it with its own task")
+        try:
+            self.model.load_state_dict(ckpt["model"])
+        except RuntimeError as exc:
+            raise VSVideoGenError(
+                FUNC, f"'{self.last_path}' holds a different network than this run builds ({str(exc).splitlines()[0]}); "
+                "resume with the same --layout/--init as the original run"
+            ) from exc
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.state = _State(**ckpt["state"])
+        self.wall_before = self.state.wall_time_s
+        self.history = [r for r in _read_log(self.log_path) if r["step"] <= self.state.step]
+        self.log_path.write_text("".join(json.dumps(r) + "\n" for r in self.history))
+
+    def _save_last(self) -> None:
+        self.state.wall_time_s = self._wall()
+        ckpt = {
+            "task": self.task.name,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "state": asdict(self.state),
+        }
+        tmp = self.last_path.with_name(self.last_path.name + ".tmp")
+        torch.save(ckpt, tmp)
+        tmp.replace(self.last_path)
+
+    def _log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+        with self.log_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def _wall(self) -> float:
+        return self.wall_before + time.perf_counter() - self.started
+
+    def _plot(self) -> None:
+        train = [(r["step"], r["loss"]) for r in self.history if "loss" in r]
+        val = [(r["step"], r["val_psnr"]) for r in self.history if r.get("val_psnr") is not None]
+        plot_curves(self.out / "curves.png", train, val, f"vsvideogen train {self.task.name}", self.task.reference_psnr)
+
+    # -- the loop ----------------------------------------------------------------------------------------
+
+    def _validate(self) -> float:
+        self.model.eval()
+        with torch.no_grad():
+            value = self.task.validate(self.model, self.device)
+        self.model.train()
+        self.state.last_psnr = value if math.isfinite(value) else None
+        self._log({"step": self.state.step, "val_psnr": self.state.last_psnr, "time_s": round(self._wall(), 3)})
+        if self.state.last_psnr is not None and (self.state.best_psnr is None or value > self.state.best_psnr):
+            self.state.best_psnr, self.state.best_step = value, self.state.step
+            save_safetensors(self.model.state_dict(), self.best_path, {"step": str(self.state.step), "val_psnr": f"{value:.4f}"})
+        return value
+
+    def _train_step(self, step: int) -> dict[str, float]:
+        config = self.config
+        lr = learning_rate(step, config)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch = self.task.sample_batch(np.random.default_rng([config.seed, step]), config.batch, config.crop)
+        loss, parts = self.task.loss(self.model, batch, self.device)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise VSVideoGenError(FUNC, f"the loss became {value} at step {step}; lower --lr or resume from an earlier last.pt")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip if config.grad_clip > 0 else math.inf)
+        self.optimizer.step()
+        return {"loss": value, **parts, "grad_norm": float(norm), "lr": lr}
+
+    def run(self) -> TrainResult:
+        from tqdm import tqdm
+
+        config = self.config
+        if self.state.step == 0 and not self.history:
+            self._validate()  # the starting point: fine-tuning must beat it to replace the initial weights
+        bar = tqdm(total=config.steps, initial=self.state.step, desc=f"train {self.task.name}", unit="step",
+                   file=sys.stderr, disable=not config.progress, dynamic_ncols=True)
+        sums: dict[str, float] = {}
+        count = 0
+        last_loss = None
+        try:
+            while self.state.step < config.steps:
+                began = time.perf_counter()
+                values = self._train_step(self.state.step)
+                self.state.train_time_s += time.perf_counter() - began
+                self.state.trained_steps += 1
+                self.state.step += 1
+                for key, value in values.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                count += 1
+                step = self.state.step
+                done = step == config.steps
+                if step % config.log_every == 0 or done:
+                    record = {"step": step, **{k: v / count for k, v in sums.items()}, "time_s": round(self._wall(), 3)}
+                    self._log(record)
+                    sums, count = {}, 0
+                    last_loss = record["loss"]
+                if step % config.val_every == 0 or done:
+                    self._validate()
+                bar.set_postfix(loss=_fmt(last_loss, 4), psnr=_fmt(self.state.last_psnr), refresh=False)
+                if step % config.save_every == 0 or done:
+                    self._save_last()
+                    self._plot()
+                bar.update(1)
+        except KeyboardInterrupt:
+            self._save_last()
+            self._plot()
+            raise
+        finally:
+            bar.close()
+        return self._export()
+
+    # -- export ------------------------------------------------------------------------------------------
+
+    def _export(self) -> TrainResult:
+        from safetensors.torch import load_file
+
+        state = self.state
+        weights = load_file(str(self.best_path)) if self.best_path.is_file() else self.model.state_dict()
+        exported_step = state.best_step if self.best_path.is_file() else state.step
+        per_step = state.train_time_s / state.trained_steps if state.trained_steps else None
+        metadata = {
+            "task": self.task.name,
+            **self.task.describe(),
+            "steps": state.step,
+            "exported_step": exported_step,
+            "val_psnr": state.best_psnr,
+            "val_psnr_last": state.last_psnr,
+            "batch": self.config.batch,
+            "crop": self.config.crop,
+            "lr": self.config.lr,
+            "schedule": self.config.schedule,
+            "seed": self.config.seed,
+            "wall_time_s": round(self._wall(), 1),
+            "train_time_s": round(state.train_time_s, 1),
+            "seconds_per_step": None if per_step is None else round(per_step, 4),
+            "device": str(self.device),
+            "command": self.config.command,
+            "vsvideogen": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        }
+        header = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in metadata.items()}
+        model_path = save_safetensors(weights, self.out / "model.safetensors", header)
+        metadata["sha256"] = sha256_file(model_path)
+        (self.out / "model.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+        self._plot()
+        return TrainResult(self.out, state.step, model_path, state.best_psnr, state.best_step,
+                           metadata["wall_time_s"], per_step, metadata)
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _read_log(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def train(task: Task, config: TrainConfig) -> TrainResult:
+    """Train ``task``'s model under ``config``; see the module docstring for what the run folder holds.
+
+    Raises:
+        VSVideoGenError: bad settings, a run already in ``out`` without ``resume``, a checkpoint that does
+            not fit, or a loss that became NaN/inf.
+        KeyboardInterrupt: re-raised after ``last.pt`` has been saved, so the run can be resumed.
+    """
+    return _Run(task, config).run()
