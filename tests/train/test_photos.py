@@ -39,7 +39,11 @@ def test_no_motion_gives_three_equal_frames():
 
 @pytest.mark.parametrize("seed", range(4))
 def test_steady_pan_is_linear_in_time(seed):
-    """On a linear ramp a constant-speed pan changes every pixel by (speed . slope) * t."""
+    """On a linear ramp a constant-speed pan changes every pixel by (speed . slope) * t.
+
+    The ramp rises one level per row, so 0.1 / 255 is a tenth of a pixel of position: torch's bicubic
+    kernel (a = -0.75) reproduces a linear ramp only to within a few hundredths of a pixel.
+    """
     h, w = 160, 200
     ramp = np.broadcast_to(np.arange(h, dtype=np.uint8)[:, None, None], (h, w, 3)).copy()
     pan = CameraMotion(max_shift=10, max_zoom=0, max_rotation=0, curvature=0)
@@ -47,8 +51,8 @@ def test_steady_pan_is_linear_in_time(seed):
     frames, _ = camera_move_frames(ramp, 32, times, np.random.default_rng(seed), pan)
     change = frames - frames[0]
     for t, delta in zip(times, change):
-        torch.testing.assert_close(delta, change[-1] * t, atol=2e-4, rtol=0)
-        assert delta.std() < 1e-4  # a pure translation: the same change everywhere
+        torch.testing.assert_close(delta, change[-1] * t, atol=0.1 / 255, rtol=0)
+        assert delta.std() < 0.02 / 255  # a pure translation: the same change everywhere
 
 
 def test_too_small_photo_is_refused():

@@ -8,8 +8,9 @@ Measured on CPU, float32, bikes (640x272 YUV420P8, bestsource), first three fram
   YUV422P10 max 1.5 / mean 0.004 (bigbuckbunny, with sharper chroma edges: max 14, mean 0.09).
 * to_tensor vs ``resize.Bicubic(format=vs.RGBS)`` (b=0, c=0.5, same matrix, range, chroma location):
   4:4:4: max 3.0e-7, mean 4.0e-8 (YUV444PS: max 1.2e-7, mean 8e-10). 4:2:0/4:2:2: the same more than
-  4 pixels from the edges; on the edge rows/columns up to 3.9e-4 (mean over the frame 6.3e-8), because
-  ``vsvideogen.ops.resize`` repeats edge samples where zimg mirrors them (with mirrored padding: 2.4e-7).
+  4 pixels from the edges; on the edge rows/columns up to 4e-4 (1e-3 with top-left siting; mean over
+  the frame 5e-8), because ``vsvideogen.ops.resize`` repeats edge samples where zimg mirrors them (with
+  mirrored padding: 2.4e-7).
 * to_frame vs ``resize.Bicubic`` from RGBS (dither none): 0 codes apart for 4:2:0/4:2:2 8-10 bit, at
   most 1 code (rounding ties) elsewhere.
 """
@@ -32,7 +33,7 @@ CPU = torch.device("cpu")
 #: to_tensor vs resize.Bicubic(format=vs.RGBS) away from the edges: float32 rounding only.
 RESIZE_MAX, RESIZE_MEAN = 2e-6, 2e-7
 #: Within this many pixels of the frame edge, chroma upsampling differs from zimg's: vsvideogen.ops.resize
-#: repeats the edge sample where zimg mirrors (i -> -1 - i), up to 4e-4 on the real frames.
+#: repeats the edge sample where zimg mirrors (i -> -1 - i), up to 1e-3 on the real frames.
 RESIZE_EDGE_PIXELS, RESIZE_EDGE_MAX = 4, 2e-3
 #: 4:2:0 / 4:2:2 chroma round trip on the real clip, in 8-bit code units.
 CHROMA_ROUND_TRIP_MAX, CHROMA_ROUND_TRIP_MEAN = 3.0, 0.05

@@ -102,7 +102,7 @@ def execute(command: str, job: Callable[[pipeline.Progress], pipeline.Encoded], 
         return fail(command, "interrupted; no output written", debug=debug, status=130)
     except VSVideoGenError as exc:
         bar.close()
-        return fail(command, exc.message if exc.func == command else str(exc), debug=debug)
+        return fail(command, exc.message if exc.func in (command, pipeline.FUNC) else str(exc), debug=debug)
     except Exception as exc:  # noqa: BLE001 - the command's promise is one line, never a traceback
         bar.close()
         return fail(command, _reason(exc), debug=debug)
@@ -155,14 +155,16 @@ class _Interrupts:
 
     Once frames flow, the first signal only sets a flag that the progress callback turns into
     KeyboardInterrupt after the frame in hand: raised from the handler it could land inside a weakref
-    callback or finaliser, where Python swallows it. A second signal raises at once.
+    callback or finaliser, where Python swallows it. A second signal raises at once. Signals after the
+    KeyboardInterrupt are ignored so they cannot cut the clean-up short.
     """
 
     _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self._streaming = False
-        self._received = False
+        self._pending = False
+        self._raised = False
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> _Interrupts:
@@ -178,16 +180,21 @@ class _Interrupts:
             signal.signal(signum, handler)
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self._received or not self._streaming:
-            raise KeyboardInterrupt
-        self._received = True
+        if self._raised:
+            return
+        if self._streaming and not self._pending:
+            self._pending = True
+            return
+        self._raised = True
+        raise KeyboardInterrupt
 
     def guard(self, progress: pipeline.Progress) -> pipeline.Progress:
         """``progress``, raising KeyboardInterrupt first when a signal came in."""
 
         def guarded(done: int, total: int) -> None:
             self._streaming = True
-            if self._received:
+            if self._pending and not self._raised:
+                self._raised = True
                 raise KeyboardInterrupt
             progress(done, total)
 
