@@ -8,9 +8,11 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 $(STAMP): setup.py
-	@python=$$(scripts/find-python) && [ -x $(PY) ] || $$python -m venv $(VENV)
+	[ -x $(PY) ] || { python=$$(scripts/find-python) && $$python -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	# vspipe from the wheel needs a runtime configuration pointing at this environment.
+	$(VENV)/bin/vapoursynth config
 	touch $@
 
 demo: $(STAMP)
