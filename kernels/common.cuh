@@ -24,6 +24,12 @@ __device__ __forceinline__ float clampf(float v, float lo, float hi) { return fm
 __device__ __forceinline__ idx_t min_idx(idx_t a, idx_t b) { return a < b ? a : b; }
 __device__ __forceinline__ idx_t max_idx(idx_t a, idx_t b) { return a > b ? a : b; }
 __device__ __forceinline__ idx_t clamp_idx(idx_t v, idx_t lo, idx_t hi) { return min_idx(max_idx(v, lo), hi); }
+// Mirror an index about the outer sample edges (-1 -> 0, n -> n-1), as zimg does, then clamp for tiny sizes.
+__device__ __forceinline__ idx_t mirror_idx(idx_t v, idx_t n) {
+    if (v < 0) v = -v - 1;
+    if (v > n - 1) v = 2 * n - 1 - v;
+    return clamp_idx(v, 0, n - 1);
+}
 
 // First element and step of this thread's grid-stride loop.
 __device__ __forceinline__ idx_t thread_start() {

@@ -70,7 +70,7 @@ __device__ __forceinline__ void resample_impl(
             const idx_t pos = first + t;
             const float weight = filter_weight(kernel, cubic, (float)(((double)pos - centre) / stretch));
             if (weight == 0.0f) continue;
-            sum += weight * load(line + clamp_idx(pos, 0, size_in - 1) * step_in);
+            sum += weight * load(line + mirror_idx(pos, size_in) * step_in);
             weight_sum += weight;
         }
         store(out + offset4(os, pn, ch, py, px), sum / weight_sum);

@@ -83,7 +83,8 @@ def test_run_writes_checkpoints_log_plot_and_export(tmp_path: Path):
 
 def test_resume_continues_at_the_saved_step_and_matches_a_straight_run(tmp_path: Path):
     straight = train(ToyTask(), _config(tmp_path / "a", steps=5))
-    train(ToyTask(), _config(tmp_path / "b", steps=3))
+    with pytest.raises(KeyboardInterrupt):
+        train(ToyTask(interrupt_at=3), _config(tmp_path / "b", steps=5))
     task = ToyTask()
     resumed = train(task, _config(tmp_path / "b", steps=5, resume=True))
     assert len(task.sampled) == 2  # only steps 3 and 4 were trained

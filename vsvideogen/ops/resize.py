@@ -2,7 +2,7 @@
 
 Sampling follows zimg's convention so chroma planes line up with VapourSynth's own ``resize``: output
 pixel ``i`` reads source position ``(i + 0.5) * in / out - 0.5 + shift``; when shrinking, the filter's
-support widens by ``in / out`` (anti-aliasing); edge pixels repeat; each row of weights sums to one.
+support widens by ``in / out`` (anti-aliasing); samples past an edge mirror about it (-1 -> 0, n -> n-1); each row of weights sums to one.
 """
 from __future__ import annotations
 
@@ -52,7 +52,9 @@ def resample_matrix(
     positions = first.unsqueeze(1) + torch.arange(taps, dtype=torch.float64)
     weights = filter_weight(kernel, (positions - centre.unsqueeze(1)) / stretch, b, c)
     weights = weights / weights.sum(1, keepdim=True)
-    index = positions.clamp(0, size_in - 1).long()
+    index = torch.where(positions < 0, -positions - 1, positions)
+    index = torch.where(index > size_in - 1, 2 * size_in - 1 - index, index)
+    index = index.clamp(0, size_in - 1).long()
     matrix = torch.zeros(size_out, size_in, dtype=torch.float64)
     matrix.scatter_add_(1, index, weights)
     return matrix.to(device=device, dtype=torch.float32)

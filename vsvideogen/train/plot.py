@@ -8,11 +8,11 @@ import numpy as np
 
 
 def _smooth(values: np.ndarray, width: int) -> np.ndarray:
-    if width <= 1 or len(values) < width:
-        return values
-    kernel = np.ones(width) / width
-    padded = np.concatenate([np.full(width - 1, values[0]), values])
-    return np.convolve(padded, kernel, mode="valid")
+    """Trailing mean over ``width`` points (fewer at the start), so the curve does not lag behind."""
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(0, ends - width)
+    return (sums[ends] - sums[starts]) / (ends - starts)
 
 
 def plot_curves(
@@ -29,14 +29,15 @@ def plot_curves(
         train: ``(step, loss)`` points.
         val: ``(step, psnr_db)`` points.
         title: the figure title.
-        val_reference: a PSNR to draw as a dashed line (e.g. plain frame blending), or None.
+        val_reference: a baseline PSNR drawn as a dashed line (e.g. plain frame blending), or None.
 
     Returns:
         The path written.
     """
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
-    fig = Figure(figsize=(10, 4), dpi=100, layout="constrained")
+    fig = Figure(figsize=(10, 4), dpi=100)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.86, wspace=0.25)
     loss_ax, val_ax = fig.subplots(1, 2)
     if train:
         steps, losses = (np.asarray(v, dtype=float) for v in zip(*train))
@@ -51,7 +52,7 @@ def plot_curves(
         steps, values = zip(*val)
         val_ax.plot(steps, values, "o-", color="tab:green", label="model")
     if val_reference is not None:
-        val_ax.axhline(val_reference, color="grey", linestyle="--", label="reference")
+        val_ax.axhline(val_reference, color="grey", linestyle="--", label="baseline")
     if val or val_reference is not None:
         val_ax.legend(loc="lower right")
     val_ax.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR")

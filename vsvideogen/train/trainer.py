@@ -290,10 +290,10 @@ class _Run:
                     last_loss = record["loss"]
                 if step % config.val_every == 0 or done:
                     self._validate()
+                    self._plot()
                 bar.set_postfix(loss=_fmt(last_loss, 4), psnr=_fmt(self.state.last_psnr), refresh=False)
                 if step % config.save_every == 0 or done:
                     self._save_last()
-                    self._plot()
                 bar.update(1)
         except KeyboardInterrupt:
             self._save_last()
@@ -337,7 +337,6 @@ class _Run:
         model_path = save_safetensors(weights, self.out / "model.safetensors", header)
         metadata["sha256"] = sha256_file(model_path)
         (self.out / "model.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-        self._plot()
         return TrainResult(self.out, state.step, model_path, state.best_psnr, state.best_step,
                            metadata["wall_time_s"], per_step, metadata)
 
