@@ -6,7 +6,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["interpolate", "__version__"]
+__all__ = ["denoise", "interpolate", "__version__"]
 
 
 def __getattr__(name: str):
@@ -14,4 +14,8 @@ def __getattr__(name: str):
         from .filters.interpolate import interpolate
 
         return interpolate
+    if name == "denoise":
+        from .filters.denoise import denoise
+
+        return denoise
     raise AttributeError(f"module 'vsvideogen' has no attribute {name!r}")

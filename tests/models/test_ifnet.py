@@ -29,7 +29,8 @@ def official_shapes(layout: str) -> dict[str, tuple[int, ...]]:
         for k in range(8):
             shapes |= {f"{b}.convblock.{k}.conv.weight": (c, c, 3, 3), f"{b}.convblock.{k}.conv.bias": (c,),
                        f"{b}.convblock.{k}.beta": (1, c, 1, 1)}
-        shapes |= {f"{b}.lastconv.0.weight": (c, 4 * spec["head"], 4, 4), f"{b}.lastconv.0.bias": (4 * spec["head"],)}
+        up = 4 * spec["head"]  # transposed conv to head * 4 channels, then pixel shuffle by 2
+        shapes |= {f"{b}.lastconv.0.weight": (c, up, 4, 4), f"{b}.lastconv.0.bias": (up,)}
     if spec["encoder"]:
         shapes |= {"encode.cnn0.weight": (16, 3, 3, 3), "encode.cnn0.bias": (16,),
                    "encode.cnn1.weight": (16, 16, 3, 3), "encode.cnn1.bias": (16,),

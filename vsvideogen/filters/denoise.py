@@ -1,0 +1,315 @@
+"""Denoising with spatial CNNs (FFDNet, DnCNN, DRUNet), a controllable noise level, and tiling.
+
+Model space. Every model works on what :class:`vsvideogen.vs.frames.FrameConverter` gives: nominal RGB in
+0..1 for YUV and RGB clips (YUV is converted on the device, by the frame's ``_Matrix``/``_Range``/
+``_ChromaLocation``), luma in 0..1 for GRAY clips. A noise level ``sigma`` is a standard deviation on the
+8-bit scale of that space (the network is fed ``sigma / 255``), which is the scale the official models were
+trained on (FFDNet: 0..75; DnCNN colour blind: 0..50; DRUNet: 0..50).
+
+``strength`` (noise-conditional models: FFDNet, DRUNet):
+
+* a float ``s``: the whole frame at sigma ``s``;
+* a sequence of one float per plane of the clip (Y, U, V for YUV; R, G, B for RGB; one for GRAY): plane
+  ``p`` of the output is plane ``p`` of the network's result at sigma ``s[p]``, encoded back to the clip's
+  format. The network runs once per distinct value (so ``(4, 8, 8)`` runs it twice). On RGB clips this is
+  a per-channel strength; on YUV clips it lets luma and chroma be cleaned to different degrees;
+* a GRAY clip of the same size and length: a spatially varying noise map, one sigma per pixel on the
+  8-bit scale: an integer sample ``v`` of ``b`` bits is ``v * 255 / (2**b - 1)`` (GRAY8 codes are sigmas),
+  a float sample is ``v * 255`` (a GRAYS map holds ``sigma / 255``, what the network sees). FFDNet uses the
+  map's mean over each 2x2 cell;
+* None: sigma is estimated on every frame in model space (:func:`vsvideogen.vs.noise.estimate_sigma`) and
+  written to the output frame's ``VSVideoGenNoiseSigma`` prop (a float, 8-bit scale).
+
+Blind models (DnCNN) estimate the noise themselves: ``strength`` must be None, nothing is estimated and no
+prop is written.
+
+Channels. A colour model on a GRAY clip sees the luma replicated to RGB, and the output is the mean of its
+three channels. A grayscale model (``dncnn-25``) on a YUV or RGB clip denoises each RGB channel as its own
+grayscale image.
+
+Models (``model=``): ``"default"`` is the best available one, today ``"ffdnet-color"`` (the official KAIR
+colour FFDNet, non-blind). Registered ids: ``"ffdnet-color"``, ``"drunet-color"`` (user-imported),
+``"dncnn-25"`` (grayscale, trained at sigma 25), ``"dncnn-color-blind"``; or the path of a KAIR-layout
+DnCNN/FFDNet/DRUNet checkpoint; or a ready ``torch.nn.Module`` (see :func:`denoise`).
+
+Temporal denoising: no temporal model is registered yet. ``temporal=True`` (the default) with
+``model="default"`` runs the default spatial model (``temporal`` and ``radius`` then have no effect);
+``temporal=True`` with a named spatial model is an error that says to pass ``temporal=False``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import vapoursynth as vs
+
+from ..device import resolve_device, resolve_dtype
+from ..errors import VSVideoGenError
+from ..models.registry import load_model
+from ..vs.checks import check_clip, check_positive_int
+from ..vs.frames import FrameConverter
+from ..vs.noise import estimate_sigma
+from ..vs.tiling import auto_tiles, tile_bounds, run_tiled
+
+__all__ = ["denoise", "SIGMA_PROP"]
+
+FUNC = "denoise"
+#: Frame prop holding the estimated sigma (8-bit scale) when ``strength=None``.
+SIGMA_PROP = "VSVideoGenNoiseSigma"
+# Memory a tile's activations may take when tiles=None: half the free GPU memory, or this much on the CPU.
+_CPU_BUDGET = 2 << 30
+# Activation bytes per pixel (fp32) assumed for a ready module without a bytes_per_pixel attribute.
+_DEFAULT_BYTES_PER_PIXEL = 1024
+
+
+def denoise(
+    clip: vs.VideoNode,
+    strength: float | Sequence[float] | vs.VideoNode | None = None,
+    *,
+    model: str | Any = "default",
+    temporal: bool = True,
+    radius: int = 2,
+    tiles: int | tuple[int, int] | None = None,
+    overlap: int = 16,
+    device: str | torch.device | None = None,
+    fp16: bool | None = None,
+) -> vs.VideoNode:
+    """Remove noise from a clip with a neural denoiser.
+
+    Args:
+        clip: Constant-format clip (GRAY/YUV/RGB, 8-16-bit integer or 16/32-bit float, YUV 4:4:4/4:2:2/4:2:0).
+            The output has the same format, size, length and props.
+        strength: Noise sigma on the 8-bit scale of the model's space: a float, one float per plane, a GRAY
+            noise-map clip, or None to estimate it per frame (see the module docstring for the exact
+            meaning of each form). Must be None for blind models (DnCNN).
+        model: ``"default"`` (today ``"ffdnet-color"``), a registered id (``"ffdnet-color"``,
+            ``"drunet-color"``, ``"dncnn-25"``, ``"dncnn-color-blind"``), the path of a KAIR-layout DnCNN,
+            FFDNet or DRUNet checkpoint, or a ready ``torch.nn.Module`` called as ``net(x, sigma)`` with
+            ``x`` ``[N, C, H, W]`` in 0..1 on the device in the right dtype and ``sigma`` ``[N, 1, 1, 1]`` or
+            ``[N, 1, H, W]`` (sigma / 255). Optional attributes: ``channels`` (1 or 3, default 3),
+            ``noise_conditional`` (default True), ``modulo`` (tile alignment, default 1),
+            ``bytes_per_pixel`` (for automatic tiling).
+        temporal: Use a temporal (multi-frame) model. None is registered yet: with ``model="default"`` the
+            spatial default runs; with a named spatial model pass ``temporal=False``.
+        radius: Frames each side a temporal model sees (an int >= 1; unused by spatial models).
+        tiles: ``(nx, ny)`` tiles across and down, an int ``n`` for ``(n, n)``, or None to choose the fewest
+            tiles whose activations fit in half the free GPU memory (2 GiB on the CPU).
+        overlap: Pixels adjacent tiles share, blended linearly (an int >= 0; rounded up to the model's
+            alignment). 16 keeps tiled output within 1/255 of untiled for FFDNet and DnCNN.
+        device: ``None`` (CUDA if present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        fp16: Half precision; None means fp16 on CUDA and fp32 on the CPU.
+
+    Returns:
+        The denoised clip.
+
+    Raises:
+        VSVideoGenError: A bad clip or argument (the message says what to pass instead), or the model cannot
+            be loaded (:class:`vsvideogen.errors.WeightsError`).
+
+    The network is loaded once per call. Frames can be requested in any order from any number of threads;
+    network calls are serialised by a lock, and the result does not depend on the order (bit-identical on
+    the CPU).
+    """
+    check_clip(clip, FUNC)
+    if not isinstance(temporal, bool):
+        raise VSVideoGenError(FUNC, f"temporal must be True or False, not {temporal!r}")
+    check_positive_int(radius, "radius", FUNC)
+    check_positive_int(overlap, "overlap", FUNC, minimum=0)
+    dev = resolve_device(device, FUNC)
+    dtype = resolve_dtype(fp16, dev, FUNC)
+    net = _get_model(model, temporal, dev, dtype)
+    conditional = bool(getattr(net, "noise_conditional", True))
+    level = _parse_strength(strength, clip, conditional)
+    channels = int(getattr(net, "channels", 3))
+    if channels not in (1, 3):
+        raise VSVideoGenError(FUNC, f"the model works on {channels} channels; use a model for 1 (gray) or 3 (colour)")
+    modulo = int(getattr(net, "modulo", 1))
+    grid = _tiles(tiles, clip, net, channels, modulo, overlap, dev, dtype)
+    engine = _Engine(
+        net=net,
+        converter=FrameConverter.for_clip(clip, dev, dtype, FUNC),
+        channels=channels,
+        conditional=conditional,
+        level=level,
+        tiles=grid,
+        overlap=overlap,
+        modulo=modulo,
+    )
+    sources = [clip] if level.map is None else [clip, level.map]
+    return clip.std.ModifyFrame(sources, engine)
+
+
+# -- argument checks ---------------------------------------------------------------------------------------
+
+
+def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    if not isinstance(model, (str, os.PathLike, torch.nn.Module)):
+        raise VSVideoGenError(FUNC, f"model={model!r} is not a model; use 'default', a registered id such as "
+                                    "'ffdnet-color', a weight file path or a torch.nn.Module")
+    if isinstance(model, str) and model == "default":
+        return load_model(None, "denoise", device, dtype, FUNC)
+    if temporal:
+        what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
+        raise VSVideoGenError(FUNC, f"{what} is run frame by frame (spatial) and no temporal denoiser is registered "
+                                    "yet; pass temporal=False to use it")
+    if isinstance(model, torch.nn.Module):
+        return model.eval()
+    return load_model(model, "denoise", device, dtype, FUNC)
+
+
+class _Level:
+    """How the noise level is given: estimated, one sigma per plane (model units, 0..1), or a map clip."""
+
+    def __init__(self, *, estimate: bool = False, planes: list[float] | None = None, map: vs.VideoNode | None = None):
+        self.estimate = estimate
+        self.planes = planes
+        self.map = map
+
+
+def _parse_strength(strength: Any, clip: vs.VideoNode, conditional: bool) -> _Level:
+    planes = clip.format.num_planes
+    if not conditional:
+        if strength is not None:
+            raise VSVideoGenError(FUNC, f"strength={strength!r} was given but the model is blind (it takes no noise "
+                                        "level); pass strength=None, or use a non-blind model such as 'ffdnet-color'")
+        return _Level()
+    if strength is None:
+        return _Level(estimate=True)
+    if isinstance(strength, vs.VideoNode):
+        return _Level(map=_check_map(strength, clip))
+    if isinstance(strength, (str, bytes)) or not isinstance(strength, (int, float, Sequence)):
+        raise VSVideoGenError(FUNC, f"strength must be a number, one number per plane, a GRAY clip or None, not "
+                                    f"{type(strength).__name__}; e.g. strength=10")
+    values = [strength] * planes if isinstance(strength, (int, float)) else list(strength)
+    if len(values) != planes:
+        raise VSVideoGenError(FUNC, f"strength has {len(values)} value(s) but the {clip.format.name} clip has "
+                                    f"{planes} plane(s); pass one sigma per plane or a single number")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise VSVideoGenError(FUNC, f"strength value {value!r} is not a finite number >= 0; pass sigmas on the "
+                                        "8-bit scale, e.g. 10")
+    return _Level(planes=[float(v) / 255.0 for v in values])
+
+
+def _check_map(noise: vs.VideoNode, clip: vs.VideoNode) -> vs.VideoNode:
+    fmt = noise.format
+    if fmt is None or fmt.color_family != vs.GRAY:
+        name = "a variable format" if fmt is None else fmt.name
+        raise VSVideoGenError(FUNC, f"a strength clip must be GRAY (one sigma per pixel), not {name}; convert it, "
+                                    "e.g. sigma_clip.resize.Point(format=vs.GRAYS)")
+    if fmt.sample_type == vs.INTEGER and fmt.bits_per_sample > 16 or fmt.sample_type == vs.FLOAT and fmt.bits_per_sample not in (16, 32):
+        raise VSVideoGenError(FUNC, f"a strength clip of {fmt.name} is not supported; use GRAY8..GRAY16, GRAYH or GRAYS")
+    if (noise.width, noise.height) != (clip.width, clip.height):
+        raise VSVideoGenError(FUNC, f"the strength clip is {noise.width}x{noise.height} but the clip is "
+                                    f"{clip.width}x{clip.height}; pass a noise map of the clip's size")
+    if noise.num_frames != clip.num_frames:
+        raise VSVideoGenError(FUNC, f"the strength clip has {noise.num_frames} frames but the clip has "
+                                    f"{clip.num_frames}; pass one noise map per frame (e.g. sigma_clip * len(clip) "
+                                    "for a single map)")
+    return noise
+
+
+def _tiles(tiles: Any, clip: vs.VideoNode, net: torch.nn.Module, channels: int, modulo: int, overlap: int,
+           device: torch.device, dtype: torch.dtype) -> tuple[int, int]:
+    width, height = clip.width, clip.height
+    if tiles is None:
+        budget = torch.cuda.mem_get_info(device)[0] // 2 if device.type == "cuda" else _CPU_BUDGET
+        per_pixel = getattr(net, "bytes_per_pixel", _DEFAULT_BYTES_PER_PIXEL) * torch.finfo(dtype).bits // 32
+        if channels == 1 and clip.format.color_family != vs.GRAY:
+            per_pixel *= 3  # three channels, each its own gray image
+        return auto_tiles(height, width, max(1, budget // max(1, per_pixel)), overlap, modulo)
+    if isinstance(tiles, int) and not isinstance(tiles, bool):
+        tiles = (tiles, tiles)
+    if not (isinstance(tiles, Sequence) and len(tiles) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in tiles)):
+        raise VSVideoGenError(FUNC, f"tiles={tiles!r} is not supported; use None, an int >= 1 or (nx, ny), e.g. tiles=(2, 2)")
+    nx, ny = tiles
+    try:
+        tile_bounds(width, nx, overlap, modulo)
+        tile_bounds(height, ny, overlap, modulo)
+    except ValueError:
+        raise VSVideoGenError(FUNC, f"tiles={tuple(tiles)} is too many for a {width}x{height} clip with overlap="
+                                    f"{overlap}: tiles would be narrower than half the overlap; use fewer tiles "
+                                    "or a smaller overlap") from None
+    return nx, ny
+
+
+# -- per-frame work ----------------------------------------------------------------------------------------
+
+
+class _Engine:
+    """Makes output frame ``n`` from source frame ``n`` (and the noise map's frame ``n``)."""
+
+    def __init__(self, *, net, converter: FrameConverter, channels: int, conditional: bool, level: _Level,
+                 tiles: tuple[int, int], overlap: int, modulo: int) -> None:
+        self.net = net
+        self.converter = converter
+        self.channels = channels
+        self.conditional = conditional
+        self.level = level
+        self.tiles = tiles
+        self.overlap = overlap
+        self.modulo = modulo
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
+        frames = f if isinstance(f, list) else [f]
+        source = frames[0]
+        with torch.inference_mode():
+            image = self.converter.to_tensor(source)
+            sigma_prop = None
+            if not self.conditional:
+                groups = [(None, range(source.format.num_planes))]
+            elif self.level.map is not None:
+                groups = [(self._map_tensor(frames[1], image), range(source.format.num_planes))]
+            elif self.level.estimate:
+                sigma = float(estimate_sigma(image)[0])
+                sigma_prop = sigma * 255.0
+                groups = [(self._scalar(sigma, image), range(source.format.num_planes))]
+            else:
+                values = self.level.planes
+                groups = [(self._scalar(v, image), [p for p, w in enumerate(values) if w == v]) for v in dict.fromkeys(values)]
+            out = None
+            for sigma, planes in groups:
+                result = self._denoise(image, sigma)
+                frame = self.converter.to_frame(result, source)
+                if out is None:
+                    out = frame
+                else:
+                    for p in planes:
+                        np.copyto(np.asarray(out[p]), np.asarray(frame[p]))
+            if sigma_prop is not None:
+                out.props[SIGMA_PROP] = sigma_prop
+        return out
+
+    @staticmethod
+    def _scalar(sigma: float, image: torch.Tensor) -> torch.Tensor:
+        return torch.full((1, 1, 1, 1), sigma, dtype=image.dtype, device=image.device)
+
+    @staticmethod
+    def _map_tensor(frame: vs.VideoFrame, image: torch.Tensor) -> torch.Tensor:
+        """The noise map frame as ``[1, 1, H, W]`` sigma / 255 on the image's device."""
+        values = torch.from_numpy(np.asarray(frame[0]).astype(np.float32))
+        if frame.format.sample_type == vs.INTEGER:
+            values /= (1 << frame.format.bits_per_sample) - 1
+        return values.to(device=image.device, dtype=image.dtype)[None, None]
+
+    def _denoise(self, image: torch.Tensor, sigma: torch.Tensor | None) -> torch.Tensor:
+        inputs = [image] if sigma is None else [image, sigma]
+        with self._lock:
+            return run_tiled(self._run, inputs, self.tiles, self.overlap, modulo=self.modulo)
+
+    def _run(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
+        """The network on one tile, adapting 1 <-> 3 channels (see the module docstring)."""
+        c = x.shape[1]
+        if c == self.channels:
+            return self.net(x, sigma)
+        if self.channels == 3:  # colour model, gray clip
+            return self.net(x.expand(-1, 3, -1, -1), sigma).mean(1, keepdim=True)
+        n, _, h, w = x.shape  # gray model, colour clip: each channel its own image
+        return self.net(x.reshape(n * c, 1, h, w), sigma).reshape(n, c, h, w)
