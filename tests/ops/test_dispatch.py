@@ -28,7 +28,8 @@ def test_cpu_ops_equal_references():
     image = torch.rand(1, 3, 6, 9, generator=generator)
     flow = torch.randn(1, 2, 6, 9, generator=generator)
     metric = torch.randn(1, 1, 6, 9, generator=generator)
-    assert torch.equal(backward_warp(image, flow), backward_warp_reference(image, flow))
+    # The CPU warp runs through grid_sample: equal to the gather-based reference up to fp32 rounding.
+    torch.testing.assert_close(backward_warp(image, flow), backward_warp_reference(image, flow), rtol=0, atol=2e-6)
     assert torch.equal(forward_splat(image, flow, metric), forward_splat_reference(image, flow, metric))
     assert torch.equal(resize(image, 11, 4), resize_reference(image, 11, 4))
     assert torch.equal(pixel_shuffle(image.repeat(1, 4, 1, 1), 2), pixel_shuffle_reference(image.repeat(1, 4, 1, 1), 2))

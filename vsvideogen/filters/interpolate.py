@@ -46,6 +46,8 @@ SCALES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 # Longest SelectEvery cycle accepted: the reduced fps_out / fps_in ratio's numerator.
 _MAX_CYCLE = 100_000
 _HALF = Fraction(1, 2)
+# Lowest output rate, as a fraction of the input rate: every output frame looks at ~2 * ratio source frames.
+_MAX_REDUCTION = 8
 
 
 def interpolate(
@@ -70,7 +72,8 @@ def interpolate(
         fps: Target frame rate instead of ``factor``: a Fraction, int, str (``"60000/1001"``, exact) or
             float (a float within 0.01 of an NTSC rate ``k * 1000/1001`` becomes that rate, e.g. 59.94 ->
             60000/1001; other floats are rounded to a fraction with denominator <= 1001). It may be lower
-            than the source's (60 -> 50 is motion-compensated standards conversion). The output has
+            than the source's (60 -> 50 is motion-compensated standards conversion), down to an eighth of
+            it. The output has
             ``ceil(len(clip) * fps / clip.fps)`` frames: every output frame starts inside the source, so the
             output lasts at least as long as the source and less than one output frame longer.
         model: ``"default"`` (the bundled ``interpolate-default``), a registered id such as
@@ -108,6 +111,12 @@ def interpolate(
         )
     fps_out = _target_fps(factor, fps, fps_in)
     ratio = fps_in / fps_out
+    if ratio > _MAX_REDUCTION:
+        raise VSVideoGenError(
+            FUNC, f"fps {fps_out} is more than {_MAX_REDUCTION} times lower than the clip's {fps_in}; interpolation "
+            f"cannot help there: decimate first (e.g. clip.std.SelectEvery(cycle={int(ratio)}, offsets=0)), then "
+            "convert the rest"
+        )
     if ratio.denominator > _MAX_CYCLE:
         raise VSVideoGenError(
             FUNC, f"fps {fps_out} relates to the clip's {fps_in} by {fps_out / fps_in}, whose numerator exceeds "

@@ -112,6 +112,6 @@ def kair_denoiser_from_state_dict(state_dict: Mapping[str, torch.Tensor], func: 
     if "m_head.weight" in state_dict:
         return drunet_from_state_dict(state_dict, func)
     cin, _, cout, _ = conv_stack_shape(state_dict, "DnCNN, FFDNet or DRUNet", func)
-    if cin == 4 * cout + 1:
+    if cin == cout + 1 and cout % 4 == 0:
         return ffdnet_from_state_dict(state_dict, func)
     return dncnn_from_state_dict(state_dict, func)
