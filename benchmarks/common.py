@@ -176,8 +176,16 @@ def machine_info(device: str) -> dict[str, object]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "vapoursynth": core.core_version.release_major,
-        "device": device,
+        "device": _device_name(device),
     }
+
+
+def _device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return device
 
 
 def _cpu_name() -> str:

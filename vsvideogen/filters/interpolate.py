@@ -76,7 +76,7 @@ def interpolate(
             it. The output has
             ``ceil(len(clip) * fps / clip.fps)`` frames: every output frame starts inside the source, so the
             output lasts at least as long as the source and less than one output frame longer.
-        model: ``"default"`` (the bundled ``interpolate-default``), a registered id such as
+        model: ``"default"`` or None (the bundled ``interpolate-default``), a registered id such as
             ``"rife-v4.0"``, the path of an IFNet/RIFE weight file, or a ready ``torch.nn.Module`` with
             ``forward(img0, img1, timestep, scale)`` (RGB ``[1, 3, H, W]`` in 0..1, already on the device in
             the right dtype; an optional ``required_modulo(scale)`` says what H and W must divide by).
@@ -219,10 +219,10 @@ def _check_scale(scale: Any) -> float:
                                 "(0.5 for 4K, 1.0 for HD)")
 
 
-def _get_model(model: Any, device: torch.device, dtype: torch.dtype) -> Callable:
+def _get_model(model: Any, device: torch.device, dtype: torch.dtype) -> Callable[..., torch.Tensor]:
     if isinstance(model, torch.nn.Module):
         return model.eval()
-    if model is None or isinstance(model, torch.Tensor):
+    if isinstance(model, torch.Tensor):
         raise VSVideoGenError(FUNC, f"model={model!r} is not a model; use 'default', a registered id such as "
                                     "'rife-v4.0', or a weight file path")
     return load_model(None if model == "default" else model, "interpolate", device, dtype, FUNC)
