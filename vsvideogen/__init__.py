@@ -6,7 +6,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["denoise", "interpolate", "__version__"]
+__all__ = ["denoise", "interpolate", "upscale", "__version__"]
 
 
 def __getattr__(name: str):
@@ -18,4 +18,8 @@ def __getattr__(name: str):
         from .filters.denoise import denoise
 
         return denoise
+    if name == "upscale":
+        from .filters.upscale import upscale
+
+        return upscale
     raise AttributeError(f"module 'vsvideogen' has no attribute {name!r}")

@@ -17,15 +17,20 @@ trained on (FFDNet: 0..75; DnCNN colour blind: 0..50; DRUNet: 0..50).
   8-bit scale: an integer sample ``v`` of ``b`` bits is ``v * 255 / (2**b - 1)`` (GRAY8 codes are sigmas),
   a float sample is ``v * 255`` (a GRAYS map holds ``sigma / 255``, what the network sees). FFDNet uses the
   map's mean over each 2x2 cell;
-* None: sigma is estimated on every frame in model space (:func:`vsvideogen.vs.noise.estimate_sigma`) and
-  written to the output frame's ``VSVideoGenNoiseSigma`` prop (a float, 8-bit scale).
+* None: sigma is estimated on every frame in model space and written to the output frame's
+  ``VSVideoGenNoiseSigma`` prop (a float, 8-bit scale). On RGB it is the per-channel sigma of independent
+  noise as strong as the noise found (:func:`vsvideogen.vs.noise.equivalent_sigma`: luma noise of a YUV
+  source, identical in R, G and B, counts sqrt(3) times); on luma, the luma noise's sigma.
 
 Blind models (DnCNN) estimate the noise themselves: ``strength`` must be None, nothing is estimated and no
 prop is written.
 
-Channels. A colour model on a GRAY clip sees the luma replicated to RGB, and the output is the mean of its
-three channels. A grayscale model (``dncnn-25``) on a YUV or RGB clip denoises each RGB channel as its own
-grayscale image.
+Channels. A noise-conditional colour model on a GRAY clip sees the luma replicated to RGB with the noise
+level multiplied by sqrt(3) (noise identical in three channels is that much stronger along the grey axis
+than the independent per-channel noise the models were trained on), and the output is the mean of its
+three channels; ``strength`` stays the luma's sigma. Blind colour models cannot be told this and are
+refused on GRAY clips. A grayscale model (``dncnn-25``) on a YUV or RGB clip denoises each RGB channel as
+its own grayscale image.
 
 Models (``model=``): ``"default"`` is the best available one, today ``"ffdnet-color"`` (the official KAIR
 colour FFDNet, non-blind). Registered ids: ``"ffdnet-color"``, ``"drunet-color"`` (user-imported),
@@ -53,7 +58,7 @@ from ..errors import VSVideoGenError
 from ..models.registry import load_model
 from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
-from ..vs.noise import estimate_sigma
+from ..vs.noise import equivalent_sigma
 from ..vs.tiling import auto_tiles, tile_bounds, run_tiled
 
 __all__ = ["denoise", "SIGMA_PROP"]
@@ -63,8 +68,10 @@ FUNC = "denoise"
 SIGMA_PROP = "VSVideoGenNoiseSigma"
 # Memory a tile's activations may take when tiles=None: half the free GPU memory, or this much on the CPU.
 _CPU_BUDGET = 2 << 30
-# Activation bytes per pixel (fp32) assumed for a ready module without a bytes_per_pixel attribute.
+# Assumed for a ready module without the attributes: activation bytes per pixel (fp32), tile context (px).
 _DEFAULT_BYTES_PER_PIXEL = 1024
+_DEFAULT_CONTEXT = 32
+_SQRT3 = math.sqrt(3.0)
 
 
 def denoise(
@@ -92,15 +99,17 @@ def denoise(
             FFDNet or DRUNet checkpoint, or a ready ``torch.nn.Module`` called as ``net(x, sigma)`` with
             ``x`` ``[N, C, H, W]`` in 0..1 on the device in the right dtype and ``sigma`` ``[N, 1, 1, 1]`` or
             ``[N, 1, H, W]`` (sigma / 255). Optional attributes: ``channels`` (1 or 3, default 3),
-            ``noise_conditional`` (default True), ``modulo`` (tile alignment, default 1),
-            ``bytes_per_pixel`` (for automatic tiling).
+            ``noise_conditional`` (default True), ``modulo`` (tile alignment, default 1), ``tile_context``
+            (context pixels around each tile, default 32), ``bytes_per_pixel`` (for automatic tiling).
         temporal: Use a temporal (multi-frame) model. None is registered yet: with ``model="default"`` the
             spatial default runs; with a named spatial model pass ``temporal=False``.
         radius: Frames each side a temporal model sees (an int >= 1; unused by spatial models).
         tiles: ``(nx, ny)`` tiles across and down, an int ``n`` for ``(n, n)``, or None to choose the fewest
             tiles whose activations fit in half the free GPU memory (2 GiB on the CPU).
         overlap: Pixels adjacent tiles share, blended linearly (an int >= 0; rounded up to the model's
-            alignment). 16 keeps tiled output within 1/255 of untiled for FFDNet and DnCNN.
+            alignment). Each tile also gets the model's ``tile_context`` pixels of picture around it (its
+            receptive-field radius for FFDNet and DnCNN, whose tiled output then equals the untiled one up to
+            float rounding; 64 for DRUNet, whose tiled output is close to the untiled one).
         device: ``None`` (CUDA if present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         fp16: Half precision; None means fp16 on CUDA and fp32 on the CPU.
 
@@ -128,8 +137,12 @@ def denoise(
     channels = int(getattr(net, "channels", 3))
     if channels not in (1, 3):
         raise VSVideoGenError(FUNC, f"the model works on {channels} channels; use a model for 1 (gray) or 3 (colour)")
+    if channels == 3 and not conditional and clip.format.color_family == vs.GRAY:
+        raise VSVideoGenError(FUNC, "a blind colour model cannot denoise a GRAY clip (it would read the luma's noise, "
+                                    "identical in R, G and B, as weaker than it is); use 'dncnn-25' or 'ffdnet-color'")
     modulo = int(getattr(net, "modulo", 1))
-    grid = _tiles(tiles, clip, net, channels, modulo, overlap, dev, dtype)
+    context = int(getattr(net, "tile_context", _DEFAULT_CONTEXT))
+    grid = _tiles(tiles, clip, net, channels, modulo, overlap, context, dev, dtype)
     engine = _Engine(
         net=net,
         converter=FrameConverter.for_clip(clip, dev, dtype, FUNC),
@@ -138,9 +151,10 @@ def denoise(
         level=level,
         tiles=grid,
         overlap=overlap,
+        context=context,
         modulo=modulo,
     )
-    sources = [clip] if level.map is None else [clip, level.map]
+    sources = [clip] if level.map_clip is None else [clip, level.map_clip]
     return clip.std.ModifyFrame(sources, engine)
 
 
@@ -165,10 +179,11 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
 class _Level:
     """How the noise level is given: estimated, one sigma per plane (model units, 0..1), or a map clip."""
 
-    def __init__(self, *, estimate: bool = False, planes: list[float] | None = None, map: vs.VideoNode | None = None):
+    def __init__(self, *, estimate: bool = False, planes: list[float] | None = None,
+                 map_clip: vs.VideoNode | None = None) -> None:
         self.estimate = estimate
         self.planes = planes
-        self.map = map
+        self.map_clip = map_clip
 
 
 def _parse_strength(strength: Any, clip: vs.VideoNode, conditional: bool) -> _Level:
@@ -181,7 +196,7 @@ def _parse_strength(strength: Any, clip: vs.VideoNode, conditional: bool) -> _Le
     if strength is None:
         return _Level(estimate=True)
     if isinstance(strength, vs.VideoNode):
-        return _Level(map=_check_map(strength, clip))
+        return _Level(map_clip=_check_map(strength, clip))
     if isinstance(strength, (str, bytes)) or not isinstance(strength, (int, float, Sequence)):
         raise VSVideoGenError(FUNC, f"strength must be a number, one number per plane, a GRAY clip or None, not "
                                     f"{type(strength).__name__}; e.g. strength=10")
@@ -202,7 +217,8 @@ def _check_map(noise: vs.VideoNode, clip: vs.VideoNode) -> vs.VideoNode:
         name = "a variable format" if fmt is None else fmt.name
         raise VSVideoGenError(FUNC, f"a strength clip must be GRAY (one sigma per pixel), not {name}; convert it, "
                                     "e.g. sigma_clip.resize.Point(format=vs.GRAYS)")
-    if fmt.sample_type == vs.INTEGER and fmt.bits_per_sample > 16 or fmt.sample_type == vs.FLOAT and fmt.bits_per_sample not in (16, 32):
+    integer_ok = fmt.sample_type == vs.INTEGER and fmt.bits_per_sample <= 16
+    if not integer_ok and not (fmt.sample_type == vs.FLOAT and fmt.bits_per_sample in (16, 32)):
         raise VSVideoGenError(FUNC, f"a strength clip of {fmt.name} is not supported; use GRAY8..GRAY16, GRAYH or GRAYS")
     if (noise.width, noise.height) != (clip.width, clip.height):
         raise VSVideoGenError(FUNC, f"the strength clip is {noise.width}x{noise.height} but the clip is "
@@ -215,19 +231,20 @@ def _check_map(noise: vs.VideoNode, clip: vs.VideoNode) -> vs.VideoNode:
 
 
 def _tiles(tiles: Any, clip: vs.VideoNode, net: torch.nn.Module, channels: int, modulo: int, overlap: int,
-           device: torch.device, dtype: torch.dtype) -> tuple[int, int]:
+           context: int, device: torch.device, dtype: torch.dtype) -> tuple[int, int]:
     width, height = clip.width, clip.height
     if tiles is None:
         budget = torch.cuda.mem_get_info(device)[0] // 2 if device.type == "cuda" else _CPU_BUDGET
         per_pixel = getattr(net, "bytes_per_pixel", _DEFAULT_BYTES_PER_PIXEL) * torch.finfo(dtype).bits // 32
         if channels == 1 and clip.format.color_family != vs.GRAY:
             per_pixel *= 3  # three channels, each its own gray image
-        return auto_tiles(height, width, max(1, budget // max(1, per_pixel)), overlap, modulo)
+        return auto_tiles(height, width, max(1, budget // max(1, per_pixel)), overlap, modulo, context)
     if isinstance(tiles, int) and not isinstance(tiles, bool):
         tiles = (tiles, tiles)
     if not (isinstance(tiles, Sequence) and len(tiles) == 2
             and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in tiles)):
-        raise VSVideoGenError(FUNC, f"tiles={tiles!r} is not supported; use None, an int >= 1 or (nx, ny), e.g. tiles=(2, 2)")
+        raise VSVideoGenError(FUNC, f"tiles={tiles!r} is not supported; use None, an int >= 1 or (nx, ny), "
+                                    "e.g. tiles=(2, 2)")
     nx, ny = tiles
     try:
         tile_bounds(width, nx, overlap, modulo)
@@ -246,7 +263,7 @@ class _Engine:
     """Makes output frame ``n`` from source frame ``n`` (and the noise map's frame ``n``)."""
 
     def __init__(self, *, net, converter: FrameConverter, channels: int, conditional: bool, level: _Level,
-                 tiles: tuple[int, int], overlap: int, modulo: int) -> None:
+                 tiles: tuple[int, int], overlap: int, context: int, modulo: int) -> None:
         self.net = net
         self.converter = converter
         self.channels = channels
@@ -254,6 +271,7 @@ class _Engine:
         self.level = level
         self.tiles = tiles
         self.overlap = overlap
+        self.context = context
         self.modulo = modulo
         self._lock = threading.Lock()
 
@@ -265,15 +283,16 @@ class _Engine:
             sigma_prop = None
             if not self.conditional:
                 groups = [(None, range(source.format.num_planes))]
-            elif self.level.map is not None:
+            elif self.level.map_clip is not None:
                 groups = [(self._map_tensor(frames[1], image), range(source.format.num_planes))]
             elif self.level.estimate:
-                sigma = float(estimate_sigma(image)[0])
+                sigma = float(equivalent_sigma(image)[0])
                 sigma_prop = sigma * 255.0
                 groups = [(self._scalar(sigma, image), range(source.format.num_planes))]
             else:
                 values = self.level.planes
-                groups = [(self._scalar(v, image), [p for p, w in enumerate(values) if w == v]) for v in dict.fromkeys(values)]
+                groups = [(self._scalar(v, image), [p for p, w in enumerate(values) if w == v])
+                          for v in dict.fromkeys(values)]
             out = None
             for sigma, planes in groups:
                 result = self._denoise(image, sigma)
@@ -302,14 +321,14 @@ class _Engine:
     def _denoise(self, image: torch.Tensor, sigma: torch.Tensor | None) -> torch.Tensor:
         inputs = [image] if sigma is None else [image, sigma]
         with self._lock:
-            return run_tiled(self._run, inputs, self.tiles, self.overlap, modulo=self.modulo)
+            return run_tiled(self._run, inputs, self.tiles, self.overlap, context=self.context, modulo=self.modulo)
 
     def _run(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
         """The network on one tile, adapting 1 <-> 3 channels (see the module docstring)."""
         c = x.shape[1]
         if c == self.channels:
             return self.net(x, sigma)
-        if self.channels == 3:  # colour model, gray clip
-            return self.net(x.expand(-1, 3, -1, -1), sigma).mean(1, keepdim=True)
+        if self.channels == 3:  # colour model, gray clip: replicated noise is sqrt(3) times stronger (see above)
+            return self.net(x.expand(-1, 3, -1, -1), sigma * _SQRT3).mean(1, keepdim=True)
         n, _, h, w = x.shape  # gray model, colour clip: each channel its own image
         return self.net(x.reshape(n * c, 1, h, w), sigma).reshape(n, c, h, w)

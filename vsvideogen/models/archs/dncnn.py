@@ -37,6 +37,8 @@ class DnCNN(nn.Module):
         channels: as given.
         noise_conditional: False: ``forward`` ignores any noise level.
         modulo: 1: any frame size works.
+        tile_context: ``depth``: the receptive-field radius in pixels, so tiles with this much context
+            give exactly the untiled result.
         bytes_per_pixel: Rough peak activation memory per input pixel in fp32 (for tiling budgets).
     """
 
@@ -49,6 +51,7 @@ class DnCNN(nn.Module):
             raise ValueError("DnCNN: depth must be at least 2")
         self.channels = channels
         self.bytes_per_pixel = 3 * features * 4
+        self.tile_context = depth
         layers: list[nn.Module] = []
         widths = [channels] + [features] * (depth - 1) + [channels]
         for i in range(depth):

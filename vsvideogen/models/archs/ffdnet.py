@@ -47,6 +47,8 @@ class FFDNet(nn.Module):
     Attributes:
         noise_conditional: True: ``forward`` needs ``sigma``.
         modulo: 2: inputs are padded to even size internally; tiles should start on even pixels.
+        tile_context: ``2 * depth + 2``: the receptive-field radius in pixels (``depth`` half-resolution
+            cells plus the cell itself), so tiles with this much context give exactly the untiled result.
         bytes_per_pixel: Rough peak activation memory per input pixel in fp32 (for tiling budgets).
     """
 
@@ -58,7 +60,8 @@ class FFDNet(nn.Module):
         if depth < 2:
             raise ValueError("FFDNet: depth must be at least 2")
         self.channels = channels
-        self.bytes_per_pixel = features * 4 * 3 // 4 + 16 * channels
+        self.bytes_per_pixel = features * 3 + 16 * channels
+        self.tile_context = 2 * depth + 2
         widths = [4 * channels + 1] + [features] * (depth - 1) + [4 * channels]
         layers: list[nn.Module] = []
         for i in range(depth):
