@@ -33,6 +33,8 @@ setup(
         "platformdirs>=3",
         "tqdm>=4.60",
         "imageio-ffmpeg>=0.5",
+        "matplotlib>=3.8",
+        "pillow>=10",
         "cupy-cuda13x>=13",
         "scikit-video>=1.1.11",
     ],

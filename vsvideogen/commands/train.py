@@ -93,8 +93,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = interp.add_argument_group("data")
-    data.add_argument("--data", nargs="+", type=Path, metavar="PATH",
-                      help="training clips: video files, .vpy scripts (output 0) or folders of videos")
+    data.add_argument("--data", nargs="*", type=Path, metavar="PATH",
+                      help="training clips: video files, .vpy scripts (output 0) or folders of videos; "
+                      "give the option alone to train on photos only")
     data.add_argument("--photos", nargs="*", type=Path, metavar="DIR",
                       help=f"folders of photos for synthetic camera moves (default: {DEFAULT_WALLPAPERS} without --data); "
                       "give the option alone for none")
@@ -113,7 +114,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     model.add_argument("--init", metavar="PATH_OR_ID",
                        help="fine-tune these weights: an IFNet/RIFE checkpoint or a registered model id (e.g. rife-v4.0)")
     model.add_argument("--layout", help="IFNet layout of a fresh network (v4.0, v4.6, v4.25, small; default small)")
-    model.add_argument("--census-weight", type=float, default=0.1, metavar="W", help="weight of the census loss (default 0.1)")
+    model.add_argument("--census-weight", type=float, default=0.1, metavar="W", help="weight of the census (ternary) loss (default 0.1)")
+    model.add_argument("--gradient-weight", type=float, default=0.0, metavar="W", help="weight of the image-gradient loss (default 0)")
     _add_trainer_options(interp, DEFAULT_OUT)
     interp.set_defaults(handler=main, build_task=_interpolate_task)
     return parser
@@ -156,18 +158,24 @@ def _interpolate_task(args: argparse.Namespace):
     from ..train.interpolate import InterpolateTask, PhotoTriplets, TripletSampler, VideoTriplets, validation_triplets
 
     default_train, default_val = default_clips()
-    clip_paths = _expand_clips(args.data) if args.data else default_train
+    clip_paths = default_train if args.data is None else _expand_clips(args.data)
     if args.photos is not None:
         photo_dirs = args.photos
     else:
         photo_dirs = [DEFAULT_WALLPAPERS] if not args.data and DEFAULT_WALLPAPERS.is_dir() else []
         if not args.data and not photo_dirs:
             _status(f"{DEFAULT_WALLPAPERS} is absent (apt-get install plasma-workspace-wallpapers); training on clips only")
+    if not clip_paths and not photo_dirs:
+        raise VSVideoGenError(FUNC, "no training data: give clips with --data PATH... or photo folders with --photos DIR...")
     val_path = args.val or default_val
     held_out = {p.resolve() for p in clip_paths} & {val_path.resolve()}
     if held_out:
         raise VSVideoGenError(FUNC, f"the validation clip '{val_path}' is also a training clip; validation must be held out, pass another --val")
 
+    if args.init and not Path(args.init).is_file():
+        from ..models.registry import get_spec, resolve_weights_path
+
+        resolve_weights_path(get_spec(args.init, FUNC), FUNC)  # fail before spending time on decoding
     began = time.perf_counter()
     clips = [read_footage(p, FUNC, args.max_frames) for p in clip_paths]
     val = read_footage(val_path, FUNC, args.max_frames)
@@ -192,7 +200,7 @@ def _interpolate_task(args: argparse.Namespace):
     }
     task = InterpolateTask(
         sampler, validation_triplets(val, args.val_frames, args.val_size), init=args.init, layout=args.layout,
-        census_weight=args.census_weight, info=info,
+        census_weight=args.census_weight, gradient_weight=args.gradient_weight, info=info,
     )
     return task
 

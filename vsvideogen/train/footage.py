@@ -64,7 +64,7 @@ def read_footage(path: str | Path, func: str, max_frames: int | None = None) -> 
 
     path = Path(path)
     if not path.is_file():
-        raise VSVideoGenError(func, f"training clip '{path}' does not exist; pass a video file or a .vpy script")
+        raise VSVideoGenError(func, f"clip '{path}' does not exist; pass a video file or a .vpy script")
     clip = _open_clip(path, func)
     if clip.format is None or clip.width == 0 or clip.height == 0:
         raise VSVideoGenError(func, f"'{path}' has a variable format or size; make the script output one constant format")

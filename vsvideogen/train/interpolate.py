@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..errors import VSVideoGenError
 from .augment import random_brightness, random_channel_order, random_crop, random_flip
 from .footage import Footage
-from .losses import census_loss, charbonnier, psnr
+from .losses import census_loss, charbonnier, gradient_loss, psnr
 from .photos import CameraMotion, camera_move_frames
 
 FUNC = "train"
@@ -231,7 +231,8 @@ class InterpolateTask:
         val: held-out validation triplets (from :func:`validation_triplets`), or None.
         init: a checkpoint path or registered model id to fine-tune, or None.
         layout: the IFNet layout of a fresh network (default ``"small"``), or a check on ``init``'s layout.
-        census_weight: weight of :func:`census_loss` next to :func:`charbonnier`.
+        census_weight: weight of :func:`census_loss` next to :func:`charbonnier` (0: off).
+        gradient_weight: weight of :func:`gradient_loss` (0: off).
         val_batch: validation triplets per forward pass.
         info: extra JSON-able facts for the run's metadata (data sources and such).
     """
@@ -245,6 +246,7 @@ class InterpolateTask:
         init: str | None = None,
         layout: str | None = None,
         census_weight: float = 0.1,
+        gradient_weight: float = 0.0,
         val_batch: int = 4,
         info: dict[str, Any] | None = None,
     ) -> None:
@@ -253,6 +255,7 @@ class InterpolateTask:
         self.init = init
         self.layout = layout
         self.census_weight = census_weight
+        self.gradient_weight = gradient_weight
         self.val_batch = val_batch
         self.info = dict(info or {})
         self.modulo = 1
@@ -277,12 +280,17 @@ class InterpolateTask:
         return self.sampler.sample_batch(rng, batch, crop)
 
     def loss(self, model: torch.nn.Module, batch: TripletBatch, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
-        """Charbonnier + ``census_weight`` x census loss of the interpolated frame against It."""
+        """Charbonnier plus the weighted census and gradient losses of the interpolated frame against It."""
         img0, imgt, img1 = (x.to(device, non_blocking=True) for x in (batch.img0, batch.imgt, batch.img1))
         pred = model(img0, img1, batch.t.to(device))
-        pixel = charbonnier(pred, imgt)
-        census = census_loss(pred, imgt)
-        return pixel + self.census_weight * census, {"charbonnier": pixel.item(), "census": census.item()}
+        total = charbonnier(pred, imgt)
+        parts = {"charbonnier": total.item()}
+        for name, weight, term in (("census", self.census_weight, census_loss), ("gradient", self.gradient_weight, gradient_loss)):
+            if weight:
+                value = term(pred, imgt)
+                parts[name] = value.item()
+                total = total + weight * value
+        return total, parts
 
     def validate(self, model: torch.nn.Module, device: torch.device) -> float:
         """Mean PSNR (dB) of the interpolated held-out frames (padded to the modulo, cropped back)."""
@@ -302,6 +310,7 @@ class InterpolateTask:
         return {
             "init": self.init,
             "census_weight": self.census_weight,
+            "gradient_weight": self.gradient_weight,
             "modulo": self.modulo,
             "val_triplets": 0 if self.val is None else len(self.val.t),
             "val_reference_blend_psnr": self.reference_psnr,

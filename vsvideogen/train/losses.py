@@ -15,28 +15,38 @@ def charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> 
 
 
 def _census(image: torch.Tensor, patch: int) -> torch.Tensor:
-    """Soft census transform: for every pixel, the normalised grey-level differences to its neighbours."""
-    grey = image.mean(dim=1, keepdim=True) if image.shape[1] > 1 else image
-    neighbours = F.unfold(F.pad(grey, [patch // 2] * 4, mode="replicate"), patch)
-    n, _, h, w = grey.shape
-    diff = neighbours.view(n, patch * patch, h, w) - grey
-    return diff / torch.sqrt(0.81 + diff * diff)
+    """Soft census transform: for every pixel, normalised grey-level differences to its neighbours.
+
+    Only half of the neighbours are compared (offsets after the centre in raster order): the other half
+    repeats the same pairs seen from the other pixel. The differences come from one convolution with a
+    fixed kernel (+1 at the neighbour, -1 at the centre), far cheaper on the CPU than unfolding patches.
+    Border pixels without a full neighbourhood are left out.
+    """
+    grey = image.mean(dim=1, keepdim=True)
+    r = patch // 2
+    offsets = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if (dy, dx) > (0, 0)]
+    kernel = torch.zeros(len(offsets), 1, patch, patch, dtype=grey.dtype, device=grey.device)
+    for i, (dy, dx) in enumerate(offsets):
+        kernel[i, 0, r + dy, r + dx] = 1.0
+        kernel[i, 0, r, r] = -1.0
+    diff = F.conv2d(grey, kernel)
+    return diff * torch.rsqrt(0.81 + diff * diff)
 
 
 def census_loss(pred: torch.Tensor, target: torch.Tensor, patch: int = 7) -> torch.Tensor:
     """Distance between soft census transforms (ternary loss), averaged over pixels and neighbours.
 
     Compares local structure (which neighbours are brighter or darker) rather than absolute values, so it
-    rewards sharp, correctly placed edges and tolerates small brightness offsets; it is 0 for identical
-    inputs and stays differentiable through the soft normalisation ``d / sqrt(0.81 + d^2)``.
+    rewards sharp, correctly placed edges and ignores brightness offsets; it is 0 for identical inputs and
+    stays differentiable through the soft normalisation ``d / sqrt(0.81 + d^2)``.
 
     Args:
-        pred: predicted image.
+        pred: predicted image (at least ``patch`` pixels on each side).
         target: reference image of the same shape.
         patch: side of the square neighbourhood (odd).
     """
-    d = _census(pred, patch) - _census(target, patch)
-    return (d * d / (0.1 + d * d)).mean()
+    squared = (_census(pred, patch) - _census(target, patch)) ** 2
+    return (squared / (0.1 + squared)).mean()
 
 
 def _gradients(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
