@@ -22,4 +22,5 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests || { rc=$$?; [ $$rc -eq 5 ] && echo 'pytest: no tests collected'; [ $$rc -eq 5 ]; }
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -r benchmarks/requirements.txt
 	$(PY) -m benchmarks.interpolate

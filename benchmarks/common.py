@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -202,17 +203,11 @@ def _cpu_name() -> str:
 def run_header(device: str, **extra: object) -> dict[str, object]:
     """Command line, date and machine: what heads every results file."""
     return {
-        "command": " ".join([Path(sys.executable).name, "-m", _module_name()] + sys.argv[1:]),
+        "command": shlex.join(sys.orig_argv),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(device),
         **extra,
     }
-
-
-def _module_name() -> str:
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    return spec.name if spec is not None else sys.argv[0]
 
 
 def format_number(value: float | None, digits: int) -> str:
@@ -242,22 +237,26 @@ def _json_safe(value: object) -> object:
     return value
 
 
+def _inline(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {item}" for key, item in value.items())
+    return str(value)
+
+
 def write_results(name: str, header: dict[str, object], markdown_body: str, payload: dict[str, object]) -> Path:
     """Write ``results/<name>.md`` (header + body) and ``results/<name>.json`` (header + payload).
 
     Non-finite floats are stored as the strings ``"inf"``/``"nan"`` so the JSON stays standard.
     """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    machine = header["machine"]
     lines = [
         f"# Benchmark: {name}",
         "",
         f"- Command: `{header['command']}`",
         f"- Date (UTC): {header['date']}",
-        "- Machine: "
-        + ", ".join(f"{key} {value}" for key, value in machine.items()),  # type: ignore[union-attr]
+        f"- Machine: {_inline(header['machine'])}",
     ]
-    lines += [f"- {key.replace('_', ' ').capitalize()}: {value}" for key, value in header.items()
+    lines += [f"- {key.replace('_', ' ').capitalize()}: {_inline(value)}" for key, value in header.items()
               if key not in ("command", "date", "machine")]
     (RESULTS_DIR / f"{name}.md").write_text("\n".join(lines) + "\n\n" + markdown_body.rstrip() + "\n", encoding="utf-8")
     (RESULTS_DIR / f"{name}.json").write_text(
