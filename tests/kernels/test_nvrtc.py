@@ -31,14 +31,16 @@ def compile_ptx(source: str, name: str, options: list[str]) -> str:
     try:
         (status,) = nvrtc.nvrtcCompileProgram(program, len(options), [o.encode() for o in options])
         size = _check(nvrtc.nvrtcGetProgramLogSize(program), "nvrtcGetProgramLogSize")
-        log = b" " * size
+        # NVRTC writes into the buffer: it must be mutable. (``b" " * 1`` is CPython's shared one-byte
+        # object; writing into it corrupted every later b" " in the process and broke torch.load.)
+        log = bytearray(size)
         _check(nvrtc.nvrtcGetProgramLog(program, log), "nvrtcGetProgramLog")
         log_text = log.decode(errors="replace").rstrip("\0 \n")
         if status != nvrtc.nvrtcResult.NVRTC_SUCCESS:
             print(log_text)
         assert status == nvrtc.nvrtcResult.NVRTC_SUCCESS, f"NVRTC could not compile {name}:\n{log_text}"
         size = _check(nvrtc.nvrtcGetPTXSize(program), "nvrtcGetPTXSize")
-        ptx = b" " * size
+        ptx = bytearray(size)
         _check(nvrtc.nvrtcGetPTX(program, ptx), "nvrtcGetPTX")
         return ptx.decode(errors="replace")
     finally:
