@@ -39,6 +39,7 @@ __all__ = [
     "factor",
     "ffmpeg_exe",
     "frame_rate",
+    "noise_sigma",
     "non_negative_int",
     "open_source",
     "positive_int",
@@ -74,6 +75,17 @@ def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative; frame numbers start at 0")
+    return value
+
+
+def noise_sigma(text: str) -> float:
+    """argparse type: a noise sigma on the 8-bit scale, > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a noise level; give a sigma on the 8-bit scale, e.g. 10") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive noise level")
     return value
 
 
@@ -120,6 +132,15 @@ class FilterOption:
 # frame-rate conversion). A new filter is one row, e.g.
 #   FilterOption("--denoise", "denoise", lambda s: {"strength": s}, "...", float, "S"),
 FILTER_OPTIONS: tuple[FilterOption, ...] = (
+    # Order of the chain: clean first, then enlarge, then invent frames from the finished pictures.
+    FilterOption(
+        "--denoise", "denoise", lambda sigma: {"strength": sigma},
+        "remove noise of this sigma (8-bit scale) with the default denoiser", noise_sigma, "SIGMA",
+    ),
+    FilterOption(
+        "--upscale", "upscale", lambda n: {"scale": n},
+        "enlarge N times with a super-resolution model (give --model)", factor, "N",
+    ),
     FilterOption(
         "--interpolate", "interpolate", lambda n: {"factor": n},
         "multiply the frame rate by N, inventing the frames in between", factor, "N", "rate",
