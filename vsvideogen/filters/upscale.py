@@ -41,7 +41,8 @@ from ..models.registry import DEFAULT_MODELS, load_model
 from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_windows
-from ..vs.tiling import auto_tiles, run_tiled, tile_bounds
+from ..vs.tiling import run_tiled, tile_bounds
+from ._common import auto_grid
 
 __all__ = ["upscale", "WINDOW", "WINDOW_OVERLAP"]
 
@@ -50,8 +51,6 @@ FUNC = "upscale"
 WINDOW = 20
 #: Frames consecutive windows share: half of them warm each window up on each side.
 WINDOW_OVERLAP = 8
-# Memory a tile's activations may take when tiles=None: half the free GPU memory, or this much on the CPU.
-_CPU_BUDGET = 2 << 30
 # Activation bytes per input pixel (fp32) assumed for a ready module without a bytes_per_pixel attribute.
 _DEFAULT_BYTES_PER_PIXEL = 4096
 
@@ -197,13 +196,9 @@ def _tiles(tiles: Any, tilesize: Any, clip: vs.VideoNode, net: torch.nn.Module, 
     elif tiles is not None:
         tiles = _pair(tiles, "tiles", "tiles=(2, 2)")
     else:
-        budget = torch.cuda.mem_get_info(device)[0] // 2 if device.type == "cuda" else _CPU_BUDGET
         per_pixel = getattr(net, "bytes_per_pixel", _DEFAULT_BYTES_PER_PIXEL)
         per_pixel += getattr(net, "bytes_per_pixel_per_frame", 0) * frames
-        per_pixel = per_pixel * torch.finfo(dtype).bits // 32
-        if channels == 1 and clip.format.color_family != vs.GRAY:
-            per_pixel *= 3  # three channels, each its own gray image
-        return auto_tiles(height, width, max(1, budget // max(1, per_pixel)), overlap, modulo)
+        return auto_grid(clip, per_pixel, channels, overlap, modulo, device, dtype)
     nx, ny = tiles
     try:
         tile_bounds(width, nx, overlap, modulo)
