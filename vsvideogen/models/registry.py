@@ -40,6 +40,7 @@ ARCHS: dict[str, tuple[str, str]] = {
     "rrdbnet": ("vsvideogen.models.archs.rrdb", "rrdbnet_from_state_dict"),
     "basicvsr": ("vsvideogen.models.archs.basicvsr", "basicvsr_from_state_dict"),
     "upscaler": ("vsvideogen.models.archs.upscalers", "upscaler_from_state_dict"),
+    "temporal-denoiser": ("vsvideogen.models.archs.temporal_denoiser", "temporal_denoiser_from_state_dict"),
 }
 
 # The architecture assumed for a model given as a file path, per task.
@@ -54,6 +55,10 @@ DEFAULT_MODELS: dict[str, str] = {
     "interpolate": "interpolate-default",
     "denoise": "ffdnet-color",
 }
+
+# The model a filter uses for ``model="default"`` with ``temporal=True``, per task, once one is registered (a
+# task missing here falls back to DEFAULT_MODELS). Empty until `vsvideogen train denoise` has produced one.
+TEMPORAL_DEFAULT_MODELS: dict[str, str] = {}
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pkl", ".ckpt", ".bin")
@@ -412,6 +417,8 @@ def load_model(
     device: torch.device | str,
     dtype: torch.dtype,
     func: str,
+    *,
+    arch: str | None = None,
 ) -> torch.nn.Module:
     """A ready network for ``task``: weights loaded, eval mode, no grad, on ``device`` in ``dtype``.
 
@@ -425,6 +432,8 @@ def load_model(
         device: where the network runs.
         dtype: the parameters' dtype (e.g. ``torch.float16`` on CUDA).
         func: name of the calling filter, for error messages.
+        arch: the architecture (a key of :data:`ARCHS`) of a model given as a file path, instead of the task's
+            :data:`TASK_ARCHS` entry (e.g. ``"temporal-denoiser"``); ignored for registered ids.
 
     Raises:
         VSVideoGenError: unknown id, a model of another task, or no architecture for files of this task.
@@ -437,7 +446,7 @@ def load_model(
         ident: tuple = ("id", spec.id)
     else:
         stat = path.stat()
-        ident = ("file", str(path), stat.st_mtime_ns, stat.st_size)
+        ident = ("file", str(path), stat.st_mtime_ns, stat.st_size, arch)
     device = torch.device(device)
     key = (ident, str(device), dtype)
     with _lock:
@@ -452,7 +461,7 @@ def load_model(
             return cached
         if spec is not None:
             path = resolve_weights_path(spec, func)
-        arch = spec.arch if spec is not None else TASK_ARCHS[task]
+        arch = spec.arch if spec is not None else arch or TASK_ARCHS[task]
         module = _build(arch, path, spec.sha256 if spec is not None else None, func)
         module = module.eval().requires_grad_(False).to(device=device, dtype=dtype)
         with _lock:

@@ -39,3 +39,8 @@ def random_brightness(frames: torch.Tensor, rng: np.random.Generator, strength: 
     gain = 1.0 + strength * (2 * rng.random() - 1)
     offset = 0.5 * strength * (2 * rng.random() - 1)
     return (frames * gain + offset).clamp(0.0, 1.0)
+
+
+def random_transpose(frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Swap height and width with probability 1/2; with :func:`random_flip` this gives all 8 square symmetries."""
+    return frames.transpose(-1, -2) if rng.random() < 0.5 else frames

@@ -238,6 +238,7 @@ class InterpolateTask:
     """
 
     name = "interpolate"
+    reference_label = "frame blending"
 
     def __init__(
         self,

