@@ -107,11 +107,12 @@ MODELS: tuple[ModelSpec, ...] = (
         task="interpolate",
         arch="ifnet",
         file="interpolate_default.safetensors",
-        sha256=None,  # pinned once `vsvideogen train` has produced the bundled file
+        sha256="02b34eb80ea7bf2b1799088876e3f2735fb123607f64acca021f463c4b2c591a",
         licence="MIT",
-        source="vsvideogen, trained on real footage with `vsvideogen train`; bundled with the package",
+        source="vsvideogen: RIFE v4.0 (MIT) fine-tuned with `vsvideogen train interpolate`; model card "
+        "vsvideogen/weights/interpolate_default.md",
         modulo=64,
-        description="vsvideogen's own frame interpolation network (IFNet layout)",
+        description="vsvideogen's default frame interpolation network (IFNet v4.0 layout, fine-tuned, fp16 weights)",
         bundled=True,
     ),
     ModelSpec(
