@@ -68,6 +68,29 @@ def test_vspipe_interpolate_example(vspipe_env, av_input):
     assert len(stream.frames) == 6
 
 
+FORMAT_VPY = textwrap.dedent("""
+    import vapoursynth as vs
+    import vsvideogen
+
+    clip = vs.core.bs.VideoSource(input).std.SetFrameProps(_Matrix=6).resize.Bicubic(format=vs.{fmt})
+    clip = vsvideogen.interpolate(clip, 2)
+    assert clip.format.id == vs.{fmt}, clip.format.name
+    # y4m carries YUV: RGB output is converted back for the pipe, after the filter.
+    clip.resize.Bicubic(format=vs.YUV420P10 if clip.format.bits_per_sample > 8 else vs.YUV420P8, matrix_s="170m").set_output()
+""")
+
+
+@pytest.mark.parametrize("fmt", ["YUV420P8", "YUV420P10", "RGBS"])
+def test_vspipe_interpolates_in_the_clips_own_format(vspipe_env, av_input, tmp_path, fmt):
+    require_interpolate()
+    short = make_video(tmp_path / "short.mkv", 3, fps=25, audio=False)
+    script = tmp_path / "format.vpy"
+    script.write_text(FORMAT_VPY.format(fmt=fmt), encoding="utf-8")
+    stream = parse_y4m(vspipe_y4m(script, short, vspipe_env))
+    assert (stream.width, stream.height, stream.fps) == (160, 120, (50, 1))
+    assert len(stream.frames) == 6
+
+
 def test_interpolate_example_without_input_says_how_to_call_it(vspipe_env):
     result = subprocess.run([str(BIN / "vspipe"), "-c", "y4m", str(EXAMPLES / "interpolate.vpy"), "-"],
                             capture_output=True, text=True, env=vspipe_env, timeout=300)
