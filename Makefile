@@ -23,4 +23,4 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -r benchmarks/requirements.txt
-	$(PY) -m benchmarks.interpolate
+	$(PY) -m benchmarks.interpolate --frames all
