@@ -16,9 +16,8 @@ __device__ __forceinline__ void affine_color_impl(
     for (int k = 0; k < 3; ++k) o[k] = offset[k];
     const idx_t total = n * h * w;
     for (idx_t i = thread_start(); i < total; i += thread_step()) {
-        const idx_t px = i % w;
-        const idx_t py = (i / w) % h;
-        const idx_t pn = i / (w * h);
+        const Pos4 p = unflatten4(i, 1, h, w);
+        const idx_t px = p.x, py = p.y, pn = p.n;
         const T* src = in + offset4(is, pn, 0, py, px);
         const float v0 = load(src);
         const float v1 = load(src + is.c);

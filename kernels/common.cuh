@@ -45,3 +45,20 @@ struct Strides4 {
 __device__ __forceinline__ idx_t offset4(const Strides4& s, idx_t n, idx_t c, idx_t y, idx_t x) {
     return n * s.n + c * s.c + y * s.h + x * s.w;
 }
+
+// Position of flat element i in an [N, C, H, W] grid walked x fastest, then y, channel, batch
+// (pass c = 1 for a loop over pixels only).
+struct Pos4 {
+    idx_t n, c, y, x;
+};
+
+__device__ __forceinline__ Pos4 unflatten4(idx_t i, idx_t c, idx_t h, idx_t w) {
+    Pos4 p;
+    p.x = i % w;
+    i /= w;
+    p.y = i % h;
+    i /= h;
+    p.c = i % c;
+    p.n = i / c;
+    return p;
+}

@@ -55,10 +55,8 @@ __device__ __forceinline__ void resample_impl(
     const Cubic cubic = make_cubic((float)b, (float)cc);
     const idx_t total = n * c * h * w;
     for (idx_t i = thread_start(); i < total; i += thread_step()) {
-        const idx_t px = i % w;
-        const idx_t py = (i / w) % h;
-        const idx_t ch = (i / (w * h)) % c;
-        const idx_t pn = i / (w * h * c);
+        const Pos4 p = unflatten4(i, c, h, w);
+        const idx_t px = p.x, py = p.y, ch = p.c, pn = p.n;
         const idx_t along = axis == 3 ? px : py;
         // The input row/column this output reads: same n, c and the other spatial coordinate.
         const TIn* line = in + pn * is.n + ch * is.c + (axis == 3 ? py * is.h : px * is.w);
@@ -86,10 +84,8 @@ __device__ __forceinline__ void pixel_shuffle_impl(
     const Strides4 os = {os_n, os_c, os_h, os_w};
     const idx_t total = n * c * h * w;
     for (idx_t i = thread_start(); i < total; i += thread_step()) {
-        const idx_t px = i % w;
-        const idx_t py = (i / w) % h;
-        const idx_t ch = (i / (w * h)) % c;
-        const idx_t pn = i / (w * h * c);
+        const Pos4 p = unflatten4(i, c, h, w);
+        const idx_t px = p.x, py = p.y, ch = p.c, pn = p.n;
         const idx_t source_channel = (ch * factor + py % factor) * factor + px % factor;
         out[offset4(os, pn, ch, py, px)] = in[offset4(is, pn, source_channel, py / factor, px / factor)];
     }

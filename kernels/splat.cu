@@ -21,9 +21,8 @@ __device__ __forceinline__ void forward_splat_impl(
     const idx_t acc_channels = metric ? c + 1 : c;
     const idx_t total = n * plane;
     for (idx_t i = thread_start(); i < total; i += thread_step()) {
-        const idx_t px = i % w;
-        const idx_t py = (i / w) % h;
-        const idx_t pn = i / plane;
+        const Pos4 p = unflatten4(i, 1, h, w);
+        const idx_t px = p.x, py = p.y, pn = p.n;
         const float x = (float)px + load(flow + offset4(fs, pn, 0, py, px));
         const float y = (float)py + load(flow + offset4(fs, pn, 1, py, px));
         const float x0 = floorf(x);
@@ -55,10 +54,8 @@ __device__ __forceinline__ void splat_normalize_impl(
     const idx_t acc_channels = softmax ? c + 1 : c;
     const idx_t total = n * c * plane;
     for (idx_t i = thread_start(); i < total; i += thread_step()) {
-        const idx_t px = i % w;
-        const idx_t py = (i / w) % h;
-        const idx_t ch = (i / plane) % c;
-        const idx_t pn = i / (plane * c);
+        const Pos4 p = unflatten4(i, c, h, w);
+        const idx_t px = p.x, py = p.y, ch = p.c, pn = p.n;
         const float* src = acc + pn * acc_channels * plane + py * w + px;
         float value = src[ch * plane];
         if (softmax) value = value / (src[c * plane] + 1e-7f);

@@ -18,9 +18,8 @@ __device__ __forceinline__ void backward_warp_impl(
     const Strides4 os = {os_n, os_c, os_h, os_w};
     const idx_t total = n * h * w;
     for (idx_t i = thread_start(); i < total; i += thread_step()) {
-        const idx_t px = i % w;
-        const idx_t py = (i / w) % h;
-        const idx_t pn = i / (w * h);
+        const Pos4 p = unflatten4(i, 1, h, w);
+        const idx_t px = p.x, py = p.y, pn = p.n;
         // fminf/fmaxf return the non-NaN operand, so a NaN flow still lands inside the image.
         const float x = clampf((float)px + load(flow + offset4(fs, pn, 0, py, px)), 0.0f, (float)(w - 1));
         const float y = clampf((float)py + load(flow + offset4(fs, pn, 1, py, px)), 0.0f, (float)(h - 1));
