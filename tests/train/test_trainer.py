@@ -131,3 +131,46 @@ def test_learning_rate_schedules():
     step = TrainConfig(out=".", steps=100, lr=1.0, warmup=0, schedule="step")
     assert [learning_rate(s, step) for s in (0, 59, 60, 84, 85, 99)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
     assert all(math.isfinite(learning_rate(s, cosine)) for s in range(200))
+
+
+def test_batches_from_worker_processes_equal_those_made_in_process(tmp_path: Path):
+    straight = train(ToyTask(), _config(tmp_path / "a", steps=6))
+    workers = train(ToyTask(), _config(tmp_path / "b", steps=6, workers=2))
+    a, b = load_file(straight.model_path), load_file(workers.model_path)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((tmp_path / "b" / "model.json").read_text())["workers"] == 2
+
+
+class _FailingTask(ToyTask):
+    def sample_batch(self, rng, batch, crop):
+        raise VSVideoGenError("train", "crop 16 does not fit")
+
+
+def test_task_errors_surface_unwrapped_with_workers(tmp_path: Path):
+    with pytest.raises(VSVideoGenError, match="crop 16 does not fit"):
+        train(_FailingTask(), _config(tmp_path, steps=6, workers=2))
+
+
+class _SlowTask(ToyTask):
+    def loss(self, model, batch, device):
+        import time
+
+        time.sleep(0.02)
+        return super().loss(model, batch, device)
+
+
+def test_time_limit_cuts_the_run_and_completes_the_schedule(tmp_path: Path):
+    config = _config(tmp_path, steps=100_000, lr=1.0, lr_min=0.1, val_every=1000, save_every=1000, log_every=1,
+                     time_limit=1.5)
+    result = train(_SlowTask(), config)
+    assert 20 < result.step < 100, result.step  # about 1.5 s / 0.02 s, far below the requested 100000
+    assert result.wall_time_s < 1.5 + 0.5
+    lrs = [r["lr"] for r in _log(tmp_path) if "lr" in r]
+    assert lrs[-1] < 0.15  # the cosine schedule reached (nearly) its floor of 0.1 within the cut run
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["steps"] == result.step and meta["time_limit_s"] == 1.5
+
+
+def test_time_limit_must_be_positive(tmp_path: Path):
+    with pytest.raises(VSVideoGenError, match="time_limit"):
+        train(ToyTask(), _config(tmp_path, time_limit=0))

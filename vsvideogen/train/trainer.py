@@ -11,7 +11,9 @@ see :class:`Task`. The run folder then holds:
   always when the task sets ``export_best = False``) and their metadata, written when the run ends.
 
 Batches are drawn from a generator seeded with ``(seed, step)``, so a resumed run sees the same data as an
-uninterrupted one.
+uninterrupted one, and batches can be made ahead of time in worker processes (``workers``) without changing
+them. With ``time_limit`` the run plans its length from the measured speed after the warm-up, so that the
+learning-rate schedule completes within the limit.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ FUNC = "train"
 SCHEDULES = ("cosine", "step")
 # "step" schedule: the learning rate is multiplied by 0.1 at each of these fractions of the run.
 _STEP_MILESTONES = (0.6, 0.85)
+#: Steps timed after the warm-up before a run with a time limit plans its length.
+TIME_PLAN_STEPS = 20
 
 
 class Task(Protocol):
@@ -103,6 +107,12 @@ class TrainConfig:
         resume: continue the run in ``out`` from ``last.pt``.
         progress: show a progress bar on stderr.
         command: the command line that started the run, for the metadata.
+        workers: processes that prepare batches ahead of the optimiser (0: in the training process). The
+            batches are the same either way: each depends only on ``(seed, step)``.
+        time_limit: wall-clock budget of the whole run in seconds (None: no limit). After
+            :data:`TIME_PLAN_STEPS` steps past the warm-up the total is cut to the steps that fit (never more
+            than ``steps``) and the schedule follows the cut total; a run that still reaches the limit (it
+            slowed down) stops there and exports.
     """
 
     out: str | Path
@@ -123,6 +133,8 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     command: str = ""
+    workers: int = 0
+    time_limit: float | None = None
 
     def check(self) -> None:
         """Raise :class:`VSVideoGenError` for out-of-range settings."""
@@ -133,8 +145,10 @@ class TrainConfig:
             raise VSVideoGenError(FUNC, f"lr={self.lr}, lr_min={self.lr_min}: need lr > 0 and 0 <= lr_min <= 1")
         if self.schedule not in SCHEDULES:
             raise VSVideoGenError(FUNC, f"schedule {self.schedule!r} is unknown; use one of {', '.join(SCHEDULES)}")
-        if self.warmup < 0 or self.weight_decay < 0 or self.grad_clip < 0:
-            raise VSVideoGenError(FUNC, "warmup, weight_decay and grad_clip must not be negative")
+        if self.warmup < 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.workers < 0:
+            raise VSVideoGenError(FUNC, "warmup, weight_decay, grad_clip and workers must not be negative")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise VSVideoGenError(FUNC, f"time_limit={self.time_limit} must be a positive number of seconds")
 
 
 @dataclass
@@ -151,11 +165,15 @@ class TrainResult:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def learning_rate(step: int, config: TrainConfig) -> float:
-    """The learning rate for optimiser step ``step`` (0-based) under ``config``'s schedule and warm-up."""
+def learning_rate(step: int, config: TrainConfig, total: int | None = None) -> float:
+    """The learning rate for optimiser step ``step`` (0-based) under ``config``'s schedule and warm-up.
+
+    ``total`` replaces ``config.steps`` as the run's length (a run shortened by its time limit).
+    """
+    total = config.steps if total is None else total
     if config.warmup and step < config.warmup:
         return config.lr * (step + 1) / config.warmup
-    progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    progress = min(1.0, (step - config.warmup) / max(1, total - config.warmup))
     if config.schedule == "step":
         return config.lr * 0.1 ** sum(progress >= m for m in _STEP_MILESTONES)
     return config.lr * (config.lr_min + (1 - config.lr_min) * 0.5 * (1 + math.cos(math.pi * progress)))
@@ -170,6 +188,7 @@ class _State:
     wall_time_s: float = 0.0
     train_time_s: float = 0.0
     trained_steps: int = 0  # steps whose time is in train_time_s
+    planned_steps: int | None = None  # the run's length once a time limit has cut it
 
 
 class _Run:
@@ -189,6 +208,7 @@ class _Run:
         self.history: list[dict[str, Any]] = []
         self.started = time.perf_counter()
         self.wall_before = 0.0
+        self.val_seconds = 0.0  # how long the last validation took
         if config.resume:
             self._load_last()
         elif self.last_path.exists():
@@ -255,6 +275,7 @@ class _Run:
     # -- the loop ----------------------------------------------------------------------------------------
 
     def _validate(self) -> float:
+        began = time.perf_counter()
         self.model.eval()
         with torch.no_grad():
             value = self.task.validate(self.model, self.device)
@@ -266,14 +287,14 @@ class _Run:
         if self.state.last_psnr is not None and (self.state.best_psnr is None or value > self.state.best_psnr):
             self.state.best_psnr, self.state.best_step = value, self.state.step
             save_safetensors(self.model.state_dict(), self.best_path, {"step": str(self.state.step), "val_psnr": f"{value:.4f}"})
+        self.val_seconds = time.perf_counter() - began
         return value
 
-    def _train_step(self, step: int) -> dict[str, float]:
+    def _train_step(self, step: int, batch: Any, total: int) -> dict[str, float]:
         config = self.config
-        lr = learning_rate(step, config)
+        lr = learning_rate(step, config, total)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        batch = self.task.sample_batch(np.random.default_rng([config.seed, step]), config.batch, config.crop)
         loss, parts = self.task.loss(self.model, batch, self.device)
         value = loss.item()
         if not math.isfinite(value):
@@ -286,29 +307,45 @@ class _Run:
         extra = after_step(lr) if after_step is not None else {}
         return {"loss": value, **parts, "grad_norm": float(norm), "lr": lr, **extra}
 
+    def _plan(self, first_step: int, first_wall: float) -> None:
+        """Cut the run to the steps that fit in the time limit, from the speed since ``first_step``."""
+        config, state = self.config, self.state
+        per_step = (self._wall() - first_wall) / (state.step - first_step)
+        per_step += self.val_seconds / config.val_every  # validations still to come
+        fit = state.step + int(max(0.0, config.time_limit - self._wall() - self.val_seconds) / per_step)
+        state.planned_steps = max(state.step + 1, min(config.steps, fit))
+
     def run(self) -> TrainResult:
         from tqdm import tqdm
 
-        config = self.config
-        if self.state.step == 0 and not self.history:
+        config, state = self.config, self.state
+        if state.step == 0 and not self.history:
             self._validate()  # the starting point: fine-tuning must beat it to replace the initial weights
-        bar = tqdm(total=config.steps, initial=self.state.step, desc=f"train {self.task.name}", unit="step",
+        total = state.planned_steps or config.steps
+        bar = tqdm(total=total, initial=state.step, desc=f"train {self.task.name}", unit="step",
                    file=sys.stderr, disable=not config.progress, dynamic_ncols=True)
+        first_step, first_wall = state.step, self._wall()
         sums: dict[str, float] = {}
         count = 0
         last_loss = None
+        batches = batch_stream(self.task, config, state.step)
         try:
-            while self.state.step < config.steps:
+            for batch in batches:
                 began = time.perf_counter()
-                values = self._train_step(self.state.step)
-                self.state.train_time_s += time.perf_counter() - began
-                self.state.trained_steps += 1
-                self.state.step += 1
+                values = self._train_step(state.step, batch, total)
+                state.train_time_s += time.perf_counter() - began
+                state.trained_steps += 1
+                state.step += 1
                 for key, value in values.items():
                     sums[key] = sums.get(key, 0.0) + value
                 count += 1
-                step = self.state.step
-                done = step == config.steps
+                step = state.step
+                if (config.time_limit is not None and state.planned_steps is None
+                        and step >= config.warmup + TIME_PLAN_STEPS and step - first_step >= TIME_PLAN_STEPS):
+                    self._plan(first_step, first_wall)
+                    total = bar.total = state.planned_steps
+                out_of_time = config.time_limit is not None and self._wall() >= config.time_limit
+                done = step >= total or out_of_time
                 if step % config.log_every == 0 or done:
                     record = {"step": step, **{k: v / count for k, v in sums.items()}, "time_s": round(self._wall(), 3)}
                     self._log(record)
@@ -317,15 +354,18 @@ class _Run:
                 if step % config.val_every == 0 or done:
                     self._validate()
                     self._plot()
-                bar.set_postfix(loss=_fmt(last_loss, 4), psnr=_fmt(self.state.last_psnr), refresh=False)
+                bar.set_postfix(loss=_fmt(last_loss, 4), psnr=_fmt(state.last_psnr), refresh=False)
                 if step % config.save_every == 0 or done:
                     self._save_last()
                 bar.update(1)
+                if done:
+                    break
         except KeyboardInterrupt:
             self._save_last()
             self._plot()
             raise
         finally:
+            batches.close()
             bar.close()
         return self._export()
 
@@ -343,6 +383,8 @@ class _Run:
             "task": self.task.name,
             **self.task.describe(),
             "steps": state.step,
+            "time_limit_s": self.config.time_limit,
+            "workers": self.config.workers,
             "exported_step": exported_step,
             "val_psnr": state.best_psnr,
             "val_psnr_last": state.last_psnr,
@@ -366,6 +408,51 @@ class _Run:
         (self.out / "model.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
         return TrainResult(self.out, state.step, model_path, state.best_psnr, state.best_step,
                            metadata["wall_time_s"], per_step, metadata)
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Batch ``i`` of a run: ``task.sample_batch`` with the generator seeded by ``(seed, i)``."""
+
+    def __init__(self, task: Task, config: TrainConfig) -> None:
+        self.task, self.seed, self.batch, self.crop = task, config.seed, config.batch, config.crop
+
+    def __len__(self) -> int:
+        raise TypeError("a run's batches are indexed by step and have no length")
+
+    def __getitem__(self, step: int) -> Any:
+        return self.task.sample_batch(np.random.default_rng([self.seed, step]), self.batch, self.crop)
+
+
+def batch_stream(task: Task, config: TrainConfig, start: int):
+    """The batches of steps ``start``, ``start + 1``, ... up to ``config.steps``, in order.
+
+    With ``config.workers`` > 0 they are made ahead in that many worker processes (forked, so the task's
+    data in memory is shared, not copied up front); the batches are the same as without workers. Returns a
+    generator: close it to stop the workers.
+    """
+    batches = _StepBatches(task, config)
+    if config.workers == 0 or config.steps - start < 2:
+        return (batches[step] for step in range(start, config.steps))
+    return _from_workers(batches, start, config)
+
+
+def _unchanged(batch: Any) -> Any:
+    return batch
+
+
+def _from_workers(batches: _StepBatches, start: int, config: TrainConfig):
+    # The first batch is made here, so that a task's error (a crop too large, ...) surfaces as itself rather
+    # than wrapped by the worker machinery.
+    yield batches[start]
+    loader = torch.utils.data.DataLoader(
+        batches, batch_size=None, sampler=range(start + 1, config.steps), num_workers=config.workers,
+        collate_fn=_unchanged, prefetch_factor=4, multiprocessing_context="fork",
+    )
+    iterator = iter(loader)
+    try:
+        yield from iterator
+    finally:
+        del iterator  # its finaliser stops the worker processes
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:

@@ -244,6 +244,8 @@ class UpscaleTask:
         scale: the upscaling factor.
         mode: ``"fidelity"`` (pixel loss only) or ``"gan"`` (L1 + adversarial).
         degradation: ``"realistic"`` or ``"bicubic"``: how training inputs are made.
+        clean_fraction: with the realistic degradation, the share of inputs made by the plain bicubic one
+            instead, so that the model also learns to leave clean sources clean (0: none).
         val_degradation: which validation PSNR is the run's ``val_psnr`` (default: ``degradation``).
         config: the realistic degradation's settings.
         features, convs: size of a fresh network (see :func:`load_upscale_model`).
@@ -266,6 +268,7 @@ class UpscaleTask:
         scale: int = 2,
         mode: str = "fidelity",
         degradation: str = "realistic",
+        clean_fraction: float = 0.0,
         val_degradation: str | None = None,
         config: DegradationConfig = DegradationConfig(),
         features: int | None = None,
@@ -285,6 +288,8 @@ class UpscaleTask:
                                      ("pixel_loss", pixel_loss, tuple(PIXEL_LOSSES)), ("gan_loss", gan_loss, GAN_LOSSES)):
             if value not in allowed:
                 raise VSVideoGenError(FUNC, f"{name} {value!r} is unknown; use one of {', '.join(allowed)}")
+        if not 0 <= clean_fraction <= 1:
+            raise VSVideoGenError(FUNC, f"clean_fraction {clean_fraction} is not between 0 and 1")
         if val is not None and val.scale != scale:
             raise VSVideoGenError(FUNC, f"the validation set was made for x{val.scale}, not x{scale}; build it with the same scale")
         self.crops = crops
@@ -292,6 +297,7 @@ class UpscaleTask:
         self.scale = scale
         self.mode = mode
         self.degradation = degradation
+        self.clean_fraction = clean_fraction if degradation == "realistic" else 1.0
         self.val_degradation = val_degradation
         self.config = config
         self.features = features
@@ -335,7 +341,8 @@ class UpscaleTask:
         hrs, lrs = [], []
         for _ in range(batch):
             hr = self.crops.sample(rng, crop)
-            lr = degrade(hr, self.scale, rng, self.config)[0] if self.degradation == "realistic" else bicubic_degrade(hr, self.scale)
+            clean = self.clean_fraction == 1 or (self.clean_fraction > 0 and rng.random() < self.clean_fraction)
+            lr = bicubic_degrade(hr, self.scale) if clean else degrade(hr, self.scale, rng, self.config)[0]
             hrs.append(hr)
             lrs.append(lr)
         return SRBatch(torch.stack(lrs), torch.stack(hrs))
@@ -422,6 +429,7 @@ class UpscaleTask:
             "mode": self.mode,
             "init": self.init,
             "degradation": self.degradation,
+            "clean_fraction": self.clean_fraction,
             "val_degradation": self.val_degradation,
             "pixel_loss": self.pixel_loss,
             "val_images": [] if self.val is None else self.val.names,

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The one command for a lent GPU machine (offline; Python 3.12 with torch, CuPy, numpy, pytest, safetensors),
+# run from the repo root. In order:
+#   1. the interpolation speed benchmark at 1920x1080 fp16, alone on the GPU (timings must not share it);
+#   2. at the same time: the CUDA test suite (pytest -m cuda) and the training of the default models
+#      (upscale fidelity x2, then upscale GAN x2 from it; temporal denoiser; deblurrer if `train deblur`
+#      exists), each with a wall-time budget (--time-limit) so the run ends on time.
+#
+# Before the session, here: `bash /work/shared/gpu/fetch-wheels.sh tqdm pillow matplotlib contourpy cycler
+# fonttools kiwisolver pyparsing python-dateutil six packaging` (wheels into ./.whl) and
+# `.venv/bin/python scripts/gpu-data.py` (clips and photos into ./.gpu-data); then, with the device tool:
+#   run(command="bash scripts/gpu-session.sh", carry=[".whl", ".gpu-data"], timeout_s=590)
+# Everything lands under $OUT (default ./gpu-session-out): nvidia-smi.txt, versions.txt, pytest-cuda.txt/.xml,
+# interpolate_speed.log + .md, train-*.log, runs/<name>/ (model.safetensors, model.json, log.jsonl,
+# curves.png), summary.txt. Budgets in seconds can be set through the environment (see below).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/gpu-session-out}
+mkdir -p "$OUT/runs"
+BENCH_S=${BENCH_S:-100}        # speed benchmark
+FIDELITY_S=${FIDELITY_S:-230}  # upscale fidelity run (then GAN)
+GAN_S=${GAN_S:-150}
+TRAIN_S=${TRAIN_S:-400}        # denoise and deblur runs
+TEST_S=${TEST_S:-300}
+FRAMES=${FRAMES:-25}           # speed benchmark source frames
+WORKERS=${WORKERS:-3}          # batch-making processes per run (upscale: 6)
+DEVICE=${DEVICE:-cuda}         # cpu: a dry run of this script on a machine without a GPU
+
+for need in .whl .gpu-data/clips .gpu-data/val; do
+  [ -e "$need" ] || { echo "gpu-session: $need is missing here; see the header of $0" >&2; exit 2; }
+done
+site=$(mktemp -d)
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .whl/*.whl \
+  || { echo "gpu-session: installing the carried wheels failed" >&2; exit 2; }
+export PYTHONPATH=$site:$PWD
+# Installed, kernels/ ships as vsvideogen.kernels; from a bare checkout a link gives the same package.
+[ -e vsvideogen/kernels ] || ln -s ../kernels vsvideogen/kernels
+
+nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1
+python3 - <<'PY' 2>&1 | tee "$OUT/versions.txt"
+import torch, vapoursynth
+try:
+    import cupy
+    cupy_version = cupy.__version__
+except ImportError as exc:
+    cupy_version = f"missing ({exc})"
+print(f"torch {torch.__version__} cuda {torch.version.cuda} available={torch.cuda.is_available()} "
+      f"cupy {cupy_version} vapoursynth R{vapoursynth.core.core_version.release_major} cpus {__import__('os').cpu_count()}")
+PY
+
+echo "== interpolate speed ==" >&2
+timeout "$BENCH_S" python3 -m benchmarks.interpolate_speed --device "$DEVICE" --width 1920 --height 1080 --fp16 \
+  --frames "$FRAMES" >"$OUT/interpolate_speed.log" 2>&1
+bench_rc=$?
+cp benchmarks/results/interpolate_speed_cuda.md "$OUT/" 2>/dev/null
+
+echo "== pytest -m cuda and training ==" >&2
+timeout "$TEST_S" python3 -m pytest -q -m cuda tests -p no:cacheprovider --continue-on-collection-errors -rfEs \
+  --junitxml="$OUT/pytest-cuda.xml" >"$OUT/pytest-cuda.txt" 2>&1 &
+test_pid=$!
+
+D=.gpu-data
+train() {  # name seconds task options...: one run in $OUT/runs/name, log in $OUT/train-name.log
+  local name=$1 seconds=$2; shift 2
+  local task=$1; shift  # the task's own options come last, so that they win over these defaults
+  timeout $((seconds + 60)) python3 -m vsvideogen.cli train "$task" --out "$OUT/runs/$name" --device "$DEVICE" \
+    --time-limit "$seconds" --workers "$WORKERS" --threads 2 --no-progress --log-every 50 "$@" \
+    >"$OUT/train-$name.log" 2>&1
+  echo "train $name: exit $?" >>"$OUT/train-status.txt"
+}
+upscale_x2() {
+  train upscale-x2 "$FIDELITY_S" upscale --workers 6 --scale 2 --features 64 --convs 16 --clean-fraction 0.5 \
+    --val-degradation bicubic --batch 32 --crop 128 --lr 5e-4 --val-every 500 --save-every 500 \
+    --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 $D/val-photos
+  train upscale-x2-gan "$GAN_S" upscale --workers 6 --scale 2 --mode gan --init "$OUT/runs/upscale-x2/model.safetensors" \
+    --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 128 --val-every 500 --save-every 500 \
+    --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 $D/val-photos
+}
+upscale_x2 &
+train denoise "$TRAIN_S" denoise --noise mixed --batch 32 --crop 128 --lr 5e-4 --val-every 500 --save-every 500 \
+  --data $D/clips --val $D/val/carphone_pristine.mp4 &
+if python3 -m vsvideogen.cli train deblur --help >/dev/null 2>&1; then
+  train deblur "$TRAIN_S" deblur --batch 32 --crop 128 --lr 5e-4 --val-every 500 --save-every 500 \
+    --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 &
+fi
+wait $test_pid
+test_rc=$?
+wait
+find "$OUT/runs" -name last.pt -delete  # optimiser state: large and not needed back
+
+{
+  echo "== gpu-session summary =="
+  cat "$OUT/versions.txt"
+  echo "interpolate_speed: exit $bench_rc"
+  grep -E '^\| (pipeline|plain)|^Sanity' "$OUT/interpolate_speed.log"
+  echo "pytest -m cuda: exit $test_rc: $(tail -n 1 "$OUT/pytest-cuda.txt")"
+  cat "$OUT/train-status.txt"
+  for log in "$OUT"/train-*.log; do echo "-- $log"; grep -E "done:|error|Error" "$log" | tail -n 3; done
+} | tee "$OUT/summary.txt"
