@@ -3,8 +3,9 @@
 # run from the repo root. In order:
 #   1. the interpolation speed benchmark at 1920x1080 fp16, alone on the GPU (timings must not share it);
 #   2. at the same time: the CUDA test suite (pytest -m cuda) and the training of the default models
-#      (upscale fidelity x2, then upscale GAN x2 from it; temporal denoiser; deblurrer if `train deblur`
-#      exists), each with a wall-time budget (--time-limit) so the run ends on time.
+#      (upscale fidelity x2, then upscale GAN x2 from it; upscale fidelity x4; temporal denoiser; deblurrer),
+#      each with a wall-time budget (--time-limit, counted after its data is ready) so the run ends on time;
+#      best.safetensors is written at every validation, so even a run cut short leaves weights.
 #
 # Before the session, here: `bash /work/shared/gpu/fetch-wheels.sh tqdm pillow matplotlib contourpy cycler
 # fonttools kiwisolver pyparsing python-dateutil six packaging` (wheels into ./.whl) and
@@ -17,10 +18,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-session-out}
 mkdir -p "$OUT/runs"
-BENCH_S=${BENCH_S:-100}        # speed benchmark
-FIDELITY_S=${FIDELITY_S:-230}  # upscale fidelity run (then GAN)
-GAN_S=${GAN_S:-150}
-TRAIN_S=${TRAIN_S:-400}        # denoise and deblur runs
+BENCH_S=${BENCH_S:-90}        # speed benchmark
+FIDELITY_S=${FIDELITY_S:-200}  # upscale fidelity run (then GAN)
+GAN_S=${GAN_S:-130}
+TRAIN_S=${TRAIN_S:-330}        # upscale x4, denoise and deblur runs
 TEST_S=${TEST_S:-300}
 FRAMES=${FRAMES:-25}           # speed benchmark source frames
 WORKERS=${WORKERS:-3}          # batch-making processes per run (upscale: 6)
@@ -63,24 +64,28 @@ D=.gpu-data
 train() {  # name seconds task options...: one run in $OUT/runs/name, log in $OUT/train-name.log
   local name=$1 seconds=$2; shift 2
   local task=$1; shift  # the task's own options come last, so that they win over these defaults
-  timeout $((seconds + 60)) python3 -m vsvideogen.cli train "$task" --out "$OUT/runs/$name" --device "$DEVICE" \
+  timeout $((seconds + 150)) python3 -m vsvideogen.cli train "$task" --out "$OUT/runs/$name" --device "$DEVICE" \
     --time-limit "$seconds" --workers "$WORKERS" --threads 2 --no-progress --log-every 50 "$@" \
     >"$OUT/train-$name.log" 2>&1
   echo "train $name: exit $?" >>"$OUT/train-status.txt"
 }
+V="--val-every 300 --save-every 300"
 upscale_x2() {
-  train upscale-x2 "$FIDELITY_S" upscale --workers 6 --scale 2 --features 64 --convs 16 --clean-fraction 0.5 \
-    --val-degradation bicubic --batch 32 --crop 128 --lr 5e-4 --val-every 500 --save-every 500 \
+  train upscale-x2 "$FIDELITY_S" upscale --workers 4 --scale 2 --features 64 --convs 16 --clean-fraction 0.5 \
+    --val-degradation bicubic --batch 32 --crop 128 --lr 5e-4 $V \
     --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 $D/val-photos
-  train upscale-x2-gan "$GAN_S" upscale --workers 6 --scale 2 --mode gan --init "$OUT/runs/upscale-x2/model.safetensors" \
-    --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 128 --val-every 500 --save-every 500 \
+  train upscale-x2-gan "$GAN_S" upscale --workers 4 --scale 2 --mode gan --init "$OUT/runs/upscale-x2/model.safetensors" \
+    --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 128 $V \
     --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 $D/val-photos
 }
 upscale_x2 &
-train denoise "$TRAIN_S" denoise --noise mixed --batch 32 --crop 128 --lr 5e-4 --val-every 500 --save-every 500 \
+train upscale-x4 "$TRAIN_S" upscale --workers 2 --scale 4 --features 64 --convs 16 --clean-fraction 0.5 \
+  --val-degradation bicubic --batch 32 --crop 192 --lr 5e-4 $V \
+  --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 $D/val-photos &
+train denoise "$TRAIN_S" denoise --workers 2 --noise mixed --features 32 --batch 32 --crop 128 --lr 5e-4 $V \
   --data $D/clips --val $D/val/carphone_pristine.mp4 &
 if python3 -m vsvideogen.cli train deblur --help >/dev/null 2>&1; then
-  train deblur "$TRAIN_S" deblur --batch 32 --crop 128 --lr 5e-4 --val-every 500 --save-every 500 \
+  train deblur "$TRAIN_S" deblur --workers 5 --features 32 --batch 16 --crop 128 --lr 5e-4 $V \
     --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 &
 fi
 wait $test_pid

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["denoise", "interpolate", "upscale", "__version__"]
+__all__ = ["deblur", "denoise", "interpolate", "upscale", "__version__"]
 
 
 def __getattr__(name: str):
@@ -18,6 +18,10 @@ def __getattr__(name: str):
         from .filters.denoise import denoise
 
         return denoise
+    if name == "deblur":
+        from .filters.deblur import deblur
+
+        return deblur
     if name == "upscale":
         from .filters.upscale import upscale
 

@@ -138,6 +138,10 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
         "remove noise of this sigma (8-bit scale) with the default denoiser", noise_sigma, "SIGMA",
     ),
     FilterOption(
+        "--deblur", "deblur", lambda _on: {},
+        "remove motion blur and defocus with the default deblurrer (or --model, a `vsvideogen train deblur` export)",
+    ),
+    FilterOption(
         "--upscale", "upscale", lambda n: {"scale": n},
         "enlarge N times with a super-resolution model (give --model)", factor, "N",
     ),

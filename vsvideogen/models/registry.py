@@ -41,6 +41,7 @@ ARCHS: dict[str, tuple[str, str]] = {
     "basicvsr": ("vsvideogen.models.archs.basicvsr", "basicvsr_from_state_dict"),
     "upscaler": ("vsvideogen.models.archs.upscalers", "upscaler_from_state_dict"),
     "temporal-denoiser": ("vsvideogen.models.archs.temporal_denoiser", "temporal_denoiser_from_state_dict"),
+    "temporal-deblurrer": ("vsvideogen.models.archs.temporal_denoiser", "temporal_deblurrer_from_state_dict"),
 }
 
 # The architecture assumed for a model given as a file path, per task.
@@ -48,6 +49,7 @@ TASK_ARCHS: dict[str, str] = {
     "interpolate": "ifnet",
     "denoise": "kair-denoiser",
     "upscale": "upscaler",
+    "deblur": "temporal-deblurrer",
 }
 
 # The model a filter uses when given ``model=None``, per task.

@@ -53,7 +53,7 @@ class DenoiseBatch:
     sigma: torch.Tensor
 
 
-def _to_tensor(frames: np.ndarray) -> torch.Tensor:
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     """``[F, H, W, 3]`` uint8 -> ``[F, 3, H, W]`` float32 in 0..1."""
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
 
@@ -143,6 +143,16 @@ class VideoWindows:
         Raises:
             VSVideoGenError: the crop does not fit, or the clip drawn has no window inside one shot.
         """
+        window = frames_to_tensor(self.pick(rng, crop))
+        window = random_channel_order(random_flip(window, rng), rng)
+        return window.flip(0) if rng.random() < 0.5 else window
+
+    def pick(self, rng: np.random.Generator, crop: int) -> np.ndarray:
+        """The frames of one window, a random ``crop x crop`` part of them, as stored (``[T, crop, crop, C]``).
+
+        Raises:
+            VSVideoGenError: the crop does not fit, or the clip drawn has no window inside one shot.
+        """
         if self.smallest_side() < crop:
             raise VSVideoGenError(FUNC, f"crop {crop} does not fit the smallest training clip ({self.smallest_side()} px); "
                                         "use a smaller --crop")
@@ -153,9 +163,7 @@ class VideoWindows:
                 break
         else:
             raise VSVideoGenError(FUNC, f"'{clip.name}' has too many scene cuts to draw {self.size}-frame windows; leave it out")
-        window = _to_tensor(random_crop(clip.frames[first : first + self.size], crop, rng))
-        window = random_channel_order(random_flip(window, rng), rng)
-        return window.flip(0) if rng.random() < 0.5 else window
+        return random_crop(clip.frames[first : first + self.size], crop, rng)
 
     def sample_batch(self, rng: np.random.Generator, batch: int, crop: int, noise: NoiseConfig) -> DenoiseBatch:
         """``batch`` noisy windows with their clean centres and noise maps."""
@@ -167,6 +175,22 @@ class VideoWindows:
             clean.append(window[self.radius])
             maps.append(level)
         return DenoiseBatch(torch.stack(noisy), torch.stack(clean), torch.stack(maps))
+
+
+def held_out_starts(clip: Footage, count: int, size: int, max_side: int) -> tuple[list[int], tuple[int, int, int, int]]:
+    """First frames of ``count`` evenly spread ``size``-frame windows of ``clip`` inside one shot, and the
+    centre crop ``(y, x, height, width)`` of at most ``max_side x max_side``.
+
+    Raises:
+        VSVideoGenError: the clip has no ``size`` consecutive frames in one shot.
+    """
+    starts = [i for i in range(len(clip) - size + 1) if not clip.spans_cut(i, i + size - 1)]
+    if not starts:
+        raise VSVideoGenError(FUNC, f"validation clip '{clip.name}' has no {size} consecutive frames in one shot; pass a longer clip")
+    picks = [starts[round(k)] for k in np.linspace(0, len(starts) - 1, min(count, len(starts)))]
+    h, w = clip.frames.shape[1:3]
+    ch, cw = min(h, max_side), min(w, max_side)
+    return picks, ((h - ch) // 2, (w - cw) // 2, ch, cw)
 
 
 def validation_windows(
@@ -181,17 +205,11 @@ def validation_windows(
         VSVideoGenError: the clip has no ``2 * radius + 1`` consecutive frames in one shot.
     """
     size = 2 * radius + 1
-    starts = [i for i in range(len(clip) - size + 1) if not clip.spans_cut(i, i + size - 1)]
-    if not starts:
-        raise VSVideoGenError(FUNC, f"validation clip '{clip.name}' has no {size} consecutive frames in one shot; pass a longer clip")
-    picks = [starts[round(k)] for k in np.linspace(0, len(starts) - 1, min(count, len(starts)))]
-    h, w = clip.frames.shape[1:3]
-    ch, cw = min(h, max_side), min(w, max_side)
-    y, x = (h - ch) // 2, (w - cw) // 2
+    picks, (y, x, ch, cw) = held_out_starts(clip, count, size, max_side)
     rng = np.random.default_rng(seed)
     noisy, clean, maps = [], [], []
     for i in picks:
-        window = _to_tensor(clip.frames[i : i + size, y : y + ch, x : x + cw])
+        window = frames_to_tensor(clip.frames[i : i + size, y : y + ch, x : x + cw])
         dirty, level = gaussian_noise(window, sigma, rng)
         noisy.append(dirty)
         clean.append(window[radius])

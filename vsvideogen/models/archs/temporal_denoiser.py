@@ -19,7 +19,10 @@ shuffle with additive skips, two convolutions at full resolution, ReLU throughou
 
 Noise map: one channel, ``sigma / 255`` for a sigma on the 8-bit scale, either ``[N, 1, 1, 1]`` (uniform) or
 ``[N, 1, H, W]`` (per pixel), the same for every frame of the window; it is appended to the input of both
-stages.
+stages. With ``noise_map=False`` there is no such channel and ``forward`` takes no ``sigma``: the same
+network then serves tasks without a level to condition on (the temporal deblurrer of ``vsvideogen train
+deblur``, registered as ``"temporal-deblurrer"``). Which of the two a checkpoint is follows from its first
+convolutions' input channels (``3 * C + 1`` with the map, ``3 * C`` without).
 
 Shapes: the frame side is padded internally (edge replication) to a multiple of 4 and cropped back, so any
 size works. Fully convolutional; receptive field: each U-Net reaches :data:`UNET_REACH` = 28 pixels from
@@ -40,7 +43,7 @@ from torch import nn
 from ...errors import WeightsError
 from ..weights import load_into
 
-__all__ = ["TemporalDenoiser", "temporal_denoiser_from_state_dict", "UNET_REACH"]
+__all__ = ["TemporalDenoiser", "temporal_denoiser_from_state_dict", "temporal_deblurrer_from_state_dict", "UNET_REACH"]
 
 #: Receptive-field radius of one U-Net stage, in pixels (tile starts on multiples of :attr:`TemporalDenoiser.modulo`).
 UNET_REACH = 28
@@ -80,10 +83,11 @@ class TemporalDenoiser(nn.Module):
         channels: Image channels (3 for RGB, 1 for gray).
         radius: Frames each side of the centre (>= 1); the network takes ``2 * radius + 1`` frames.
         features: Width of the U-Nets' full-resolution layers.
+        noise_map: Take a noise-level map (``forward(frames, sigma)``); False: no map (``forward(frames)``).
 
     Attributes:
         temporal: True: ``forward`` takes a window of frames.
-        noise_conditional: True: ``forward`` needs ``sigma``.
+        noise_conditional: ``noise_map``: whether ``forward`` needs ``sigma``.
         channels: as given.
         radius: as given.
         modulo: 4: tiles should start on multiples of 4 (the U-Nets' two stride-2 levels).
@@ -92,60 +96,74 @@ class TemporalDenoiser(nn.Module):
     """
 
     temporal = True
-    noise_conditional = True
     modulo = 4
     tile_context = 2 * UNET_REACH
 
-    def __init__(self, channels: int = 3, radius: int = 2, features: int = 24) -> None:
+    def __init__(self, channels: int = 3, radius: int = 2, features: int = 24, noise_map: bool = True) -> None:
         super().__init__()
         if radius < 1 or channels < 1 or features < 1:
             raise ValueError("TemporalDenoiser: need channels, radius and features >= 1")
         self.channels = channels
         self.radius = radius
         self.features = features
+        self.noise_conditional = bool(noise_map)
+        extra = int(self.noise_conditional)
         inner = 2 * radius - 1
-        self.stage1 = _UNet(3 * channels + 1, channels, features)
-        self.stage2 = _UNet(inner * channels + 1, channels, features)
+        self.stage1 = _UNet(3 * channels + extra, channels, features)
+        self.stage2 = _UNet(inner * channels + extra, channels, features)
         frames = 2 * radius + 1
         # Live tensors at the peak: the window, the triplet batch, and a few full-width activations per triplet.
-        self.bytes_per_pixel = 4 * (2 * frames * channels + inner * (3 * channels + 1 + 3 * features))
+        self.bytes_per_pixel = 4 * (2 * frames * channels + inner * (3 * channels + extra + 3 * features))
 
-    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
-        """The denoised centre frame ``[N, C, H, W]`` of ``frames`` (``[N, 2 * radius + 1, C, H, W]``, 0..1).
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | float | None = None) -> torch.Tensor:
+        """The restored centre frame ``[N, C, H, W]`` of ``frames`` (``[N, 2 * radius + 1, C, H, W]``, 0..1).
 
         Args:
-            frames: The noisy window, oldest first.
+            frames: The degraded window, oldest first.
             sigma: Noise level on the 0..1 scale (8-bit sigma / 255): a float, ``[N]``, ``[N, 1, 1, 1]`` or a
-                per-pixel map ``[N, 1, H, W]`` (a batch of 1 is broadcast).
+                per-pixel map ``[N, 1, H, W]`` (a batch of 1 is broadcast). Required with a noise map, and
+                must be None without one.
         """
         n, t, c, h, w = frames.shape
         if t != 2 * self.radius + 1 or c != self.channels:
             raise ValueError(f"TemporalDenoiser: need [N, {2 * self.radius + 1}, {self.channels}, H, W] frames, "
                              f"got {tuple(frames.shape)}")
+        if (sigma is None) == self.noise_conditional:
+            raise ValueError("TemporalDenoiser: pass sigma if and only if the network has a noise map")
+        pad = (0, -w % self.modulo, 0, -h % self.modulo)
+        x = frames.reshape(n, t * c, h, w)
+        if any(pad):
+            x = F.pad(x, pad, mode="replicate")
+        hp, wp = x.shape[-2:]
+        inner = t - 2
+        if self.noise_conditional:
+            level = self._level(sigma, frames, pad).expand(n, 1, hp, wp)
+            levels = [level.repeat_interleave(inner, 0) if inner > 1 else level]
+            level = [level]
+        else:
+            level = levels = []
+        x = x.reshape(n, t, c, hp, wp)
+        triplets = torch.stack([x[:, i : i + 3].reshape(n, 3 * c, hp, wp) for i in range(inner)], 1)
+        triplets = triplets.reshape(n * inner, 3 * c, hp, wp)
+        middles = x[:, 1 : t - 1].reshape(n * inner, c, hp, wp)
+        first = middles + self.stage1(torch.cat([triplets, *levels], 1))
+        first = first.reshape(n, inner * c, hp, wp)
+        centre = first[:, (inner // 2) * c : (inner // 2 + 1) * c]
+        out = centre + self.stage2(torch.cat([first, *level], 1))
+        return out[..., :h, :w]
+
+    @staticmethod
+    def _level(sigma: torch.Tensor | float, frames: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
+        """``sigma`` as a ``[N, 1, 1, 1]`` or padded ``[N, 1, H, W]`` tensor like ``frames``."""
+        h, w = frames.shape[-2:]
         level = torch.as_tensor(sigma, dtype=frames.dtype, device=frames.device)
         if level.ndim <= 1:
             level = level.reshape(-1, 1, 1, 1)
         if level.shape[-2:] not in ((1, 1), (h, w)):
             raise ValueError(f"TemporalDenoiser: noise map of size {tuple(level.shape[-2:])} for frames of {(h, w)}")
-        pad = (0, -w % self.modulo, 0, -h % self.modulo)
-        x = frames.reshape(n, t * c, h, w)
-        if any(pad):
-            x = F.pad(x, pad, mode="replicate")
-            if level.shape[-2:] != (1, 1):
-                level = F.pad(level, pad, mode="replicate")
-        hp, wp = x.shape[-2:]
-        level = level.expand(n, 1, hp, wp)
-        x = x.reshape(n, t, c, hp, wp)
-        inner = t - 2
-        triplets = torch.stack([x[:, i : i + 3].reshape(n, 3 * c, hp, wp) for i in range(inner)], 1)
-        triplets = triplets.reshape(n * inner, 3 * c, hp, wp)
-        levels = level.repeat_interleave(inner, 0) if inner > 1 else level
-        middles = x[:, 1 : t - 1].reshape(n * inner, c, hp, wp)
-        first = middles + self.stage1(torch.cat([triplets, levels], 1))
-        first = first.reshape(n, inner * c, hp, wp)
-        centre = first[:, (inner // 2) * c : (inner // 2 + 1) * c]
-        out = centre + self.stage2(torch.cat([first, level], 1))
-        return out[..., :h, :w]
+        if any(pad) and level.shape[-2:] != (1, 1):
+            level = F.pad(level, pad, mode="replicate")
+        return level
 
 
 def temporal_denoiser_from_state_dict(state_dict: Mapping[str, torch.Tensor], func: str = "load_model") -> TemporalDenoiser:
@@ -155,21 +173,46 @@ def temporal_denoiser_from_state_dict(state_dict: Mapping[str, torch.Tensor], fu
 
     Raises:
         WeightsError: not a temporal-denoiser checkpoint (e.g. a spatial DnCNN/FFDNet/DRUNet one, which needs
-            ``temporal=False``), or a tensor is missing, unexpected or of the wrong shape.
+            ``temporal=False``, or a deblurrer without a noise map), or a tensor is missing, unexpected or of
+            the wrong shape.
     """
+    return _from_state_dict(state_dict, func, noise_map=True)
+
+
+def temporal_deblurrer_from_state_dict(state_dict: Mapping[str, torch.Tensor], func: str = "load_model") -> TemporalDenoiser:
+    """Build the map-less :class:`TemporalDenoiser` of a ``vsvideogen train deblur`` export.
+
+    Raises:
+        WeightsError: not such a checkpoint (e.g. a temporal denoiser, which has a noise map), or a tensor is
+            missing, unexpected or of the wrong shape.
+    """
+    return _from_state_dict(state_dict, func, noise_map=False)
+
+
+def _from_state_dict(state_dict: Mapping[str, torch.Tensor], func: str, noise_map: bool) -> TemporalDenoiser:
+    kind, command = ("temporal denoiser", "denoise") if noise_map else ("temporal deblurrer", "deblur")
     first, fuse = state_dict.get("stage1.inc.0.weight"), state_dict.get("stage2.inc.0.weight")
     if first is None or fuse is None or first.ndim != 4 or fuse.ndim != 4:
+        hint = ("it looks like a spatial model: pass temporal=False, or use a `vsvideogen train denoise` export for "
+                "temporal=True") if noise_map else "use a `vsvideogen train deblur` export (its model.safetensors)"
         raise WeightsError(
-            func, "the checkpoint is not a temporal denoiser (no 'stage1.inc.0.weight'/'stage2.inc.0.weight'); it looks "
-            "like a spatial model: pass temporal=False, or use a `vsvideogen train denoise` export for temporal=True"
+            func, f"the checkpoint is not a {kind} (no 'stage1.inc.0.weight'/'stage2.inc.0.weight'); {hint}"
         )
     features, cin = int(first.shape[0]), int(first.shape[1])
-    channels = (cin - 1) // 3
-    inner = (int(fuse.shape[1]) - 1) // max(1, channels)
-    if channels < 1 or cin != 3 * channels + 1 or inner < 1 or inner % 2 == 0 or fuse.shape[1] != inner * channels + 1:
+    has_map = cin % 3 == 1
+    if cin % 3 != 2 and has_map != noise_map:
+        other, use = ("temporal denoiser (it takes a noise map)", "vsvideogen.denoise") if has_map else (
+            "temporal deblurrer (it takes no noise map)", "vsvideogen.deblur")
+        raise WeightsError(func, f"the checkpoint is a {other}, not a {kind}; use it with {use}, or pass a "
+                                 f"`vsvideogen train {command}` export")
+    extra = int(noise_map)
+    channels = (cin - extra) // 3
+    inner = (int(fuse.shape[1]) - extra) // max(1, channels)
+    if channels < 1 or cin != 3 * channels + extra or inner < 1 or inner % 2 == 0 or fuse.shape[1] != inner * channels + extra:
+        plus = "+1" if noise_map else ""
         raise WeightsError(
-            func, f"the temporal denoiser's stages take {cin} and {int(fuse.shape[1])} channels; they must take "
-            "3*C+1 and (2*radius-1)*C+1: use an unmodified `vsvideogen train denoise` export"
+            func, f"the {kind}'s stages take {cin} and {int(fuse.shape[1])} channels; they must take "
+            f"3*C{plus} and (2*radius-1)*C{plus}: use an unmodified `vsvideogen train {command}` export"
         )
-    net = TemporalDenoiser(channels, (inner + 1) // 2, features)
+    net = TemporalDenoiser(channels, (inner + 1) // 2, features, noise_map=noise_map)
     return load_into(net, {k: v.float() for k, v in state_dict.items()}, func).eval()

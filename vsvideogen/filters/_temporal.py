@@ -1,0 +1,114 @@
+"""What the multi-frame filters (temporal ``denoise``, ``deblur``) share: the window of frames a network sees,
+scene-cut handling, the tile grid, and running a 1- or 3-channel network on frames of the other kind.
+
+A temporal network sees frames ``n - radius .. n + radius`` (clamped at the clip's ends, see
+:func:`vsvideogen.vs.temporal.map_frames`) and returns frame ``n``. Frames are never mixed across a scene
+cut: where frame ``i`` has ``_SceneChangeNext`` or frame ``i + 1`` has ``_SceneChangePrev``, the window's
+frames on the far side of the cut are replaced by the nearest frame on the centre's side.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import vapoursynth as vs
+
+from ..errors import VSVideoGenError
+from ..vs.frames import FrameConverter
+from ..vs.tiling import tile_bounds
+from ._common import auto_grid
+
+# Assumed for a ready module without the attributes: activation bytes per pixel (fp32).
+DEFAULT_BYTES_PER_PIXEL = 1024
+
+
+def window_radius(net: torch.nn.Module, radius: int, func: str) -> int:
+    """Frames each side the network sees: ``radius`` for a temporal model (checked against its own), else 0."""
+    if not getattr(net, "temporal", False):
+        return 0
+    own = getattr(net, "radius", radius)
+    if own != radius:
+        raise VSVideoGenError(func, f"the temporal model was trained on {2 * own + 1} frames, not {2 * radius + 1}; "
+                                    f"pass radius={own}")
+    return radius
+
+
+def tile_grid(tiles: Any, clip: vs.VideoNode, net: torch.nn.Module, channels: int, modulo: int, overlap: int,
+              context: int, device: torch.device, dtype: torch.dtype, func: str) -> tuple[int, int]:
+    """The ``(nx, ny)`` grid for ``tiles`` (None: the fewest tiles that fit the memory budget, see
+    :func:`vsvideogen.filters._common.auto_grid`; an int ``n``: ``(n, n)``).
+
+    Raises:
+        VSVideoGenError: ``tiles`` is of the wrong form, or too many for the frame size and overlap.
+    """
+    width, height = clip.width, clip.height
+    if tiles is None:
+        per_pixel = getattr(net, "bytes_per_pixel", DEFAULT_BYTES_PER_PIXEL)
+        return auto_grid(clip, per_pixel, channels, overlap, modulo, device, dtype, context)
+    if isinstance(tiles, int) and not isinstance(tiles, bool):
+        tiles = (tiles, tiles)
+    if not (isinstance(tiles, Sequence) and len(tiles) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in tiles)):
+        raise VSVideoGenError(func, f"tiles={tiles!r} is not supported; use None, an int >= 1 or (nx, ny), "
+                                    "e.g. tiles=(2, 2)")
+    nx, ny = tiles
+    try:
+        tile_bounds(width, nx, overlap, modulo)
+        tile_bounds(height, ny, overlap, modulo)
+    except ValueError:
+        raise VSVideoGenError(func, f"tiles={tuple(tiles)} is too many for a {width}x{height} clip with overlap="
+                                    f"{overlap}: tiles would be narrower than half the overlap; use fewer tiles "
+                                    "or a smaller overlap") from None
+    return nx, ny
+
+
+def stack_window(converter: FrameConverter, window: list[vs.VideoFrame], radius: int,
+                 image: torch.Tensor) -> torch.Tensor:
+    """The window as ``[1, T, C, H, W]``, frames across a scene cut replaced (see :func:`same_shot`).
+
+    ``image`` is the centre frame ``window[radius]`` already converted; every other frame is converted once.
+    """
+    tensors: dict[int, torch.Tensor] = {id(window[radius]): image}
+    kept = same_shot(window, radius)
+    for frame in kept:
+        if id(frame) not in tensors:
+            tensors[id(frame)] = converter.to_tensor(frame)
+    return torch.stack([tensors[id(frame)] for frame in kept], 1)
+
+
+def same_shot(window: list[vs.VideoFrame], centre: int) -> list[vs.VideoFrame]:
+    """``window`` with every frame across a scene cut from ``window[centre]`` replaced by the nearest frame on
+    the centre's side of it (cuts read from ``_SceneChangeNext`` / ``_SceneChangePrev``)."""
+    kept = list(window)
+    for j in range(centre + 1, len(kept)):
+        if _cut_between(window[j - 1], window[j]):
+            kept[j:] = [kept[j - 1]] * (len(kept) - j)
+            break
+    for j in range(centre - 1, -1, -1):
+        if _cut_between(window[j], window[j + 1]):
+            kept[: j + 1] = [kept[j + 1]] * (j + 1)
+            break
+    return kept
+
+
+def _cut_between(a: vs.VideoFrame, b: vs.VideoFrame) -> bool:
+    return bool(a.props.get("_SceneChangeNext", 0)) or bool(b.props.get("_SceneChangePrev", 0))
+
+
+def run_channels(call: Callable[[torch.Tensor, bool], torch.Tensor], x: torch.Tensor, channels: int) -> torch.Tensor:
+    """A ``channels``-channel network on ``x`` (``[N, C, h, w]``, or ``[N, T, C, h, w]`` for a temporal one).
+
+    ``call(x, replicated)`` runs the network. A colour network (``channels=3``) on gray input sees the luma
+    replicated to RGB (``replicated=True``, so the caller may adapt, e.g. a noise level) and gives the mean
+    of its three channels; a gray network on colour input runs each channel as its own image.
+    """
+    c = x.shape[-3]
+    if c == channels:
+        return call(x, False)
+    if channels == 3:
+        return call(x.expand(*x.shape[:-3], 3, *x.shape[-2:]), True).mean(1, keepdim=True)
+    n, h, w = x.shape[0], *x.shape[-2:]
+    if x.ndim == 5:
+        return call(x.transpose(1, 2).reshape(n * c, x.shape[1], 1, h, w), False).reshape(n, c, h, w)
+    return call(x.reshape(n * c, 1, h, w), False).reshape(n, c, h, w)

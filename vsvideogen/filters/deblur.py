@@ -1,0 +1,174 @@
+"""Deblurring with a multi-frame CNN: motion blur and defocus, in any format, with tiling.
+
+Model space: what :class:`vsvideogen.vs.frames.FrameConverter` gives, nominal RGB in 0..1 for YUV and RGB
+clips (YUV is converted on the device, by the frame's ``_Matrix``/``_Range``/``_ChromaLocation``), luma for
+GRAY clips (a colour model sees it replicated to RGB and the output is the mean of its three channels).
+
+The model (``temporal=True``, the default) is a temporal deblurrer: the FastDVDnet-style two-stage U-Net of
+:class:`vsvideogen.models.archs.temporal_denoiser.TemporalDenoiser` without a noise map, as exported by
+``vsvideogen train deblur`` (trained on motion blur synthesised from real footage by averaging frames
+interpolated between consecutive ones, on photos under a synthetic camera move, and on defocus discs). It
+sees frames ``n - radius .. n + radius`` and returns frame ``n``; ``radius`` must be the one it was trained
+with. At the clip's ends the first or last frame is repeated, and frames are never mixed across a scene cut
+(``_SceneChangeNext`` / ``_SceneChangePrev``: the window's frames beyond a cut are replaced by the nearest
+frame on the centre's side; set the props beforehand, e.g. with ``misc.SCDetect``). Tiles get the model's
+receptive field as context (56 px), so tiled and untiled output agree up to float rounding.
+
+``model="default"`` is the registered default deblur model
+(:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``); until one is registered it is an error
+that says to pass ``model=`` a ``vsvideogen train deblur`` export.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import torch
+import vapoursynth as vs
+
+from ..device import resolve_device, resolve_dtype
+from ..errors import VSVideoGenError
+from ..models.registry import DEFAULT_MODELS, load_model
+from ..vs.checks import check_clip, check_positive_int
+from ..vs.frames import FrameConverter
+from ..vs.temporal import map_frames
+from ..vs.tiling import run_tiled
+from ._temporal import run_channels, stack_window, tile_grid, window_radius
+
+__all__ = ["deblur"]
+
+FUNC = "deblur"
+# Assumed for a ready module without the attribute: tile context (px).
+_DEFAULT_CONTEXT = 56
+
+
+def deblur(
+    clip: vs.VideoNode,
+    *,
+    model: str | Any = "default",
+    temporal: bool = True,
+    radius: int = 2,
+    tiles: int | tuple[int, int] | None = None,
+    overlap: int = 16,
+    device: str | torch.device | None = None,
+    fp16: bool | None = None,
+) -> vs.VideoNode:
+    """Remove motion blur and defocus from a clip with a neural deblurrer.
+
+    Args:
+        clip: Constant-format clip (GRAY/YUV/RGB, 8-16-bit integer or 16/32-bit float, YUV 4:4:4/4:2:2/4:2:0).
+            The output has the same format, size, length and props.
+        model: ``"default"`` (the registered default deblur model, once there is one), a registered deblur id,
+            the path of a ``vsvideogen train deblur`` export (its ``model.safetensors``), or a ready
+            ``torch.nn.Module`` called as ``net(x)`` with ``x`` ``[N, 2 * radius + 1, C, H, W]`` in 0..1
+            (oldest frame first) on the device in the right dtype, returning the centre frame ``[N, C, H, W]``
+            (with ``temporal = True`` as an attribute; a module without it, or with ``temporal = False``, is
+            a spatial one called with ``[N, C, H, W]``, for ``temporal=False``). Optional attributes:
+            ``channels`` (1 or 3, default 3), ``radius`` (checked against ``radius``), ``modulo`` (tile
+            alignment, default 1), ``tile_context`` (context pixels around each tile, default 56),
+            ``bytes_per_pixel`` (for automatic tiling).
+        temporal: Use a temporal (multi-frame) model: True needs one, False a spatial one.
+        radius: Frames each side a temporal model sees (an int >= 1, the model's own).
+        tiles: ``(nx, ny)`` tiles across and down, an int ``n`` for ``(n, n)``, or None to choose the fewest
+            tiles whose activations fit in half the free GPU memory (2 GiB on the CPU).
+        overlap: Pixels adjacent tiles share, blended linearly (an int >= 0; rounded up to the model's
+            alignment). Each tile also gets the model's ``tile_context`` pixels of picture around it.
+        device: ``None`` (CUDA if present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        fp16: Half precision; None means fp16 on CUDA and fp32 on the CPU.
+
+    Returns:
+        The deblurred clip.
+
+    Raises:
+        VSVideoGenError: A bad clip or argument (the message says what to pass instead), no default model yet,
+            or the model cannot be loaded (:class:`vsvideogen.errors.WeightsError`, e.g. a model of another
+            task).
+
+    Frames can be requested in any order from any number of threads; network calls are serialised by a lock,
+    and the result does not depend on the order (bit-identical on the CPU).
+    """
+    check_clip(clip, FUNC)
+    if not isinstance(temporal, bool):
+        raise VSVideoGenError(FUNC, f"temporal must be True or False, not {temporal!r}")
+    check_positive_int(radius, "radius", FUNC)
+    check_positive_int(overlap, "overlap", FUNC, minimum=0)
+    dev = resolve_device(device, FUNC)
+    dtype = resolve_dtype(fp16, dev, FUNC)
+    net = _get_model(model, temporal, dev, dtype)
+    window = window_radius(net, radius, FUNC)
+    channels = int(getattr(net, "channels", 3))
+    if channels not in (1, 3):
+        raise VSVideoGenError(FUNC, f"the model works on {channels} channels; use a model for 1 (gray) or 3 (colour)")
+    modulo = int(getattr(net, "modulo", 1))
+    context = int(getattr(net, "tile_context", _DEFAULT_CONTEXT))
+    engine = _Engine(
+        net=net,
+        converter=FrameConverter.for_clip(clip, dev, dtype, FUNC),
+        channels=channels,
+        tiles=tile_grid(tiles, clip, net, channels, modulo, overlap, context, dev, dtype, FUNC),
+        overlap=overlap,
+        context=context,
+        modulo=modulo,
+        radius=window,
+    )
+    if window:
+        return map_frames(clip, engine, range(-window, window + 1), template=clip)
+    return clip.std.ModifyFrame(clip, engine)
+
+
+def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    if not isinstance(model, (str, os.PathLike, torch.nn.Module)):
+        raise VSVideoGenError(FUNC, f"model={model!r} is not a model; use 'default', a `vsvideogen train deblur` "
+                                    "export (RUN/model.safetensors) or a torch.nn.Module")
+    if isinstance(model, str) and model == "default":
+        if "deblur" not in DEFAULT_MODELS:
+            raise VSVideoGenError(FUNC, "there is no default deblur model yet; train one with `vsvideogen train "
+                                        "deblur` and pass model='RUN/model.safetensors' (the run folder's export)")
+        model = DEFAULT_MODELS["deblur"]
+    if isinstance(model, torch.nn.Module):
+        net = model.eval()
+    else:
+        net = load_model(model, "deblur", device, dtype, FUNC)
+    what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
+    if getattr(net, "noise_conditional", False):
+        raise VSVideoGenError(FUNC, f"{what} takes a noise level: it is a denoiser; use it with vsvideogen.denoise, "
+                                    "and a `vsvideogen train deblur` export here")
+    is_temporal = bool(getattr(net, "temporal", False))
+    if temporal and not is_temporal:
+        raise VSVideoGenError(FUNC, f"{what} is run frame by frame (spatial); pass temporal=False to use it, or a "
+                                    "temporal model (a `vsvideogen train deblur` export) for temporal=True")
+    if is_temporal and not temporal:
+        raise VSVideoGenError(FUNC, f"{what} is a temporal model (it takes a window of frames); pass temporal=True "
+                                    "to use it, or a spatial model for temporal=False")
+    return net
+
+
+class _Engine:
+    """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (``radius=0``: frame ``n``)."""
+
+    def __init__(self, *, net, converter: FrameConverter, channels: int, tiles: tuple[int, int], overlap: int,
+                 context: int, modulo: int, radius: int) -> None:
+        self.net = net
+        self.converter = converter
+        self.channels = channels
+        self.tiles = tiles
+        self.overlap = overlap
+        self.context = context
+        self.modulo = modulo
+        self.radius = radius
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
+        window = f if isinstance(f, list) else [f]
+        source = window[self.radius]
+        with torch.inference_mode():
+            image = self.converter.to_tensor(source)
+            stack = stack_window(self.converter, window, self.radius, image) if self.radius else image
+            with self._lock:
+                result = run_tiled(self._run, [stack], self.tiles, self.overlap, context=self.context,
+                                   modulo=self.modulo)
+            return self.converter.to_frame(result, source)
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        return run_channels(lambda t, _replicated: self.net(t), x, self.channels)
