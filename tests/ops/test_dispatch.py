@@ -68,8 +68,10 @@ def test_bad_inputs_raise_clean_errors(call, words):
 
 def test_launch_failure_is_a_clean_error():
     # No GPU here (or, on a GPU machine, a kernel name that does not exist): either way a VSVideoGenError.
-    with pytest.raises(VSVideoGenError, match=r"^vsvideogen\.backward_warp: the CUDA kernel no_such_kernel failed"):
-        _cuda.launch("backward_warp", "no_such_kernel", torch.device("cuda", 0), 1, [])
+    # Called the way the ops call it, through launcher(), so that the argument order is checked too.
+    launch = _cuda.launcher("backward_warp", torch.device("cuda", 0))
+    with pytest.raises(VSVideoGenError, match=r"^vsvideogen\.backward_warp: the CUDA kernel no_such_kernel failed on cuda:0"):
+        launch("no_such_kernel", 1, [])
 
 
 def test_module_source_inlines_the_header_once():

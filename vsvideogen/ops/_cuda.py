@@ -157,13 +157,13 @@ def _cupy_argument(arg: object) -> object:
     return arg
 
 
-def launch(func: str, name: str, device: torch.device, total: int, args: Sequence[object]) -> None:
+def launch(func: str, device: torch.device, name: str, total: int, args: Sequence[object]) -> None:
     """Launch kernel ``name`` over ``total`` work items on ``device``'s current torch stream.
 
     Args:
         func: the public op's name, for error messages.
-        name: exported kernel name (see :func:`kernel_name`).
         device: the CUDA device of the tensors.
+        name: exported kernel name (see :func:`kernel_name`).
         total: number of work items; the grid is sized from it (capped, kernels loop over the rest).
         args: kernel arguments as described for :data:`Launch`.
 
