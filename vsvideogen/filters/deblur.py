@@ -15,8 +15,8 @@ frame on the centre's side; set the props beforehand, e.g. with ``misc.SCDetect`
 receptive field as context (56 px), so tiled and untiled output agree up to float rounding.
 
 ``model="default"`` is the registered default deblur model
-(:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``); until one is registered it is an error
-that says to pass ``model=`` a ``vsvideogen train deblur`` export.
+(:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``; model
+card ``vsvideogen/weights/deblur_default.md``).
 """
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def deblur(
         The deblurred clip.
 
     Raises:
-        VSVideoGenError: A bad clip or argument (the message says what to pass instead), no default model yet,
+        VSVideoGenError: A bad clip or argument (the message says what to pass instead),
             or the model cannot be loaded (:class:`vsvideogen.errors.WeightsError`, e.g. a model of another
             task).
 
@@ -122,9 +122,6 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
         raise VSVideoGenError(FUNC, f"model={model!r} is not a model; use 'default', a `vsvideogen train deblur` "
                                     "export (RUN/model.safetensors) or a torch.nn.Module")
     if isinstance(model, str) and model == "default":
-        if "deblur" not in DEFAULT_MODELS:
-            raise VSVideoGenError(FUNC, "there is no default deblur model yet; train one with `vsvideogen train "
-                                        "deblur` and pass model='RUN/model.safetensors' (the run folder's export)")
         model = DEFAULT_MODELS["deblur"]
     if isinstance(model, torch.nn.Module):
         net = model.eval()

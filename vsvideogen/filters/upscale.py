@@ -37,7 +37,7 @@ import vapoursynth as vs
 
 from ..device import resolve_device, resolve_dtype
 from ..errors import VSVideoGenError, WeightsError
-from ..models.registry import DEFAULT_MODELS, load_model
+from ..models.registry import load_model
 from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_windows
@@ -75,7 +75,8 @@ def upscale(
             YUV and RGB are upscaled as RGB; GRAY as luma, replicated to RGB for a colour model and averaged
             back (see the module docstring).
         scale: The upscaling factor; must be the model's own (2 for x2 models, 4 for x4 models).
-        model: ``"default"`` (or None): the bundled default once it is trained (none yet: pass a model);
+        model: ``"default"`` (or None): the bundled x2 upscaler ``"upscale-default"`` (model card
+            ``vsvideogen/weights/upscale_default.md``);
             a registered id: ``"realesr-general-x4v3"``, ``"realesr-animevideov3"``, ``"realesrgan-x4plus"``
             (x4), ``"realesrgan-x2plus"`` (x2), or the recurrent ``"basicvsr-reds4"``,
             ``"basicvsr-vimeo-bi"``, ``"basicvsr-vimeo-bd"`` (x4, ``temporal=True``); the path of a
@@ -102,7 +103,7 @@ def upscale(
 
     Raises:
         VSVideoGenError: A bad clip or argument (the message says what to pass instead).
-        WeightsError: No default model exists yet, or the model's weights are missing or do not fit.
+        WeightsError: The model's weights are missing or do not fit.
 
     The network is loaded once per call. Frames can be requested in any order from any number of threads;
     network calls are serialised by a lock, and the result does not depend on the order (bit-identical on
@@ -165,15 +166,8 @@ def _get_model(model: Any, device: torch.device, dtype: torch.dtype) -> torch.nn
     if model is not None and not isinstance(model, (str, os.PathLike)):
         raise VSVideoGenError(FUNC, f"model={model!r} is not a model; use a registered id such as "
                                     "'realesr-general-x4v3', a weight file path or a torch.nn.Module")
-    if model is None or (isinstance(model, str) and model == "default"):
-        if "upscale" not in DEFAULT_MODELS:
-            raise WeightsError(
-                FUNC, "there is no default upscale model yet (the bundled one is trained with `vsvideogen train "
-                "upscale`); pass model= a registered id such as 'realesr-general-x4v3' (scale=4), "
-                "'realesrgan-x2plus' (scale=2) or 'basicvsr-reds4' (scale=4, temporal=True), or the path of a "
-                "Real-ESRGAN, SRVGGNetCompact or BasicVSR weight file"
-            )
-        return load_model(None, "upscale", device, dtype, FUNC)
+    if isinstance(model, str) and model == "default":
+        model = None  # the registry's default: DEFAULT_MODELS["upscale"]
     return load_model(model, "upscale", device, dtype, FUNC)
 
 
