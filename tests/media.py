@@ -25,8 +25,9 @@ def make_video(
     audio: bool = True,
     subtitles: bool = False,
     pix_fmt: str = "yuv420p",
+    codec: str = "libx264",
 ) -> Path:
-    """Write a short testsrc2 clip (H.264) with an optional 440 Hz AAC track and one SRT subtitle."""
+    """Write a short testsrc2 clip (H.264, or ``codec``) with an optional 440 Hz AAC track and one SRT subtitle."""
     seconds = frames / fps
     command = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
                "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}"]
@@ -39,7 +40,7 @@ def make_video(
         srt.write_text("1\n00:00:00,000 --> 00:00:00,200\nhello\n", encoding="utf-8")
         command += ["-i", str(srt)]
         maps += ["-map", f"{2 if audio else 1}:s", "-c:s", "srt"]
-    command += [*maps, "-frames:v", str(frames), "-t", f"{seconds:.3f}", "-c:v", "libx264", "-pix_fmt", pix_fmt,
+    command += [*maps, "-frames:v", str(frames), "-t", f"{seconds:.3f}", "-c:v", codec, "-pix_fmt", pix_fmt,
                 str(path)]
     subprocess.run(command, check=True)
     return path
@@ -53,6 +54,7 @@ class Probe:
     fps: float
     duration: float
     pix_fmt: str
+    size: tuple[int, int]  # width, height
     audio: list[str]  # codec per audio stream
     subtitles: list[str]  # codec per subtitle stream
 
@@ -73,6 +75,7 @@ def probe(path: Path) -> Probe:
         fps=float(video.group(2)),
         duration=int(hours) * 3600 + int(minutes) * 60 + float(seconds),
         pix_fmt=video.group(1),
+        size=tuple(int(v) for v in re.search(r"Video: .*?, (\d+)x(\d+)", report).groups()),
         audio=re.findall(r"Stream #0:\d+\S*: Audio: (\w+)", report),
         subtitles=re.findall(r"Stream #0:\d+\S*: Subtitle: (\w+)", report),
     )

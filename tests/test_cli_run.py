@@ -323,3 +323,25 @@ def test_interpolate_in_the_chain_with_a_blending_model(av_input, out_dir):
                             shared=shared, end=5)
     assert (probe(ntsc.output).frames, ntsc.fps) == (12, pipeline.frame_rate("60000/1001"))
     assert leftovers(out_dir, double.output, ntsc.output) == []
+
+
+@pytest.mark.parametrize("pix_fmt, codec, written", [
+    ("yuv420p", "libx264", "yuv420p"),
+    ("yuv420p10le", "libx264", "yuv420p10le"),
+    ("bgr0", "ffv1", "yuv444p"),  # RGB is piped and encoded as 4:4:4 (y4m carries no RGB)
+])
+def test_upscale_doubles_the_size(tmp_path, out_dir, pix_fmt, codec, written):
+    source = make_video(tmp_path / "in.mkv", 3, audio=False, size="64x48", pix_fmt=pix_fmt, codec=codec)
+    assert probe(source).pix_fmt == pix_fmt
+    output = out_dir / "up.mkv"
+    assert cli("run", source, output, "--upscale", "2", "--device", "cpu") == 0
+    info = probe(output)
+    assert (info.frames, info.pix_fmt, info.size) == (3, written, (128, 96))
+
+
+def test_denoise_then_deblur_in_one_run(tmp_path, out_dir):
+    source = make_video(tmp_path / "in.mp4", 3, audio=False, size="64x48")
+    output = out_dir / "clean.mp4"
+    assert cli("run", source, output, "--denoise", "10", "--deblur", "--device", "cpu") == 0
+    info = probe(output)
+    assert (info.frames, info.pix_fmt, info.size) == (3, "yuv420p", (64, 48))

@@ -143,7 +143,7 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
     ),
     FilterOption(
         "--upscale", "upscale", lambda n: {"scale": n},
-        "enlarge N times with a super-resolution model (give --model)", factor, "N",
+        "enlarge N times with a super-resolution model (default: the bundled x2 model; --model for others)", factor, "N",
     ),
     FilterOption(
         "--interpolate", "interpolate", lambda n: {"factor": n},
