@@ -190,6 +190,20 @@ def test_window_overlap_leaves_no_seam(bikes, monkeypatch, overlap, seamless):
     assert same == seamless
 
 
+def test_recurrent_model_does_not_propagate_across_a_scene_cut(bikes):
+    clip = as_format(bikes, vs.RGBS)  # 7 frames; a cut between frames 2 and 3
+    cut = clip.std.SetFrameProps(_SceneChangeNext=0)
+    cut = core.std.Splice([cut[:2], cut[2].std.SetFrameProps(_SceneChangeNext=1), cut[3:]])
+    other = core.std.Splice([cut[:3], cut[3:].std.Invert()])  # a different second shot
+    whole, changed = (render(upscale(c, 2, model=MovingAverage(), temporal=True, device="cpu")) for c in (cut, other))
+    first_shot = render(upscale(cut[:3], 2, model=MovingAverage(), temporal=True, device="cpu"))
+    for n in range(3):  # the first shot sees nothing of the second, and equals the shot upscaled alone
+        assert all(np.array_equal(a, b) for a, b in zip(whole[n], changed[n])), f"frame {n} saw the next shot"
+        assert all(np.array_equal(a, b) for a, b in zip(whole[n], first_shot[n])), f"frame {n} differs"
+    uncut = render(upscale(clip, 2, model=MovingAverage(), temporal=True, device="cpu"))
+    assert not all(np.array_equal(a, b) for a, b in zip(uncut[2], whole[2]))  # without the cut, frame 2 mixes
+
+
 # -- errors ------------------------------------------------------------------------------------------------
 
 

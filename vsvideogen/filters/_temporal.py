@@ -92,6 +92,12 @@ def same_shot(window: list[vs.VideoFrame], centre: int) -> list[vs.VideoFrame]:
     return kept
 
 
+def shots(frames: Sequence[vs.VideoFrame]) -> list[range]:
+    """The runs of consecutive ``frames`` (indices) between scene cuts, in order; one run without cuts."""
+    starts = [0] + [i for i in range(1, len(frames)) if _cut_between(frames[i - 1], frames[i])]
+    return [range(a, b) for a, b in zip(starts, starts[1:] + [len(frames)])]
+
+
 def _cut_between(a: vs.VideoFrame, b: vs.VideoFrame) -> bool:
     return bool(a.props.get("_SceneChangeNext", 0)) or bool(b.props.get("_SceneChangePrev", 0))
 

@@ -22,7 +22,9 @@ Recurrent models (BasicVSR, ``temporal=True``) see a whole run of frames. The cl
 :data:`WINDOW` frames that overlap by :data:`WINDOW_OVERLAP` (:func:`vsvideogen.vs.temporal.map_windows`);
 each output frame comes from the window in whose middle it lies, so every frame served has at least
 ``WINDOW_OVERLAP // 2`` frames of context on both sides (no quality seam at window borders), and the
-output is the same whatever order frames are asked in.
+output is the same whatever order frames are asked in. Within a window, each shot runs on its own: scene
+cuts (``_SceneChangeNext`` / ``_SceneChangePrev``, e.g. from ``misc.SCDetect``) stop the propagation, so no
+feature of one shot leaks into another.
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ from ..vs.frames import FrameConverter
 from ..vs.temporal import map_windows
 from ..vs.tiling import run_tiled, tile_bounds
 from ._common import auto_grid
+from ._temporal import shots
 
 __all__ = ["upscale", "WINDOW", "WINDOW_OVERLAP"]
 
@@ -241,10 +244,11 @@ class _Engine:
         return self.window(n, [f])[0]
 
     def window(self, start: int, frames: list[vs.VideoFrame]) -> list[vs.VideoFrame]:
-        """The output frames of consecutive source frames (``map_windows`` callback)."""
+        """The output frames of consecutive source frames (``map_windows`` callback); a recurrent model sees
+        each shot of the window on its own, so nothing propagates across a scene cut."""
         with torch.inference_mode():
             images = torch.cat([self.source.to_tensor(f) for f in frames], 0)
-            result = self._upscale(images)
+            result = torch.cat([self._upscale(images[run.start:run.stop]) for run in shots(frames)], 0)
             return [self.target.to_frame(result[i:i + 1], self.template, props_from=f) for i, f in enumerate(frames)]
 
     def _upscale(self, images: torch.Tensor) -> torch.Tensor:
