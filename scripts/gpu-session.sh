@@ -11,9 +11,9 @@
 # fonttools kiwisolver pyparsing python-dateutil six packaging` (wheels into ./.whl) and
 # `.venv/bin/python scripts/gpu-data.py` (clips and photos into ./.gpu-data); then, with the device tool:
 #   run(command="bash scripts/gpu-session.sh", carry=[".whl", ".gpu-data"], timeout_s=590)
-# Everything lands under $OUT (default ./gpu-session-out): nvidia-smi.txt, versions.txt, pytest-cuda.txt/.xml,
-# interpolate_speed.log + .md, train-*.log, runs/<name>/ (model.safetensors, model.json, log.jsonl,
-# curves.png), summary.txt. Budgets in seconds can be set through the environment (see below).
+# What comes back under $OUT (default ./gpu-session-out; the device tool returns at most 8 files, 16 MiB each):
+# summary.txt, pytest-cuda.txt, interpolate_speed.txt, and run-<name>.tar per training run (model.safetensors,
+# model.json, log.jsonl, its console log). Budgets in seconds can be set through the environment (see below).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-session-out}
@@ -102,6 +102,15 @@ find "$OUT/runs" \( -name last.pt -o -name best.safetensors \) -delete  # not ne
   cat "$OUT/train-status.txt"
   for log in "$OUT"/train-*.log; do echo "-- $log"; grep -E "done:|error|Error" "$log" | tail -n 3; done
 } | tee "$OUT/summary.txt"
-# The device tool returns a handful of files: everything else travels in one archive.
-tar czf "$OUT/session.tar.gz" -C "$OUT" --exclude session.tar.gz --exclude summary.txt . && \
-  find "$OUT" -mindepth 1 ! -name session.tar.gz ! -name summary.txt -delete
+# The device tool returns at most 8 files of at most 16 MiB: summary, test log, speed results, and one archive
+# per run (its model, metadata and log); the rest stays behind.
+pack=$(mktemp -d)
+cat "$OUT/interpolate_speed.log" "$OUT/interpolate_speed_cuda.md" >"$pack/interpolate_speed.txt" 2>/dev/null
+cp "$OUT/pytest-cuda.txt" "$OUT/summary.txt" "$pack/"
+for run in "$OUT"/runs/*/; do
+  name=$(basename "$run")
+  tar cf "$pack/run-$name.tar" -C "$run" model.safetensors model.json log.jsonl 2>/dev/null
+  cp "$OUT/train-$name.log" "$run/" 2>/dev/null && tar rf "$pack/run-$name.tar" -C "$run" "train-$name.log"
+done
+find "$OUT" -mindepth 1 -delete
+cp "$pack"/* "$OUT/"
