@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench bench-deps bench-upscale bench-restore
 
 setup: $(STAMP)
 
@@ -21,6 +21,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests || { rc=$$?; [ $$rc -eq 5 ] && echo 'pytest: no tests collected'; [ $$rc -eq 5 ]; }
 
-bench: $(STAMP)
+bench-deps: $(STAMP)
 	$(PY) -m pip install -q -r benchmarks/requirements.txt
+
+# Each writes benchmarks/results/<name>.md and .json, headed by its command (see benchmarks/README.md).
+bench: bench-deps
 	$(PY) -m benchmarks.interpolate --frames all
+
+bench-upscale: bench-deps
+	$(PY) -m benchmarks.upscale --frames 10 --images 10
+	$(PY) -m benchmarks.upscale_memory --tiles auto 1
+
+bench-restore: bench-deps
+	$(PY) -m benchmarks.restore
