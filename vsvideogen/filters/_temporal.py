@@ -1,5 +1,6 @@
-"""What the multi-frame filters (temporal ``denoise``, ``deblur``) share: the window of frames a network sees,
-scene-cut handling, the tile grid, and running a 1- or 3-channel network on frames of the other kind.
+"""What the multi-frame filters (temporal ``denoise``, ``deblur``) share: argument checks, the window of frames a
+network sees, scene-cut handling, the tile grid, the per-frame engine, and running a 1- or 3-channel network on
+frames of the other kind.
 
 A temporal network sees frames ``n - radius .. n + radius`` (clamped at the clip's ends, see
 :func:`vsvideogen.vs.temporal.map_frames`) and returns frame ``n``. Frames are never mixed across a scene
@@ -8,19 +9,52 @@ frames on the far side of the cut are replaced by the nearest frame on the centr
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 import vapoursynth as vs
 
+from ..device import resolve_device, resolve_dtype
 from ..errors import VSVideoGenError
+from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
-from ..vs.tiling import tile_bounds
+from ..vs.tiling import run_tiled, tile_bounds
 from ._common import auto_grid
 
 # Assumed for a ready module without the attributes: activation bytes per pixel (fp32).
 DEFAULT_BYTES_PER_PIXEL = 1024
+
+
+def check_arguments(clip: vs.VideoNode, temporal: Any, radius: Any, overlap: Any, device: Any, fp16: Any,
+                    func: str) -> tuple[torch.device, torch.dtype]:
+    """Check the clip and the arguments every multi-frame filter takes; the device and dtype to run on.
+
+    Raises:
+        VSVideoGenError: a bad clip, ``temporal`` not a bool, ``radius`` not an int >= 1, ``overlap`` not an
+            int >= 0, or an unusable ``device`` / ``fp16``.
+    """
+    check_clip(clip, func)
+    if not isinstance(temporal, bool):
+        raise VSVideoGenError(func, f"temporal must be True or False, not {temporal!r}")
+    check_positive_int(radius, "radius", func)
+    check_positive_int(overlap, "overlap", func, minimum=0)
+    dev = resolve_device(device, func)
+    return dev, resolve_dtype(fp16, dev, func)
+
+
+def net_layout(net: torch.nn.Module, default_context: int, func: str) -> tuple[int, int, int]:
+    """The network's ``channels`` (1 or 3, default 3), ``modulo`` (tile alignment, default 1) and
+    ``tile_context`` (default ``default_context``), read from its attributes.
+
+    Raises:
+        VSVideoGenError: the network works on another number of channels.
+    """
+    channels = int(getattr(net, "channels", 3))
+    if channels not in (1, 3):
+        raise VSVideoGenError(func, f"the model works on {channels} channels; use a model for 1 (gray) or 3 (colour)")
+    return channels, int(getattr(net, "modulo", 1)), int(getattr(net, "tile_context", default_context))
 
 
 def window_radius(net: torch.nn.Module, radius: int, func: str) -> int:
@@ -75,6 +109,39 @@ def stack_window(converter: FrameConverter, window: list[vs.VideoFrame], radius:
         if id(frame) not in tensors:
             tensors[id(frame)] = converter.to_tensor(frame)
     return torch.stack([tensors[id(frame)] for frame in kept], 1)
+
+
+class WindowEngine:
+    """Base of the filters' per-frame callables: output frame ``n`` from source frames ``n - radius ..
+    n + radius`` (``radius=0``: a spatial model, fed frame ``n`` alone), run tile by tile.
+
+    A subclass defines ``__call__(n, f)`` and ``_run`` (the network on one tile, see :func:`run_channels`).
+    Network calls are serialised by a lock.
+    """
+
+    def __init__(self, *, net, converter: FrameConverter, channels: int, tiles: tuple[int, int], overlap: int,
+                 context: int, modulo: int, radius: int = 0) -> None:
+        self.net = net
+        self.converter = converter
+        self.channels = channels
+        self.tiles = tiles
+        self.overlap = overlap
+        self.context = context
+        self.modulo = modulo
+        self.radius = radius
+        self._lock = threading.Lock()
+
+    def load(self, window: list[vs.VideoFrame]) -> tuple[vs.VideoFrame, torch.Tensor, torch.Tensor]:
+        """The centre frame of ``window``, it as a ``[1, C, H, W]`` tensor, and the network's input: that tensor
+        for a spatial model, the window stacked by :func:`stack_window` for a temporal one."""
+        source = window[self.radius]
+        image = self.converter.to_tensor(source)
+        return source, image, stack_window(self.converter, window, self.radius, image) if self.radius else image
+
+    def tiled(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        """``_run`` over the tile grid on ``inputs`` (the network's input, then e.g. a noise level)."""
+        with self._lock:
+            return run_tiled(self._run, inputs, self.tiles, self.overlap, context=self.context, modulo=self.modulo)
 
 
 def same_shot(window: list[vs.VideoFrame], centre: int) -> list[vs.VideoFrame]:

@@ -21,20 +21,16 @@ card ``vsvideogen/weights/deblur_default.md``).
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 import torch
 import vapoursynth as vs
 
-from ..device import resolve_device, resolve_dtype
 from ..errors import VSVideoGenError
 from ..models.registry import DEFAULT_MODELS, load_model
-from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_frames
-from ..vs.tiling import run_tiled
-from ._temporal import run_channels, stack_window, tile_grid, window_radius
+from ._temporal import WindowEngine, check_arguments, net_layout, run_channels, tile_grid, window_radius
 
 __all__ = ["deblur"]
 
@@ -88,20 +84,10 @@ def deblur(
     Frames can be requested in any order from any number of threads; network calls are serialised by a lock,
     and the result does not depend on the order (bit-identical on the CPU).
     """
-    check_clip(clip, FUNC)
-    if not isinstance(temporal, bool):
-        raise VSVideoGenError(FUNC, f"temporal must be True or False, not {temporal!r}")
-    check_positive_int(radius, "radius", FUNC)
-    check_positive_int(overlap, "overlap", FUNC, minimum=0)
-    dev = resolve_device(device, FUNC)
-    dtype = resolve_dtype(fp16, dev, FUNC)
+    dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
     net = _get_model(model, temporal, dev, dtype)
     window = window_radius(net, radius, FUNC)
-    channels = int(getattr(net, "channels", 3))
-    if channels not in (1, 3):
-        raise VSVideoGenError(FUNC, f"the model works on {channels} channels; use a model for 1 (gray) or 3 (colour)")
-    modulo = int(getattr(net, "modulo", 1))
-    context = int(getattr(net, "tile_context", _DEFAULT_CONTEXT))
+    channels, modulo, context = net_layout(net, _DEFAULT_CONTEXT, FUNC)
     engine = _Engine(
         net=net,
         converter=FrameConverter.for_clip(clip, dev, dtype, FUNC),
@@ -141,31 +127,13 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
     return net
 
 
-class _Engine:
+class _Engine(WindowEngine):
     """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (``radius=0``: frame ``n``)."""
 
-    def __init__(self, *, net, converter: FrameConverter, channels: int, tiles: tuple[int, int], overlap: int,
-                 context: int, modulo: int, radius: int) -> None:
-        self.net = net
-        self.converter = converter
-        self.channels = channels
-        self.tiles = tiles
-        self.overlap = overlap
-        self.context = context
-        self.modulo = modulo
-        self.radius = radius
-        self._lock = threading.Lock()
-
     def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
-        window = f if isinstance(f, list) else [f]
-        source = window[self.radius]
         with torch.inference_mode():
-            image = self.converter.to_tensor(source)
-            stack = stack_window(self.converter, window, self.radius, image) if self.radius else image
-            with self._lock:
-                result = run_tiled(self._run, [stack], self.tiles, self.overlap, context=self.context,
-                                   modulo=self.modulo)
-            return self.converter.to_frame(result, source)
+            source, _image, stack = self.load(f if isinstance(f, list) else [f])
+            return self.converter.to_frame(self.tiled([stack]), source)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         return run_channels(lambda t, _replicated: self.net(t), x, self.channels)

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,16 +66,13 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from ..device import resolve_device, resolve_dtype
 from ..errors import VSVideoGenError, WeightsError
 from ..models.registry import TEMPORAL_DEFAULT_MODELS, get_spec, list_specs, load_model
 from ..models.weights import read_state_dict
-from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
 from ..vs.noise import equivalent_sigma
 from ..vs.temporal import map_frames
-from ..vs.tiling import run_tiled
-from ._temporal import run_channels, stack_window, tile_grid, window_radius
+from ._temporal import WindowEngine, check_arguments, net_layout, run_channels, tile_grid, window_radius
 
 __all__ = ["denoise", "SIGMA_PROP"]
 
@@ -145,25 +141,15 @@ def denoise(
     network calls are serialised by a lock, and the result does not depend on the order (bit-identical on
     the CPU).
     """
-    check_clip(clip, FUNC)
-    if not isinstance(temporal, bool):
-        raise VSVideoGenError(FUNC, f"temporal must be True or False, not {temporal!r}")
-    check_positive_int(radius, "radius", FUNC)
-    check_positive_int(overlap, "overlap", FUNC, minimum=0)
-    dev = resolve_device(device, FUNC)
-    dtype = resolve_dtype(fp16, dev, FUNC)
+    dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
     net = _get_model(model, temporal, dev, dtype)
     window = window_radius(net, radius, FUNC)
     conditional = bool(getattr(net, "noise_conditional", True))
     level = _parse_strength(strength, clip, conditional)
-    channels = int(getattr(net, "channels", 3))
-    if channels not in (1, 3):
-        raise VSVideoGenError(FUNC, f"the model works on {channels} channels; use a model for 1 (gray) or 3 (colour)")
+    channels, modulo, context = net_layout(net, _DEFAULT_CONTEXT, FUNC)
     if channels == 3 and not conditional and clip.format.color_family == vs.GRAY:
         raise VSVideoGenError(FUNC, "a blind colour model cannot denoise a GRAY clip (it would read the luma's noise, "
                                     "identical in R, G and B, as weaker than it is); use 'dncnn-25' or 'ffdnet-color'")
-    modulo = int(getattr(net, "modulo", 1))
-    context = int(getattr(net, "tile_context", _DEFAULT_CONTEXT))
     grid = tile_grid(tiles, clip, net, channels, modulo, overlap, context, dev, dtype, FUNC)
     engine = _Engine(
         net=net,
@@ -278,35 +264,24 @@ def _check_map(noise: vs.VideoNode, clip: vs.VideoNode) -> vs.VideoNode:
 # -- per-frame work ----------------------------------------------------------------------------------------
 
 
-class _Engine:
+class _Engine(WindowEngine):
     """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (and the noise map's frame ``n``).
 
     ``radius=0``: a spatial model, fed frame ``n`` as ``[1, C, H, W]``; otherwise a temporal model, fed the
     window as ``[1, 2 * radius + 1, C, H, W]`` after :func:`vsvideogen.filters._temporal.same_shot`.
     """
 
-    def __init__(self, *, net, converter: FrameConverter, channels: int, conditional: bool, level: _Level,
-                 tiles: tuple[int, int], overlap: int, context: int, modulo: int, radius: int = 0) -> None:
-        self.net = net
-        self.converter = converter
-        self.channels = channels
+    def __init__(self, *, conditional: bool, level: _Level, **engine: Any) -> None:
+        super().__init__(**engine)
         self.conditional = conditional
         self.level = level
-        self.tiles = tiles
-        self.overlap = overlap
-        self.context = context
-        self.modulo = modulo
-        self.radius = radius
-        self._lock = threading.Lock()
 
     def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         frames = f if isinstance(f, list) else [f]
         count = 2 * self.radius + 1
         window, rest = frames[:count], frames[count:]
-        source = window[self.radius]
         with torch.inference_mode():
-            image = self.converter.to_tensor(source)
-            stack = stack_window(self.converter, window, self.radius, image) if self.radius else image
+            source, image, stack = self.load(window)
             sigma_prop = None
             if not self.conditional:
                 groups = [(None, range(source.format.num_planes))]
@@ -346,9 +321,7 @@ class _Engine:
         return values.to(device=image.device, dtype=image.dtype)[None, None]
 
     def _denoise(self, image: torch.Tensor, sigma: torch.Tensor | None) -> torch.Tensor:
-        inputs = [image] if sigma is None else [image, sigma]
-        with self._lock:
-            return run_tiled(self._run, inputs, self.tiles, self.overlap, context=self.context, modulo=self.modulo)
+        return self.tiled([image] if sigma is None else [image, sigma])
 
     def _run(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
         """The network on one tile (``[N, C, h, w]``, or ``[N, T, C, h, w]`` for a temporal model), adapting

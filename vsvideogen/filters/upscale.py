@@ -38,7 +38,7 @@ import torch
 import vapoursynth as vs
 
 from ..device import resolve_device, resolve_dtype
-from ..errors import VSVideoGenError, WeightsError
+from ..errors import VSVideoGenError
 from ..models.registry import load_model
 from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter

@@ -19,7 +19,6 @@ drawn against the blurred centre frames' PSNR (the plot's reference line).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,10 +30,9 @@ from .augment import random_flip
 from .blur import BlurConfig, Interpolator, blurred_footage, finish_window, motion_blur, photo_window
 from .denoise import VideoWindows, frames_to_tensor, held_out_starts
 from .footage import Footage
-from .losses import charbonnier, psnr
-from .noise_config import LOSSES
+from .window_task import WindowTask
 
-__all__ = ["BlurWindows", "DeblurBatch", "DeblurTask", "blurred_footage", "load_deblur_model", "validation_windows"]
+__all__ = ["BlurWindows", "DeblurBatch", "DeblurTask", "blurred_footage", "validation_windows"]
 
 FUNC = "train"
 #: Seed of the validation blur.
@@ -122,115 +120,35 @@ def validation_windows(
     return DeblurBatch(torch.stack(windows), torch.stack(sharp))
 
 
-
-def load_deblur_model(init: str | None, radius: int, features: int) -> torch.nn.Module:
-    """A trainable map-less :class:`TemporalDenoiser`: fresh (RGB, ``radius``, ``features``) or from a checkpoint.
-
-    Raises:
-        VSVideoGenError: the checkpoint's radius differs from ``radius``.
-        WeightsError: the checkpoint is missing, damaged, or not a temporal deblurrer.
-    """
-    from ..models.archs.temporal_denoiser import TemporalDenoiser, temporal_deblurrer_from_state_dict
-    from ..models.weights import read_state_dict
-
-    if init is None:
-        return TemporalDenoiser(3, radius, features, noise_map=False).train()
-    model = temporal_deblurrer_from_state_dict(read_state_dict(init, FUNC), FUNC)
-    if model.radius != radius:
-        raise VSVideoGenError(FUNC, f"--init '{init}' takes {2 * model.radius + 1} frames; pass --radius {model.radius}")
-    return model.train()
-
-
-class DeblurTask:
+class DeblurTask(WindowTask):
     """What :func:`vsvideogen.train.trainer.train` needs to fit a temporal deblurrer.
 
-    Args:
-        windows: the training windows.
-        val: held-out blurred windows (from :func:`validation_windows`), or None.
-        radius: frames each side of the centre (must match ``windows`` and ``val``).
-        features: the U-Nets' width for a fresh network.
-        loss: ``"charbonnier"`` or ``"l1"`` on the centre frame.
-        init: a checkpoint path to fine-tune, or None.
-        val_batch: validation windows per forward pass.
-        info: extra JSON-able facts for the run's metadata (data sources and such).
+    Takes :class:`WindowTask`'s arguments: ``windows`` a :class:`BlurWindows`, ``val`` held-out blurred
+    windows (from :func:`validation_windows`) or None, then ``radius``, ``features``, ``loss``, ``init``,
+    ``val_batch`` and ``info``.
     """
 
     name = "deblur"
     reference_label = "blurred input"
+    arch = "temporal-deblurrer"
+    noise_map = False
 
-    def __init__(
-        self,
-        windows: BlurWindows,
-        val: DeblurBatch | None,
-        radius: int = 2,
-        features: int = 24,
-        loss: str = "charbonnier",
-        init: str | None = None,
-        val_batch: int = 2,
-        info: dict[str, Any] | None = None,
-    ) -> None:
-        if loss not in LOSSES:
-            raise VSVideoGenError(FUNC, f"loss {loss!r} is unknown; use one of {', '.join(LOSSES)}")
-        if windows.radius != radius or (val is not None and val.blurred.shape[1] != 2 * radius + 1):
-            raise VSVideoGenError(FUNC, f"training and validation windows must have {2 * radius + 1} frames (radius {radius})")
-        self.windows = windows
-        self.val = val
-        self.radius = radius
-        self.features = features
-        self.loss_name = loss
-        self.init = init
-        self.val_batch = val_batch
-        self.info = dict(info or {})
-        self.reference_psnr = None if val is None else float(psnr(val.blurred[:, radius], val.sharp).mean())
-
-    def build_model(self) -> torch.nn.Module:
-        """The network to train (fresh or loaded from ``init``)."""
-        model = load_deblur_model(self.init, self.radius, self.features)
-        self.features = model.features
-        return model
+    def split(self, batch: DeblurBatch) -> tuple[tuple[torch.Tensor], torch.Tensor]:
+        """The network's input (blurred windows) and the sharp centre frames of ``batch``."""
+        return (batch.blurred,), batch.sharp
 
     def sample_batch(self, rng: np.random.Generator, batch: int, crop: int) -> DeblurBatch:
         """A training batch (on the CPU)."""
         return self.windows.sample_batch(rng, batch, crop)
 
-    def loss(self, model: torch.nn.Module, batch: DeblurBatch, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
-        """L1 or Charbonnier distance of the restored centre frame to the sharp one."""
-        blurred, sharp = batch.blurred.to(device, non_blocking=True), batch.sharp.to(device, non_blocking=True)
-        pred = model(blurred)
-        value = charbonnier(pred, sharp) if self.loss_name == "charbonnier" else (pred - sharp).abs().mean()
-        return value, {self.loss_name: value.item()}
-
-    def validate(self, model: torch.nn.Module, device: torch.device) -> float:
-        """Mean PSNR (dB) of the restored held-out centre frames."""
-        if self.val is None:
-            return math.nan
-        scores = []
-        for start in range(0, len(self.val.sharp), self.val_batch):
-            part = slice(start, start + self.val_batch)
-            scores.append(psnr(model(self.val.blurred[part].to(device)), self.val.sharp[part].to(device)).cpu())
-        return float(torch.cat(scores).mean())
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-able facts about the task for the run's metadata (``arch`` names the registry architecture)."""
-        from ..models.archs.temporal_denoiser import TemporalDenoiser
-
+    def facts(self) -> dict[str, Any]:
+        """The blur settings, the validation set and how to use the export."""
         config = self.windows.config
         return {
-            "arch": "temporal-deblurrer",
-            "radius": self.radius,
-            "frames": 2 * self.radius + 1,
-            "features": self.features,
-            "channels": 3,
-            "tile_context": TemporalDenoiser.tile_context,
-            "modulo": TemporalDenoiser.modulo,
-            "init": self.init,
-            "loss": self.loss_name,
             "blur": {**asdict(config), "exposure": list(config.exposure)},
             "photo_fraction": self.windows.photo_fraction,
             "val_windows": 0 if self.val is None else len(self.val.sharp),
             "val_seed": VAL_SEED,
             "val_reference_blurred_psnr": self.reference_psnr,
             "usage": f"vsvideogen.deblur(clip, model='<run>/model.safetensors', radius={self.radius})",
-            **self.info,
         }
-

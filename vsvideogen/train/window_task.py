@@ -1,0 +1,136 @@
+"""What the temporal window tasks (``train denoise``, ``train deblur``) share: the model, the loss on the centre
+frame, validation and the common run metadata.
+
+Both train a :class:`vsvideogen.models.archs.temporal_denoiser.TemporalDenoiser` that sees a window of
+``2 * radius + 1`` degraded frames (plus, for the denoiser, a noise map) and gives the clean centre frame.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from ..errors import VSVideoGenError
+from .losses import charbonnier, psnr
+from .noise_config import LOSSES
+
+__all__ = ["WindowTask", "load_temporal_model"]
+
+FUNC = "train"
+
+
+def load_temporal_model(init: str | None, radius: int, features: int, noise_map: bool) -> torch.nn.Module:
+    """A trainable :class:`TemporalDenoiser` (with a noise map or without): fresh (RGB, ``radius``,
+    ``features``) or from a checkpoint file of the same kind.
+
+    Raises:
+        VSVideoGenError: the checkpoint's radius differs from ``radius``.
+        WeightsError: the checkpoint is missing, damaged, or not of that kind.
+    """
+    from ..models.archs.temporal_denoiser import (
+        TemporalDenoiser,
+        temporal_deblurrer_from_state_dict,
+        temporal_denoiser_from_state_dict,
+    )
+    from ..models.weights import read_state_dict
+
+    if init is None:
+        return TemporalDenoiser(3, radius, features, noise_map=noise_map).train()
+    from_state_dict = temporal_denoiser_from_state_dict if noise_map else temporal_deblurrer_from_state_dict
+    model = from_state_dict(read_state_dict(init, FUNC), FUNC)
+    if model.radius != radius:
+        raise VSVideoGenError(FUNC, f"--init '{init}' takes {2 * model.radius + 1} frames; pass --radius {model.radius}")
+    return model.train()
+
+
+class WindowTask:
+    """Base of the temporal window tasks for :func:`vsvideogen.train.trainer.train`.
+
+    A subclass sets ``name``, ``reference_label``, ``arch`` (the registry architecture) and ``noise_map``,
+    and defines ``sample_batch``, :meth:`split` (a batch's network inputs and target) and :meth:`facts`
+    (its own metadata).
+
+    Args:
+        windows: the training windows (with a ``radius``).
+        val: held-out windows in the form :meth:`split` reads, or None.
+        radius: frames each side of the centre (must match ``windows`` and ``val``).
+        features: the U-Nets' width for a fresh network.
+        loss: ``"charbonnier"`` or ``"l1"`` on the centre frame.
+        init: a checkpoint path to fine-tune, or None.
+        val_batch: validation windows per forward pass.
+        info: extra JSON-able facts for the run's metadata (data sources and such).
+    """
+
+    name: str
+    reference_label: str
+    arch: str
+    noise_map: bool
+
+    def __init__(self, windows: Any, val: Any, radius: int = 2, features: int = 24, loss: str = "charbonnier",
+                 init: str | None = None, val_batch: int = 2, info: dict[str, Any] | None = None) -> None:
+        if loss not in LOSSES:
+            raise VSVideoGenError(FUNC, f"loss {loss!r} is unknown; use one of {', '.join(LOSSES)}")
+        val_inputs, val_target = (None, None) if val is None else self.split(val)
+        if windows.radius != radius or (val is not None and val_inputs[0].shape[1] != 2 * radius + 1):
+            raise VSVideoGenError(FUNC, f"training and validation windows must have {2 * radius + 1} frames (radius {radius})")
+        self.windows = windows
+        self.val = val
+        self.radius = radius
+        self.features = features
+        self.loss_name = loss
+        self.init = init
+        self.val_batch = val_batch
+        self.info = dict(info or {})
+        self.reference_psnr = None if val is None else float(psnr(val_inputs[0][:, radius], val_target).mean())
+
+    def split(self, batch: Any) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """The network's inputs (the degraded windows first) and the target centre frames of ``batch``."""
+        raise NotImplementedError
+
+    def facts(self) -> dict[str, Any]:
+        """The task's own JSON-able metadata, after the common facts of :meth:`describe`."""
+        raise NotImplementedError
+
+    def build_model(self) -> torch.nn.Module:
+        """The network to train (fresh or loaded from ``init``)."""
+        model = load_temporal_model(self.init, self.radius, self.features, self.noise_map)
+        self.features = model.features
+        return model
+
+    def loss(self, model: torch.nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+        """L1 or Charbonnier distance of the restored centre frame to the target one."""
+        inputs, target = self.split(batch)
+        pred = model(*(x.to(device, non_blocking=True) for x in inputs))
+        target = target.to(device, non_blocking=True)
+        value = charbonnier(pred, target) if self.loss_name == "charbonnier" else (pred - target).abs().mean()
+        return value, {self.loss_name: value.item()}
+
+    def validate(self, model: torch.nn.Module, device: torch.device) -> float:
+        """Mean PSNR (dB) of the restored held-out centre frames."""
+        if self.val is None:
+            return math.nan
+        inputs, target = self.split(self.val)
+        scores = []
+        for start in range(0, len(target), self.val_batch):
+            part = slice(start, start + self.val_batch)
+            scores.append(psnr(model(*(x[part].to(device) for x in inputs)), target[part].to(device)).cpu())
+        return float(torch.cat(scores).mean())
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able facts about the task for the run's metadata (``arch`` names the registry architecture)."""
+        from ..models.archs.temporal_denoiser import TemporalDenoiser
+
+        return {
+            "arch": self.arch,
+            "radius": self.radius,
+            "frames": 2 * self.radius + 1,
+            "features": self.features,
+            "channels": 3,
+            "tile_context": TemporalDenoiser.tile_context,
+            "modulo": TemporalDenoiser.modulo,
+            "init": self.init,
+            "loss": self.loss_name,
+            **self.facts(),
+            **self.info,
+        }
