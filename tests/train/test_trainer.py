@@ -161,14 +161,14 @@ class _SlowTask(ToyTask):
 
 def test_time_limit_cuts_the_run_and_completes_the_schedule(tmp_path: Path):
     config = _config(tmp_path, steps=100_000, lr=1.0, lr_min=0.1, val_every=1000, save_every=1000, log_every=1,
-                     time_limit=1.5)
+                     time_limit=4.0)
     result = train(_SlowTask(), config)
-    assert 20 < result.step < 100, result.step  # about 1.5 s / 0.02 s, far below the requested 100000
-    assert result.wall_time_s < 1.5 + 0.5
+    assert 20 < result.step < 200, result.step  # at most 4 s / 0.02 s, far below the requested 100000
+    assert result.wall_time_s < 4.0 + 3.0  # the final validation, plot and export come after the limit
     lrs = [r["lr"] for r in _log(tmp_path) if "lr" in r]
     assert lrs[-1] < 0.15  # the cosine schedule reached (nearly) its floor of 0.1 within the cut run
     meta = json.loads((tmp_path / "model.json").read_text())
-    assert meta["steps"] == result.step and meta["time_limit_s"] == 1.5
+    assert meta["steps"] == result.step and meta["time_limit_s"] == 4.0
 
 
 def test_time_limit_must_be_positive(tmp_path: Path):
