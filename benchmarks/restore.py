@@ -373,7 +373,7 @@ METHODS = (
     Method("dncnn-color", "DnCNN colour blind (official)", method_dncnn_color, False),
     Method("dncnn-25", "DnCNN gray sigma 25 (official), per channel", method_dncnn_25, False),
     Method("ours-spatial", "vsvideogen spatial default", method_ours_spatial, False),
-    Method("ours-temporal", "vsvideogen temporal default", method_ours_temporal, False),
+    Method("ours-temporal", "vsvideogen temporal", method_ours_temporal, False),
 )
 METHOD_KEYS = tuple(m.key for m in METHODS)
 #: Run unless --methods says otherwise: the per-channel gray DnCNN (sigma 25 only) costs 3 DnCNNs per frame.
@@ -751,7 +751,7 @@ def headline(results: dict, held: list[str], case: str, methods: list[Method]) -
         if ours.get("available"):
             gap = ours["y_psnr"] - classical[best]
             verdict = f" ({'meets' if gap >= 1.0 else 'misses'} the +1 dB target)" if target else ""
-            lines.append(f"Held-out {name}: temporal default {ours['y_psnr']:.2f} dB vs best classical ({label}) "
+            lines.append(f"Held-out {name}: vsvideogen temporal {ours['y_psnr']:.2f} dB vs best classical ({label}) "
                          f"{classical[best]:.2f} dB luma PSNR: {gap:+.2f} dB{verdict}.")
         else:
             goal = f"; target for the temporal default >= {classical[best] + 1:.2f} dB" if target else ""
