@@ -450,6 +450,15 @@ def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
                        help=f"largest Gaussian sigma, 8-bit scale (default {defaults.max_sigma:g})")
     noise.add_argument("--jpeg-prob", type=_fraction, default=defaults.jpeg_prob, metavar="P",
                        help=f"chance a realistic window is JPEG-compressed (default {defaults.jpeg_prob:g}); 0: never")
+    motion = den.add_argument_group("architecture")
+    motion.add_argument("--arch", choices=("unet", "motion"), default="unet",
+                        help="unet: the FastDVDnet-style network trained from scratch (default); motion: official "
+                        "FFDNet per frame, SPyNet flow and warping (frozen; needs `vsvideogen models import` of "
+                        "ffdnet-color and basicvsr-reds4), and a fusion U-Net trained on top")
+    motion.add_argument("--pool", type=positive_int, default=1000, metavar="N",
+                        help="--arch motion: training windows run once through the frozen front (default 1000)")
+    motion.add_argument("--pool-crop", type=positive_int, default=128, metavar="PX",
+                        help="--arch motion: side of those windows; --crop must not exceed it (default 128)")
     _add_window_model_options(den, "denoise")
 
     def build(args: argparse.Namespace):
@@ -465,9 +474,21 @@ def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
         _status(f"{len(clips)} clip(s), {sum(len(c) for c in clips)} frames; validation on {val_path.name} "
                 f"({len(val)} frames, sigma {VAL_SIGMA:g}); loaded in {time.perf_counter() - began:.1f} s")
         info = {"data": [str(p) for p in clip_paths], "data_frames": sum(len(c) for c in clips), "val": str(val_path)}
+        windows = VideoWindows(clips, args.radius)
+        held_out = validation_windows(val, args.val_frames, args.radius, max_side=args.val_size)
+        if args.arch == "motion":
+            from ..train.motion_denoise import MotionDenoiseTask
+
+            if args.workers:
+                raise VSVideoGenError(FUNC, "--arch motion draws its batches from a pool in memory; pass --workers 0")
+            return MotionDenoiseTask(
+                windows, held_out, noise=noise_config, radius=args.radius, features=args.features, loss=args.loss,
+                init=args.init, pool=args.pool, pool_crop=args.pool_crop, seed=args.seed,
+                progress=args.progress, info=info,
+            )
         return DenoiseTask(
-            VideoWindows(clips, args.radius), validation_windows(val, args.val_frames, args.radius, max_side=args.val_size),
-            noise=noise_config, radius=args.radius, features=args.features, loss=args.loss, init=args.init, info=info,
+            windows, held_out, noise=noise_config, radius=args.radius, features=args.features, loss=args.loss,
+            init=args.init, info=info,
         )
 
     den.set_defaults(handler=main, build_task=build)

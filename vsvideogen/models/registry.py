@@ -40,7 +40,7 @@ ARCHS: dict[str, tuple[str, str]] = {
     "rrdbnet": ("vsvideogen.models.archs.rrdb", "rrdbnet_from_state_dict"),
     "basicvsr": ("vsvideogen.models.archs.basicvsr", "basicvsr_from_state_dict"),
     "upscaler": ("vsvideogen.models.archs.upscalers", "upscaler_from_state_dict"),
-    "temporal-denoiser": ("vsvideogen.models.archs.temporal_denoiser", "temporal_denoiser_from_state_dict"),
+    "temporal-denoiser": ("vsvideogen.models.archs.mc_denoiser", "any_temporal_denoiser_from_state_dict"),
     "temporal-deblurrer": ("vsvideogen.models.archs.temporal_denoiser", "temporal_deblurrer_from_state_dict"),
 }
 
