@@ -23,7 +23,7 @@ setup(
     ],
     # The CUDA sources live at the top-level kernels/ folder and ship inside the package as vsvideogen.kernels.
     package_dir={"vsvideogen.kernels": "kernels"},
-    package_data={"vsvideogen.kernels": ["*.cu", "*.cuh"], "vsvideogen.weights": ["*.safetensors", "*.md"]},
+    package_data={"vsvideogen.kernels": ["*.cu", "*.cuh"], "vsvideogen.weights": ["*.safetensors", "*.md", "*.txt"]},
     install_requires=[
         "vapoursynth>=81",
         "vapoursynth-bestsource",

@@ -32,26 +32,32 @@ three channels; ``strength`` stays the luma's sigma. Blind colour models cannot 
 refused on GRAY clips. A grayscale model (``dncnn-25``) on a YUV or RGB clip denoises each RGB channel as
 its own grayscale image.
 
-Models (``model=``): ``"default"`` is the best available one, today ``"ffdnet-color"`` (the official KAIR
-colour FFDNet, non-blind). Registered ids: ``"ffdnet-color"``, ``"drunet-color"`` (user-imported),
-``"dncnn-25"`` (grayscale, trained at sigma 25), ``"dncnn-color-blind"``; or the path of a KAIR-layout
-DnCNN/FFDNet/DRUNet checkpoint; or a ready ``torch.nn.Module`` (see :func:`denoise`).
+Models (``model=``): ``"default"`` is the best available one: with ``temporal=True`` (the default) the bundled
+``"denoise-temporal-default"`` (see below), with ``temporal=False`` ``"ffdnet-color"`` (the official KAIR
+colour FFDNet, non-blind, user-imported). Registered ids: ``"denoise-temporal-default"``, ``"ffdnet-color"``,
+``"drunet-color"`` (user-imported), ``"dncnn-25"`` (grayscale, trained at sigma 25), ``"dncnn-color-blind"``;
+or the path of a KAIR-layout DnCNN/FFDNet/DRUNet checkpoint; or a ready ``torch.nn.Module`` (see
+:func:`denoise`).
 
-Temporal denoising (``temporal=True``, the default) with a temporal model: a multi-frame network
-(:class:`vsvideogen.models.archs.temporal_denoiser.TemporalDenoiser`, as exported by ``vsvideogen train
-denoise``, given by its path, or a registered temporal id) sees frames ``n - radius .. n + radius`` and the
-noise level of frame ``n``, and returns frame ``n``. ``radius`` must be the one the model was trained with.
+Temporal denoising (``temporal=True``, the default) with a temporal model: a multi-frame network sees frames
+``n - radius .. n + radius`` and the noise level of frame ``n``, and returns frame ``n``. Two kinds load from
+a ``vsvideogen train denoise`` export (by path) or a registered id: the motion-compensated denoiser
+(:class:`vsvideogen.models.archs.mc_denoiser.MotionCompensatedDenoiser`, ``--arch motion``: FFDNet on every
+frame, SPyNet flow on the denoised frames, the neighbours warped onto frame ``n``, a trained fusion U-Net; the
+bundled default is one) and the FastDVDnet-style
+:class:`vsvideogen.models.archs.temporal_denoiser.TemporalDenoiser` (``--arch unet``). ``radius`` must be the one the model was trained with.
 At the clip's ends the first or last frame is repeated. Frames are never mixed across a scene cut: where
 frame ``i`` has ``_SceneChangeNext`` or frame ``i + 1`` has ``_SceneChangePrev``, the window's frames on the
 far side of the cut are replaced by the nearest frame on the centre's side (set these props beforehand,
 e.g. with ``misc.SCDetect``, to protect cuts). ``strength`` has the same forms as above: a per-plane
 strength runs the network once per distinct value; a map clip's frame ``n`` is the map for the whole
-window; ``None`` estimates sigma on frame ``n``. Tiles get the model's receptive field as context (56 px),
-so tiled and untiled output agree up to float rounding.
+window; ``None`` estimates sigma on frame ``n``. Tiles get the model's ``tile_context`` (56 px for a
+``TemporalDenoiser``, its receptive field), so tiled and untiled output of a ``TemporalDenoiser`` agree up to float rounding; the motion-compensated
+denoiser's flow reaches further than its 64 px of context, so its tiles are close to the untiled output, not
+equal (the tests bound the difference).
 
-``model="default"`` with ``temporal=True`` runs the spatial default (``"ffdnet-color"``; ``temporal`` and
-``radius`` then have no effect) until a trained temporal default is registered
-(:data:`vsvideogen.models.registry.TEMPORAL_DEFAULT_MODELS`), which it then uses. ``temporal=True`` with a
+``model="default"`` with ``temporal=True`` runs the temporal default of
+:data:`vsvideogen.models.registry.TEMPORAL_DEFAULT_MODELS`. ``temporal=True`` with a
 spatial model is an error that says to pass ``temporal=False``, and ``temporal=False`` with a temporal
 model one that says to pass ``temporal=True``.
 """
@@ -106,7 +112,8 @@ def denoise(
         strength: Noise sigma on the 8-bit scale of the model's space: a float, one float per plane, a GRAY
             noise-map clip, or None to estimate it per frame (see the module docstring for the exact
             meaning of each form). Must be None for blind models (DnCNN).
-        model: ``"default"`` (today ``"ffdnet-color"``), a registered id (``"ffdnet-color"``,
+        model: ``"default"`` (``"denoise-temporal-default"`` with ``temporal=True``, ``"ffdnet-color"`` with
+            ``temporal=False``), a registered id (``"denoise-temporal-default"``, ``"ffdnet-color"``,
             ``"drunet-color"``, ``"dncnn-25"``, ``"dncnn-color-blind"``), the path of a weight file (with
             ``temporal=False`` a KAIR-layout DnCNN, FFDNet or DRUNet checkpoint; with ``temporal=True`` a
             temporal denoiser exported by ``vsvideogen train denoise``, its ``model.safetensors``), or a ready
@@ -117,8 +124,8 @@ def denoise(
             default 3), ``noise_conditional`` (default True), ``modulo`` (tile alignment, default 1),
             ``tile_context`` (context pixels around each tile, default 32), ``bytes_per_pixel`` (for
             automatic tiling), ``radius`` (a temporal module's radius, checked against ``radius``).
-        temporal: Use a temporal (multi-frame) model: True needs one (with ``model="default"``, the spatial
-            default runs until a temporal default is registered), False a spatial one.
+        temporal: Use a temporal (multi-frame) model: True needs one, False a spatial one (this also picks
+            which default ``model="default"`` means).
         radius: Frames each side a temporal model sees (an int >= 1, the model's own; unused by spatial
             models).
         tiles: ``(nx, ny)`` tiles across and down, an int ``n`` for ``(n, n)``, or None to choose the fewest

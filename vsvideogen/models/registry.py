@@ -60,10 +60,9 @@ DEFAULT_MODELS: dict[str, str] = {
     "deblur": "deblur-default",
 }
 
-# The model a filter uses for ``model="default"`` with ``temporal=True``, per task, once one is registered (a
-# task missing here falls back to DEFAULT_MODELS). Empty: the temporal denoiser trained so far (100 s on a GPU)
-# is still below FFDNet, see issue #5's notes.
-TEMPORAL_DEFAULT_MODELS: dict[str, str] = {}
+# The model a filter uses for ``model="default"`` with ``temporal=True``, per task (a task missing here falls
+# back to DEFAULT_MODELS).
+TEMPORAL_DEFAULT_MODELS: dict[str, str] = {"denoise": "denoise-temporal-default"}
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pkl", ".ckpt", ".bin")
@@ -144,6 +143,21 @@ MODELS: tuple[ModelSpec, ...] = (
         "vsvideogen/weights/deblur_default.md",
         modulo=4,
         description="vsvideogen's default temporal deblurrer (5 frames, width 32, motion blur and defocus, fp16)",
+        bundled=True,
+    ),
+    ModelSpec(
+        id="denoise-temporal-default",
+        task="denoise",
+        arch="temporal-denoiser",
+        file="denoise_temporal_default.safetensors",
+        sha256="5d84cfeb44387f108e00d0385daf045876c0fa912bd0f0d6497331960c3b0a0e",
+        licence="MIT (fusion U-Net: ours; FFDNet part: KAIR) and Apache-2.0 (SPyNet part: BasicSR)",
+        source="vsvideogen: a fusion U-Net trained with `vsvideogen train denoise --arch motion` on top of the "
+        "official FFDNet colour (KAIR) and BasicVSR-REDS SPyNet (BasicSR) weights, stored with it in fp16; model "
+        "card vsvideogen/weights/denoise_temporal_default.md",
+        modulo=4,
+        description="vsvideogen's default temporal denoiser (5 frames: FFDNet per frame, SPyNet flow, warp, fusion "
+        "U-Net; fp16)",
         bundled=True,
     ),
     ModelSpec(

@@ -1,6 +1,7 @@
 """A motion-compensated temporal denoiser (DVDnet family): spatial denoising, flow, warping, then a learned fusion.
 
-For a window of ``2 * radius + 1`` noisy frames and a noise level, the network
+For a window of ``2 * radius + 1`` noisy frames and a noise level, the network clips the frames to 0..1 (it is
+trained on clipped noise, as 8-bit video has) and then
 
 1. **denoises every frame on its own** with FFDNet (:class:`vsvideogen.models.archs.ffdnet.FFDNet`, the
    official colour weights when built by ``vsvideogen train denoise --arch motion``);
@@ -108,6 +109,7 @@ class MotionCompensatedDenoiser(nn.Module):
         if t != 2 * self.radius + 1 or c != 3:
             raise ValueError(f"MotionCompensatedDenoiser: need [N, {2 * self.radius + 1}, 3, H, W] frames, "
                              f"got {tuple(frames.shape)}")
+        frames = frames.clamp(0.0, 1.0)  # trained on clipped noise: float input beyond 0..1 would be out of range
         level = TemporalDenoiser._level(sigma, frames, (0, 0, 0, 0))
         level = level.expand(n, *level.shape[1:]).repeat_interleave(t, 0)
         clean = self.spatial(frames.reshape(n * t, c, h, w), level).clamp(0.0, 1.0).reshape(n, t, c, h, w)
