@@ -243,7 +243,7 @@ def test_model_rules(yuv):
         denoise(yuv, 10, temporal=False, radius=0)
     with pytest.raises(VSVideoGenError, match="not a model"):
         denoise(yuv, 10, model=3, temporal=False)
-    assert denoise(yuv, 10).format.id == vs.YUV420P8  # "default" + temporal=True: the spatial default
+    assert denoise(yuv, 10).format.id == vs.YUV420P8  # "default" + temporal=True: the bundled temporal default
 
 
 def test_drunet_checkpoint_by_path(yuv, tmp_path):
