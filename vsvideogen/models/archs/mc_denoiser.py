@@ -42,7 +42,7 @@ from ...ops.warp import backward_warp
 from ..weights import load_into
 from .ffdnet import FFDNet
 from .spynet import SpyNet
-from .temporal_denoiser import TemporalDenoiser, _UNet, temporal_denoiser_from_state_dict
+from .temporal_denoiser import _UNet, noise_level, temporal_denoiser_from_state_dict
 
 __all__ = ["MotionCompensatedDenoiser", "mc_denoiser_from_state_dict", "is_mc_denoiser_state_dict",
            "any_temporal_denoiser_from_state_dict"]
@@ -110,7 +110,7 @@ class MotionCompensatedDenoiser(nn.Module):
             raise ValueError(f"MotionCompensatedDenoiser: need [N, {2 * self.radius + 1}, 3, H, W] frames, "
                              f"got {tuple(frames.shape)}")
         frames = frames.clamp(0.0, 1.0)  # trained on clipped noise: float input beyond 0..1 would be out of range
-        level = TemporalDenoiser._level(sigma, frames, (0, 0, 0, 0))
+        level = noise_level(sigma, frames, (0, 0, 0, 0))
         level = level.expand(n, *level.shape[1:]).repeat_interleave(t, 0)
         clean = self.spatial(frames.reshape(n * t, c, h, w), level).clamp(0.0, 1.0).reshape(n, t, c, h, w)
         centre = self.radius
@@ -130,7 +130,7 @@ class MotionCompensatedDenoiser(nn.Module):
         n, _, h, w = front.shape
         pad = (0, -w % self.modulo, 0, -h % self.modulo)
         x = F.pad(front, pad, mode="replicate") if any(pad) else front
-        level = TemporalDenoiser._level(sigma, front, pad).expand(n, 1, *x.shape[-2:])
+        level = noise_level(sigma, front, pad).expand(n, 1, *x.shape[-2:])
         base = x[:, 3 * (2 * self.radius + 1) + 3 * self.radius :][:, :3]
         out = base + self.fusion(torch.cat([x, level.to(x.dtype)], 1))
         return out[..., :h, :w]

@@ -43,7 +43,8 @@ from torch import nn
 from ...errors import WeightsError
 from ..weights import load_into
 
-__all__ = ["TemporalDenoiser", "temporal_denoiser_from_state_dict", "temporal_deblurrer_from_state_dict", "UNET_REACH"]
+__all__ = ["TemporalDenoiser", "temporal_denoiser_from_state_dict", "temporal_deblurrer_from_state_dict", "UNET_REACH",
+           "noise_level"]
 
 #: Receptive-field radius of one U-Net stage, in pixels (tile starts on multiples of :attr:`TemporalDenoiser.modulo`).
 UNET_REACH = 28
@@ -137,7 +138,7 @@ class TemporalDenoiser(nn.Module):
         hp, wp = x.shape[-2:]
         inner = t - 2
         if self.noise_conditional:
-            level = self._level(sigma, frames, pad).expand(n, 1, hp, wp)
+            level = noise_level(sigma, frames, pad).expand(n, 1, hp, wp)
             levels = [level.repeat_interleave(inner, 0) if inner > 1 else level]
             level = [level]
         else:
@@ -152,18 +153,24 @@ class TemporalDenoiser(nn.Module):
         out = centre + self.stage2(torch.cat([first, *level], 1))
         return out[..., :h, :w]
 
-    @staticmethod
-    def _level(sigma: torch.Tensor | float, frames: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
-        """``sigma`` as a ``[N, 1, 1, 1]`` or padded ``[N, 1, H, W]`` tensor like ``frames``."""
-        h, w = frames.shape[-2:]
-        level = torch.as_tensor(sigma, dtype=frames.dtype, device=frames.device)
-        if level.ndim <= 1:
-            level = level.reshape(-1, 1, 1, 1)
-        if level.shape[-2:] not in ((1, 1), (h, w)):
-            raise ValueError(f"TemporalDenoiser: noise map of size {tuple(level.shape[-2:])} for frames of {(h, w)}")
-        if any(pad) and level.shape[-2:] != (1, 1):
-            level = F.pad(level, pad, mode="replicate")
-        return level
+
+def noise_level(sigma: torch.Tensor | float, frames: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
+    """``sigma`` (a float, ``[N]``, ``[N, 1, 1, 1]`` or a map ``[N, 1, H, W]``) as a ``[N, 1, 1, 1]`` tensor or a
+    ``[N, 1, H, W]`` map padded by ``pad`` (edge replication), in the dtype and on the device of ``frames``
+    (whose last two dimensions are ``H, W``).
+
+    Raises:
+        ValueError: a map of another size than the frames.
+    """
+    h, w = frames.shape[-2:]
+    level = torch.as_tensor(sigma, dtype=frames.dtype, device=frames.device)
+    if level.ndim <= 1:
+        level = level.reshape(-1, 1, 1, 1)
+    if level.shape[-2:] not in ((1, 1), (h, w)):
+        raise ValueError(f"noise map of size {tuple(level.shape[-2:])} for frames of {(h, w)}")
+    if any(pad) and level.shape[-2:] != (1, 1):
+        level = F.pad(level, pad, mode="replicate")
+    return level
 
 
 def temporal_denoiser_from_state_dict(state_dict: Mapping[str, torch.Tensor], func: str = "load_model") -> TemporalDenoiser:
