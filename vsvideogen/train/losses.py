@@ -110,6 +110,10 @@ def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred - target).abs().mean()
 
 
+#: Pixel losses by the name the trainer options use.
+PIXEL_LOSSES = {"charbonnier": charbonnier, "l1": l1}
+
+
 def luma(image: torch.Tensor) -> torch.Tensor:
     """``[N, 3, H, W]`` RGB in 0..1 -> ``[N, 1, H, W]`` BT.601 studio-range Y (16..235 of 255), as in SR papers."""
     r, g, b = image.unbind(dim=1)

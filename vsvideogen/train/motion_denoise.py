@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from ..errors import VSVideoGenError
-from .denoise import DenoiseBatch, VideoWindows, add_noise
-from .losses import charbonnier, psnr
+from .denoise import DenoiseBatch, VideoWindows
+from .losses import PIXEL_LOSSES, psnr
 from .noise_config import LOSSES, NoiseConfig
 
 __all__ = ["MotionBatch", "MotionDenoiseTask", "official_motion_denoiser"]
@@ -142,13 +142,7 @@ class MotionDenoiseTask:
         self.pool_crop, self.val_batch, self.info = pool_crop, val_batch, dict(info or {})
         self.pool = build_pool(self.model, windows, noise, pool, pool_crop, seed, progress)
         self.val = None if val is None else run_front(self.model, val)
-        self.reference_psnr = None if self.val is None else float(psnr(self._spatial(self.val.front), self.val.clean.float()).mean())
-
-    def _spatial(self, front: torch.Tensor) -> torch.Tensor:
-        """The front's spatial estimate of the centre frame (FFDNet's output)."""
-        frames = 2 * self.radius + 1
-        start = 3 * (frames + self.radius)
-        return front[:, start : start + 3].float()
+        self.reference_psnr = None if self.val is None else float(psnr(self.model.spatial_estimate(self.val.front).float(), self.val.clean.float()).mean())
 
     def build_model(self) -> torch.nn.Module:
         """The network (its front frozen)."""
@@ -175,7 +169,7 @@ class MotionDenoiseTask:
         """L1 or Charbonnier distance of the fused centre frame to the clean one."""
         pred = model.fuse(batch.front.to(device), batch.sigma.to(device))
         target = batch.clean.to(device)
-        value = charbonnier(pred, target) if self.loss_name == "charbonnier" else (pred - target).abs().mean()
+        value = PIXEL_LOSSES[self.loss_name](pred, target)
         return value, {self.loss_name: value.item()}
 
     def validate(self, model: torch.nn.Module, device: torch.device) -> float:

@@ -36,12 +36,11 @@ from .augment import random_flip, random_transpose
 from .degrade import DegradationConfig, bicubic_degrade, degrade
 from .discriminator import PatchDiscriminator
 from .footage import Footage
-from .losses import GAN_LOSSES, charbonnier, discriminator_loss, generator_adversarial_loss, l1, luma, psnr
+from .losses import GAN_LOSSES, PIXEL_LOSSES, discriminator_loss, generator_adversarial_loss, luma, psnr
 
 FUNC = "train"
 MODES = ("fidelity", "gan")
 DEGRADATIONS = ("realistic", "bicubic")
-PIXEL_LOSSES = {"charbonnier": charbonnier, "l1": l1}
 DEFAULT_FEATURES = 32
 DEFAULT_CONVS = 12
 # Wallpapers (folders of /usr/share/wallpapers) kept out of training for the default validation: a

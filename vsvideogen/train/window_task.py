@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ..errors import VSVideoGenError
-from .losses import charbonnier, psnr
+from .losses import PIXEL_LOSSES, psnr
 from .noise_config import LOSSES
 
 __all__ = ["WindowTask", "load_temporal_model"]
@@ -103,7 +103,7 @@ class WindowTask:
         inputs, target = self.split(batch)
         pred = model(*(x.to(device, non_blocking=True) for x in inputs))
         target = target.to(device, non_blocking=True)
-        value = charbonnier(pred, target) if self.loss_name == "charbonnier" else (pred - target).abs().mean()
+        value = PIXEL_LOSSES[self.loss_name](pred, target)
         return value, {self.loss_name: value.item()}
 
     def validate(self, model: torch.nn.Module, device: torch.device) -> float:

@@ -125,14 +125,18 @@ class MotionCompensatedDenoiser(nn.Module):
         denoised.insert(centre, clean[:, centre])
         return torch.cat(noisy + denoised, 1)
 
+    def spatial_estimate(self, front: torch.Tensor) -> torch.Tensor:
+        """The centre frame's spatially denoised version (FFDNet's output) inside :meth:`front`'s output."""
+        start = 3 * (2 * self.radius + 1) + 3 * self.radius
+        return front[:, start : start + 3]
+
     def fuse(self, front: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
         """Step 4: the centre frame from :meth:`front`'s output and the noise level."""
         n, _, h, w = front.shape
         pad = (0, -w % self.modulo, 0, -h % self.modulo)
         x = F.pad(front, pad, mode="replicate") if any(pad) else front
         level = noise_level(sigma, front, pad).expand(n, 1, *x.shape[-2:])
-        base = x[:, 3 * (2 * self.radius + 1) + 3 * self.radius :][:, :3]
-        out = base + self.fusion(torch.cat([x, level.to(x.dtype)], 1))
+        out = self.spatial_estimate(x) + self.fusion(torch.cat([x, level.to(x.dtype)], 1))
         return out[..., :h, :w]
 
 
