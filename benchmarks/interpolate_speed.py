@@ -26,9 +26,11 @@ to RGB by the same converter (includes the pipeline's 8-bit 4:2:0 rounding), and
 Usage::
 
     .venv/bin/python -m benchmarks.interpolate_speed [--device cpu|cuda] [--width 1920 --height 1080]
-        [--frames N] [--fp16/--no-fp16] [--model default]
+        [--frames N] [--fp16/--no-fp16] [--model default] [--profile PATH]
 
-Writes ``benchmarks/results/interpolate_speed_<device type>.md`` and prints it.
+Writes ``benchmarks/results/interpolate_speed_<device type>.md`` and prints it. ``--profile`` also pulls the
+pipeline's frames once more, after the timings, under ``torch.profiler`` (all threads, so VapourSynth's
+worker threads count) and writes its op tables to PATH: where the pipeline's time goes beside the network.
 """
 from __future__ import annotations
 
@@ -124,6 +126,31 @@ def time_pipeline(clip: vs.VideoNode, model: str, device: torch.device, fp16: bo
     return seconds, out.get_frame(1)
 
 
+def profile_pipeline(clip: vs.VideoNode, model: str, device: torch.device, fp16: bool, path: Path) -> None:
+    """Pull every output frame of ``interpolate(clip, 2)`` under ``torch.profiler``; write its op tables to ``path``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    try:
+        config = torch._C._profiler._ExperimentalConfig(profile_all_threads=True)
+    except TypeError:  # older torch: the profiling thread only
+        config = None
+    out = vsvideogen.interpolate(clip, 2, model=model, device=str(device), fp16=fp16, scene_change=None)
+    _sync(device)
+    start = time.perf_counter()
+    with profile(activities=activities, experimental_config=config) as prof:
+        for _ in out.frames(close=True):
+            pass
+        _sync(device)
+    seconds = time.perf_counter() - start
+    table = prof.key_averages()
+    sections = [f"profiled pipeline pass: {seconds:.3f} s wall (profiler overhead included); all threads: {config is not None}",
+                "", "== by self CPU time ==", table.table(sort_by="self_cpu_time_total", row_limit=40)]
+    if device.type == "cuda":
+        sections += ["", "== by self device time ==", table.table(sort_by="self_device_time_total", row_limit=40)]
+    path.write_text("\n".join(sections), encoding="utf-8")
+
+
 @contextlib.contextmanager
 def grid_sample_warps() -> Iterator[None]:
     """Make IFNet warp through ``grid_sample`` (not the CuPy kernel) while the block runs."""
@@ -187,6 +214,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=None,
                         help="half precision (default: on for CUDA, off for the CPU)")
     parser.add_argument("--model", default="default", help="'default', a registered id or an IFNet weight file")
+    parser.add_argument("--profile", type=Path, metavar="PATH",
+                        help="after the timings, profile one more pipeline pass and write the op tables to PATH")
     args = parser.parse_args(argv)
     if args.frames < 3:
         parser.error("--frames must be at least 3")
@@ -258,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     path = RESULTS_DIR / f"interpolate_speed_{device.type}.md"
     path.write_text(text, encoding="utf-8")
     print(text)
+    if args.profile is not None:
+        print("interpolate_speed: profiling the pipeline ...", file=sys.stderr)
+        profile_pipeline(clip, args.model, device, fp16, args.profile)
     print(f"interpolate_speed: wrote {path}", file=sys.stderr)
     return 0
 

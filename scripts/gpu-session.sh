@@ -1,30 +1,37 @@
 #!/usr/bin/env bash
 # The one command for a lent GPU machine (offline; Python 3.12 with torch, CuPy, numpy, pytest, safetensors),
 # run from the repo root. In order:
-#   1. the interpolation speed benchmark at 1920x1080 fp16, alone on the GPU (timings must not share it);
-#   2. at the same time: the CUDA test suite (pytest -m cuda) and the training of the default models
-#      (upscale fidelity x2, then upscale GAN x2 from it; upscale fidelity x4; temporal denoiser; deblurrer),
-#      each with a wall-time budget (--time-limit, counted after its data is ready) so the run ends on time;
+#   1. the interpolation speed benchmark at 1920x1080 fp16, alone on the GPU (timings must not share it), then
+#      one profiled pipeline pass (op tables: where the pipeline's time goes beside the network);
+#   2. at the same time: the CUDA test suite (pytest -m cuda) and the training runs, each with a wall-time
+#      budget (--time-limit, counted after its data is ready) so the run ends on time:
+#        upscale-x4 (fidelity x4 from scratch), then upscale-x4-gan from it;
+#        upscale-x2-gan (GAN x2 from the bundled x2 fidelity default);
+#        denoise-motion (the bundled motion-compensated denoiser's fusion, continued on a larger pool);
+#        deblur (the bundled deblurrer, continued) and deblur-wide (width 48, from scratch);
 #      best.safetensors is written at every validation, so even a run cut short leaves weights.
 #
 # Before the session, here: `bash /work/shared/gpu/fetch-wheels.sh tqdm pillow matplotlib contourpy cycler
 # fonttools kiwisolver pyparsing python-dateutil six packaging` (wheels into ./.whl) and
 # `.venv/bin/python scripts/gpu-data.py` (clips and photos into ./.gpu-data); then, with the device tool:
-#   run(command="bash scripts/gpu-session.sh", carry=[".whl", ".gpu-data"], timeout_s=590)
+#   run(command="bash scripts/gpu-session.sh", carry=[".whl", ".gpu-data"], timeout_s=570)
 # What comes back under $OUT (default ./gpu-session-out; the device tool returns at most 8 files, 16 MiB each):
-# summary.txt, pytest-cuda.txt, interpolate_speed.txt, and run-<name>.tar per training run (model.safetensors,
-# model.json, log.jsonl, its console log). Budgets in seconds can be set through the environment (see below).
+# session.tar (summary.txt, pytest-cuda.txt, interpolate_speed.txt, interpolate_profile.txt) and run-<name>.tar
+# per training run (model.safetensors, model.json, log.jsonl, its console log). Budgets in seconds can be set
+# through the environment (see below).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-session-out}
 mkdir -p "$OUT/runs"
-BENCH_S=${BENCH_S:-60}        # speed benchmark
-FIDELITY_S=${FIDELITY_S:-170}  # upscale fidelity run (then GAN)
+BENCH_S=${BENCH_S:-75}        # speed benchmark and profile
+FIDELITY_S=${FIDELITY_S:-180}  # upscale x4 fidelity run (then its GAN run)
 GAN_S=${GAN_S:-110}
-TRAIN_S=${TRAIN_S:-280}        # upscale x4, denoise and deblur runs
+TRAIN_S=${TRAIN_S:-290}        # the other runs
+GRACE_S=${GRACE_S:-130}        # per run, beyond its budget: reading and preparing data, validation, export
+POOL=${POOL:-4000}             # denoise-motion: windows run through the frozen front
 TEST_S=${TEST_S:-300}
 FRAMES=${FRAMES:-13}           # speed benchmark source frames
-WORKERS=${WORKERS:-3}          # batch-making processes per run (upscale: 6)
+WORKERS=${WORKERS:-3}          # batch-making processes per run (unless the run sets its own)
 DEVICE=${DEVICE:-cuda}         # cpu: a dry run of this script on a machine without a GPU
 
 for need in .whl .gpu-data/clips .gpu-data/val; do
@@ -51,9 +58,9 @@ PY
 
 echo "== interpolate speed ==" >&2
 timeout "$BENCH_S" python3 -m benchmarks.interpolate_speed --device "$DEVICE" --width 1920 --height 1080 --fp16 \
-  --frames "$FRAMES" >"$OUT/interpolate_speed.log" 2>&1
+  --frames "$FRAMES" --profile "$OUT/interpolate_profile.txt" >"$OUT/interpolate_speed.log" 2>&1
 bench_rc=$?
-cp benchmarks/results/interpolate_speed_cuda.md "$OUT/" 2>/dev/null
+[ "$bench_rc" -eq 0 ] && cp "benchmarks/results/interpolate_speed_$DEVICE.md" "$OUT/interpolate_speed_cuda.md"
 
 echo "== pytest -m cuda and training ==" >&2
 timeout "$TEST_S" python3 -m pytest -q -m cuda tests -p no:cacheprovider --continue-on-collection-errors -rfEs \
@@ -64,30 +71,30 @@ D=.gpu-data
 train() {  # name seconds task options...: one run in $OUT/runs/name, log in $OUT/train-name.log
   local name=$1 seconds=$2; shift 2
   local task=$1; shift  # the task's own options come last, so that they win over these defaults
-  timeout $((seconds + 100)) python3 -m vsvideogen.cli train "$task" --out "$OUT/runs/$name" --device "$DEVICE" \
+  timeout $((seconds + GRACE_S)) python3 -m vsvideogen.cli train "$task" --out "$OUT/runs/$name" --device "$DEVICE" \
     --time-limit "$seconds" --workers "$WORKERS" --threads 2 --no-progress --log-every 50 --steps 1000000 "$@" \
     >"$OUT/train-$name.log" 2>&1
   echo "train $name: exit $?" >>"$OUT/train-status.txt"
 }
 V="--val-every 300 --save-every 300"
-upscale_x2() {
-  train upscale-x2 "$FIDELITY_S" upscale --workers 4 --scale 2 --features 64 --convs 16 --clean-fraction 0.5 \
-    --val-degradation bicubic --batch 32 --crop 128 --lr 5e-4 $V \
-    --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 $D/val-photos
-  train upscale-x2-gan "$GAN_S" upscale --workers 4 --scale 2 --mode gan --init "$OUT/runs/upscale-x2/model.safetensors" \
-    --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 128 $V \
-    --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 $D/val-photos
+W=vsvideogen/weights
+UPSCALE_DATA="--data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 $D/val-photos"
+upscale_x4() {
+  train upscale-x4 "$FIDELITY_S" upscale --workers 3 --scale 4 --features 64 --convs 16 --clean-fraction 0.5 \
+    --val-degradation bicubic --batch 32 --crop 192 --lr 5e-4 $V $UPSCALE_DATA
+  train upscale-x4-gan "$GAN_S" upscale --workers 3 --scale 4 --mode gan --init "$OUT/runs/upscale-x4/model.safetensors" \
+    --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 192 $V $UPSCALE_DATA
 }
-upscale_x2 &
-train upscale-x4 "$TRAIN_S" upscale --workers 2 --scale 4 --features 64 --convs 16 --clean-fraction 0.5 \
-  --val-degradation bicubic --batch 32 --crop 192 --lr 5e-4 $V \
-  --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 $D/val-photos &
-train denoise "$TRAIN_S" denoise --workers 3 --noise mixed --features 32 --batch 32 --crop 128 --lr 5e-4 $V \
+upscale_x4 &
+train upscale-x2-gan "$TRAIN_S" upscale --workers 3 --scale 2 --mode gan --init $W/upscale_default.safetensors \
+  --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 128 $V $UPSCALE_DATA &
+train denoise-motion "$TRAIN_S" denoise --workers 0 --arch motion --init $W/denoise_temporal_default.safetensors \
+  --pool "$POOL" --pool-crop 128 --noise mixed --max-sigma 55 --batch 32 --crop 96 --lr 2e-4 $V \
   --data $D/clips --val $D/val/carphone_pristine.mp4 &
-if python3 -m vsvideogen.cli train deblur --help >/dev/null 2>&1; then
-  train deblur "$TRAIN_S" deblur --workers 5 --features 32 --batch 16 --crop 128 --lr 5e-4 $V \
-    --data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 &
-fi
+DEBLUR_DATA="--data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4"
+train deblur "$TRAIN_S" deblur --workers 3 --init $W/deblur_default.safetensors --batch 16 --crop 128 --lr 3e-4 $V \
+  $DEBLUR_DATA &
+train deblur-wide "$TRAIN_S" deblur --workers 3 --features 48 --batch 16 --crop 128 --lr 5e-4 $V $DEBLUR_DATA &
 wait $test_pid
 test_rc=$?
 wait
@@ -98,6 +105,7 @@ find "$OUT/runs" \( -name last.pt -o -name best.safetensors \) -delete  # not ne
   cat "$OUT/versions.txt"
   echo "interpolate_speed: exit $bench_rc"
   grep -E '^\| (pipeline|plain)|^Sanity' "$OUT/interpolate_speed.log"
+  head -n 1 "$OUT/interpolate_profile.txt" 2>/dev/null
   echo "pytest -m cuda: exit $test_rc: $(tail -n 1 "$OUT/pytest-cuda.txt")"
   cat "$OUT/train-status.txt"
   for log in "$OUT"/train-*.log; do echo "-- $log"; grep -E "done:|error|Error" "$log" | tail -n 3; done
@@ -105,8 +113,9 @@ find "$OUT/runs" \( -name last.pt -o -name best.safetensors \) -delete  # not ne
 # The device tool returns at most 8 files of at most 16 MiB: summary, test log, speed results, and one archive
 # per run (its model, metadata and log); the rest stays behind.
 pack=$(mktemp -d)
-cat "$OUT/interpolate_speed.log" "$OUT/interpolate_speed_cuda.md" >"$pack/interpolate_speed.txt" 2>/dev/null
-cp "$OUT/pytest-cuda.txt" "$OUT/summary.txt" "$pack/"
+cat "$OUT/interpolate_speed.log" "$OUT/interpolate_speed_cuda.md" >"$OUT/interpolate_speed.txt" 2>/dev/null
+tar cf "$pack/session.tar" -C "$OUT" summary.txt pytest-cuda.txt interpolate_speed.txt interpolate_profile.txt \
+  nvidia-smi.txt 2>/dev/null
 for run in "$OUT"/runs/*/; do
   name=$(basename "$run")
   tar cf "$pack/run-$name.tar" -C "$run" model.safetensors model.json log.jsonl 2>/dev/null

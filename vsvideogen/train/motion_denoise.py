@@ -76,15 +76,16 @@ def _load(init: str | None, radius: int, features: int) -> torch.nn.Module:
 
 @torch.no_grad()
 def run_front(net: torch.nn.Module, batch: DenoiseBatch, chunk: int = _FRONT_CHUNK) -> MotionBatch:
-    """``batch`` through ``net.front`` (``chunk`` windows at a time), kept in fp16."""
-    fronts = [net.front(batch.noisy[i : i + chunk], batch.sigma[i : i + chunk]).half()
+    """``batch`` through ``net.front`` (``chunk`` windows at a time, on ``net``'s device), kept in fp16 on the CPU."""
+    device = next(net.parameters()).device
+    fronts = [net.front(batch.noisy[i : i + chunk].to(device), batch.sigma[i : i + chunk].to(device)).half().cpu()
               for i in range(0, len(batch.clean), chunk)]
     return MotionBatch(torch.cat(fronts), batch.sigma.half(), batch.clean.half())
 
 
 def build_pool(net: torch.nn.Module, windows: VideoWindows, noise: NoiseConfig, count: int, crop: int, seed: int,
                progress: bool = True) -> MotionBatch:
-    """``count`` noisy ``crop``-pixel windows drawn from ``seed``, through the frozen front.
+    """``count`` noisy ``crop``-pixel windows drawn from ``seed``, through the frozen front (on ``net``'s device).
 
     Raises:
         VSVideoGenError: the crop does not fit the training clips.
@@ -115,6 +116,7 @@ class MotionDenoiseTask:
         pool: training windows run through the front.
         pool_crop: their side in pixels (training crops are taken inside them).
         seed: seeds the pool's windows and noise.
+        device: where the front runs while the pool is built (the training device; the pool stays on the CPU).
         val_batch: validation windows per forward pass.
         progress: show a progress bar while the pool is built.
         info: extra JSON-able facts for the run's metadata.
@@ -128,8 +130,8 @@ class MotionDenoiseTask:
 
     def __init__(self, windows: VideoWindows, val: DenoiseBatch | None, noise: NoiseConfig = NoiseConfig(),
                  radius: int = 2, features: int = 32, loss: str = "charbonnier", init: str | None = None,
-                 pool: int = 1000, pool_crop: int = 128, seed: int = 0, val_batch: int = 2, progress: bool = True,
-                 info: dict[str, Any] | None = None) -> None:
+                 pool: int = 1000, pool_crop: int = 128, seed: int = 0, device: torch.device | str = "cpu",
+                 val_batch: int = 2, progress: bool = True, info: dict[str, Any] | None = None) -> None:
         noise.check()
         if loss not in LOSSES:
             raise VSVideoGenError(FUNC, f"loss {loss!r} is unknown; use one of {', '.join(LOSSES)}")
@@ -140,8 +142,10 @@ class MotionDenoiseTask:
             part.requires_grad_(False)
         self.radius, self.features, self.noise, self.loss_name, self.init = radius, self.model.features, noise, loss, init
         self.pool_crop, self.val_batch, self.info = pool_crop, val_batch, dict(info or {})
+        self.model.to(device)
         self.pool = build_pool(self.model, windows, noise, pool, pool_crop, seed, progress)
         self.val = None if val is None else run_front(self.model, val)
+        self.model.cpu()
         self.reference_psnr = None if self.val is None else float(psnr(self.model.spatial_estimate(self.val.front).float(), self.val.clean.float()).mean())
 
     def build_model(self) -> torch.nn.Module:
