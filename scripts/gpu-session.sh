@@ -6,7 +6,7 @@
 #   2. at the same time: the CUDA test suite (pytest -m cuda) and the training runs, each with a wall-time
 #      budget (--time-limit, counted after its data is ready) so the run ends on time:
 #        upscale-x4 (fidelity x4 from scratch), then upscale-x4-gan from it;
-#        upscale-x2-gan (GAN x2 from the bundled x2 fidelity default);
+#        upscale-x2-gan-patch and -unet (GAN x2 from the bundled x2 fidelity default, either discriminator);
 #        denoise-motion (the bundled motion-compensated denoiser's fusion, continued on a larger pool);
 #        deblur (the bundled deblurrer, continued) and deblur-wide (width 48, from scratch);
 #      best.safetensors is written at every validation, so even a run cut short leaves weights.
@@ -86,8 +86,11 @@ upscale_x4() {
     --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 192 $V $UPSCALE_DATA
 }
 upscale_x4 &
-train upscale-x2-gan "$TRAIN_S" upscale --workers 3 --scale 2 --mode gan --init $W/upscale_default.safetensors \
-  --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 128 $V $UPSCALE_DATA &
+for disc in patch unet; do
+  train upscale-x2-gan-$disc "$TRAIN_S" upscale --workers 3 --scale 2 --mode gan --discriminator $disc \
+    --init $W/upscale_default.safetensors --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 128 $V \
+    $UPSCALE_DATA &
+done
 train denoise-motion "$TRAIN_S" denoise --workers 0 --arch motion --init $W/denoise_temporal_default.safetensors \
   --pool "$POOL" --pool-crop 128 --noise mixed --max-sigma 55 --batch 32 --crop 96 --lr 2e-4 $V \
   --data $D/clips --val $D/val/carphone_pristine.mp4 &
@@ -98,7 +101,6 @@ train deblur-wide "$TRAIN_S" deblur --workers 3 --features 48 --batch 16 --crop 
 wait $test_pid
 test_rc=$?
 wait
-find "$OUT/runs" \( -name last.pt -o -name best.safetensors \) -delete  # not needed back: model.safetensors is the export
 
 {
   echo "== gpu-session summary =="
@@ -118,7 +120,9 @@ tar cf "$pack/session.tar" -C "$OUT" summary.txt pytest-cuda.txt interpolate_spe
   nvidia-smi.txt 2>/dev/null
 for run in "$OUT"/runs/*/; do
   name=$(basename "$run")
-  tar cf "$pack/run-$name.tar" -C "$run" model.safetensors model.json log.jsonl 2>/dev/null
+  weights=model.safetensors  # the export; a run cut short by its timeout left only its last validation's best
+  [ -e "$run/$weights" ] || weights=best.safetensors
+  tar cf "$pack/run-$name.tar" -C "$run" "$weights" model.json log.jsonl 2>/dev/null
   cp "$OUT/train-$name.log" "$run/" 2>/dev/null && tar rf "$pack/run-$name.tar" -C "$run" "train-$name.log"
 done
 find "$OUT" -mindepth 1 -delete

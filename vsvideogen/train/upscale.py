@@ -8,11 +8,13 @@ Two modes:
 
 * ``"fidelity"``: Charbonnier (or L1) between the upscaled LR and the HR crop; the best checkpoint by
   validation PSNR is exported.
-* ``"gan"``: L1 plus an adversarial loss from a :class:`~.discriminator.PatchDiscriminator` (hinge or
-  relativistic average), which the task owns and trains with its own Adam optimiser after each generator
-  step (the trainer's ``after_step`` hook; its state rides in ``last.pt`` through ``extra_state``). Usually
-  started from a fidelity model (``init``). GAN training trades PSNR for texture, so the *last* weights
-  are exported rather than the best-PSNR ones.
+* ``"gan"``: L1 plus an adversarial loss (hinge or relativistic average) from a discriminator (``"patch"``:
+  a :class:`~.discriminator.PatchDiscriminator`; ``"unet"``: a :class:`~.discriminator.UNetDiscriminator`,
+  one logit per pixel), by default behind a :class:`~.discriminator.HighPass` input stage (``disc_input``),
+  which the task owns and trains with its own Adam optimiser after each generator step (the trainer's
+  ``after_step`` hook; its state rides in ``last.pt`` through ``extra_state``). Usually started from a
+  fidelity model (``init``). GAN training trades PSNR for texture, so the *last* weights are exported
+  rather than the best-PSNR ones.
 
 Validation upscales held-out images degraded both ways (the realistic degradation with a fixed seed per
 image, and plain bicubic) and reports PSNR on RGB and on luma (BT.601 Y), ``scale`` pixels shaved off each
@@ -34,12 +36,16 @@ from ..errors import VSVideoGenError
 from ..ops.resize import resize
 from .augment import random_flip, random_transpose
 from .degrade import DegradationConfig, bicubic_degrade, degrade
-from .discriminator import PatchDiscriminator
+from .discriminator import HighPass, PatchDiscriminator, UNetDiscriminator
 from .footage import Footage
 from .losses import GAN_LOSSES, PIXEL_LOSSES, discriminator_loss, generator_adversarial_loss, luma, psnr
 
 FUNC = "train"
 MODES = ("fidelity", "gan")
+#: Discriminators of the gan mode by the name the options use.
+DISCRIMINATORS = {"patch": PatchDiscriminator, "unet": UNetDiscriminator}
+#: What the discriminator is shown: the fine detail (:class:`~.discriminator.HighPass`) or the plain image.
+DISC_INPUTS = ("highpass", "image")
 DEGRADATIONS = ("realistic", "bicubic")
 DEFAULT_FEATURES = 32
 DEFAULT_CONVS = 12
@@ -234,6 +240,13 @@ def load_upscale_model(init: str | None, scale: int, features: int | None = None
     return model.train()
 
 
+def build_discriminator(kind: str, features: int, disc_input: str) -> torch.nn.Module:
+    """A fresh discriminator of ``kind`` (see :data:`DISCRIMINATORS`), behind a :class:`HighPass` stage when
+    ``disc_input`` is ``"highpass"``. Its parameter names tell both choices apart."""
+    disc = DISCRIMINATORS[kind](3, features)
+    return torch.nn.Sequential(HighPass(3), disc) if disc_input == "highpass" else disc
+
+
 class UpscaleTask:
     """What :func:`vsvideogen.train.trainer.train` needs to fit an SRVGGNetCompact upscaler.
 
@@ -252,6 +265,9 @@ class UpscaleTask:
         pixel_loss: ``"charbonnier"`` or ``"l1"`` (default: Charbonnier for fidelity, L1 for gan).
         adv_weight: weight of the adversarial loss in gan mode.
         gan_loss: ``"hinge"`` or ``"relativistic"``.
+        discriminator: ``"patch"`` (one logit per 8x8 block) or ``"unet"`` (per-pixel logits), see
+            :data:`DISCRIMINATORS`.
+        disc_input: ``"highpass"`` (the discriminator judges the amplified fine detail) or ``"image"``.
         disc_features: width of the discriminator's first layer.
         disc_lr_ratio: the discriminator's learning rate as a multiple of the generator's (schedule included).
         info: extra JSON-able facts for the run's metadata (data sources and such).
@@ -276,6 +292,8 @@ class UpscaleTask:
         pixel_loss: str | None = None,
         adv_weight: float = 0.05,
         gan_loss: str = "hinge",
+        discriminator: str = "patch",
+        disc_input: str = "highpass",
         disc_features: int = 32,
         disc_lr_ratio: float = 1.0,
         info: dict[str, Any] | None = None,
@@ -284,7 +302,9 @@ class UpscaleTask:
         pixel_loss = pixel_loss or ("charbonnier" if mode == "fidelity" else "l1")
         for name, value, allowed in (("mode", mode, MODES), ("degradation", degradation, DEGRADATIONS),
                                      ("val_degradation", val_degradation, DEGRADATIONS),
-                                     ("pixel_loss", pixel_loss, tuple(PIXEL_LOSSES)), ("gan_loss", gan_loss, GAN_LOSSES)):
+                                     ("pixel_loss", pixel_loss, tuple(PIXEL_LOSSES)), ("gan_loss", gan_loss, GAN_LOSSES),
+                                     ("discriminator", discriminator, tuple(DISCRIMINATORS)),
+                                     ("disc_input", disc_input, DISC_INPUTS)):
             if value not in allowed:
                 raise VSVideoGenError(FUNC, f"{name} {value!r} is unknown; use one of {', '.join(allowed)}")
         if not 0 <= clean_fraction <= 1:
@@ -305,12 +325,14 @@ class UpscaleTask:
         self.pixel_loss = pixel_loss
         self.adv_weight = adv_weight
         self.gan_loss = gan_loss
+        self.discriminator = discriminator
+        self.disc_input = disc_input
         self.disc_features = disc_features
         self.disc_lr_ratio = disc_lr_ratio
         self.info = dict(info or {})
         self.export_best = mode == "fidelity"
         self.reference_psnr = None if val is None else val.baseline[val_degradation]
-        self.disc: PatchDiscriminator | None = None
+        self.disc: torch.nn.Module | None = None
         self._disc_opt: torch.optim.Optimizer | None = None
         self._disc_opt_state: dict | None = None
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -322,7 +344,7 @@ class UpscaleTask:
         model = load_upscale_model(self.init, self.scale, self.features, self.convs)
         self.info.update(features=model.features, convs=model.convs)
         if self.mode == "gan":
-            self.disc = PatchDiscriminator(3, self.disc_features)
+            self.disc = build_discriminator(self.discriminator, self.disc_features, self.disc_input)
         return model
 
     # -- data --------------------------------------------------------------------------------------------
@@ -331,10 +353,14 @@ class UpscaleTask:
         """``batch`` HR crops of ``crop x crop`` and their degraded LR inputs (on the CPU).
 
         Raises:
-            VSVideoGenError: ``crop`` is not a multiple of the scale or does not fit the data.
+            VSVideoGenError: ``crop`` is not a multiple of the scale (or of 8 with the U-Net discriminator) or
+                does not fit the data.
         """
         if crop % self.scale:
             raise VSVideoGenError(FUNC, f"crop {crop} must be a multiple of the scale {self.scale}; use e.g. --crop {max(self.scale, crop // self.scale * self.scale)}")
+        if self.mode == "gan" and self.discriminator == "unet" and crop % 8:
+            raise VSVideoGenError(FUNC, f"the U-Net discriminator needs a crop that is a multiple of 8, not {crop}; "
+                                  f"use e.g. --crop {max(8, crop // 8 * 8)}")
         if self.crops.smallest_side() < crop:
             raise VSVideoGenError(FUNC, f"crop {crop} does not fit the smallest training image ({self.crops.smallest_side()} px); use a smaller --crop")
         hrs, lrs = [], []
@@ -348,7 +374,7 @@ class UpscaleTask:
 
     # -- losses ------------------------------------------------------------------------------------------
 
-    def _ready_disc(self, device: torch.device) -> PatchDiscriminator:
+    def _ready_disc(self, device: torch.device) -> torch.nn.Module:
         if self._disc_opt is None:
             self.disc.to(device)
             self._disc_opt = torch.optim.Adam(self.disc.parameters(), lr=1e-4, betas=(0.9, 0.99))
@@ -389,7 +415,10 @@ class UpscaleTask:
         return {"d_loss": loss.item(), "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item()}
 
     def extra_state(self) -> dict[str, Any]:
-        """The discriminator and its optimiser (gan mode), for ``last.pt``."""
+        """The discriminator and its optimiser (gan mode), for ``last.pt``.
+
+        The discriminator's parameter names tell its kind and input, so a resume can check them.
+        """
         if self.disc is None:
             return {}
         opt = self._disc_opt.state_dict() if self._disc_opt is not None else self._disc_opt_state
@@ -399,12 +428,19 @@ class UpscaleTask:
         """Restore :meth:`extra_state` on ``--resume``.
 
         Raises:
-            VSVideoGenError: the checkpoint was written in the other mode.
+            VSVideoGenError: the checkpoint was written in the other mode, or with another discriminator or
+                discriminator input.
         """
         if ("disc" in state) != (self.disc is not None):
             was = "gan" if "disc" in state else "fidelity"
             raise VSVideoGenError(FUNC, f"last.pt is a --mode {was} run; resume it with --mode {was}")
         if self.disc is not None:
+            saved = state["disc"].keys()
+            was = next((f"--discriminator {kind} --disc-input {shown}" for kind in DISCRIMINATORS for shown in DISC_INPUTS
+                        if build_discriminator(kind, 1, shown).state_dict().keys() == saved), None)
+            wanted = f"--discriminator {self.discriminator} --disc-input {self.disc_input}"
+            if was not in (None, wanted):
+                raise VSVideoGenError(FUNC, f"last.pt was trained with {was}, not {wanted}; resume it with {was}")
             self.disc.load_state_dict(state["disc"])
             self._disc_opt_state = state["disc_optimizer"]
 
@@ -435,6 +471,7 @@ class UpscaleTask:
             "val_baseline_bicubic_psnr": None if self.val is None else self.val.baseline,
         }
         if self.mode == "gan":
-            facts.update(adv_weight=self.adv_weight, gan_loss=self.gan_loss, disc_features=self.disc_features,
+            facts.update(adv_weight=self.adv_weight, gan_loss=self.gan_loss, discriminator=self.discriminator,
+                         disc_input=self.disc_input, disc_features=self.disc_features,
                          disc_lr_ratio=self.disc_lr_ratio, exported="last")
         return {**facts, **self.info}
