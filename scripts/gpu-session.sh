@@ -11,8 +11,9 @@
 #        deblur (the bundled deblurrer, continued) and deblur-wide (width 48, from scratch);
 #      best.safetensors is written at every validation, so even a run cut short leaves weights.
 #
-# Before the session, here: `bash /work/shared/gpu/fetch-wheels.sh tqdm pillow matplotlib contourpy cycler
-# fonttools kiwisolver pyparsing python-dateutil six packaging` (wheels into ./.whl) and
+# Before the session, here: `bash /work/shared/gpu/fetch-wheels.sh tqdm pillow packaging platformdirs` (wheels
+# into ./.whl; matplotlib and its dependencies are left out to keep the carried tree under 64 MiB, so the runs
+# draw no curves.png: their log.jsonl has the numbers) and
 # `.venv/bin/python scripts/gpu-data.py` (clips and photos into ./.gpu-data); then, with the device tool:
 #   run(command="bash scripts/gpu-session.sh", carry=[".whl", ".gpu-data"], timeout_s=570)
 # What comes back under $OUT (default ./gpu-session-out; the device tool returns at most 8 files, 16 MiB each):

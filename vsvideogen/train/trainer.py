@@ -206,6 +206,7 @@ class _Run:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.state = _State()
         self.history: list[dict[str, Any]] = []
+        self._plots_off = False  # set when matplotlib is missing
         self.started = time.perf_counter()
         self.wall_before = 0.0
         self.val_seconds = 0.0  # how long the last validation took
@@ -268,9 +269,19 @@ class _Run:
         return self.wall_before + time.perf_counter() - self.started
 
     def _plot(self) -> None:
+        """Redraw ``curves.png``; without matplotlib (a minimal install) say so once and train on."""
+        if self._plots_off:
+            return
         train = [(r["step"], r["loss"]) for r in self.history if "loss" in r]
         val = [(r["step"], r["val_psnr"]) for r in self.history if r.get("val_psnr") is not None]
-        plot_curves(self.out / "curves.png", train, val, f"vsvideogen train {self.task.name}", self.task.reference_psnr)
+        try:
+            plot_curves(self.out / "curves.png", train, val, f"vsvideogen train {self.task.name}", self.task.reference_psnr)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] != "matplotlib":
+                raise
+            self._plots_off = True
+            print(f"{FUNC}: matplotlib is not installed, so curves.png is not drawn (log.jsonl has the same "
+                  "numbers); pip install matplotlib to get it", file=sys.stderr)
 
     # -- the loop ----------------------------------------------------------------------------------------
 
