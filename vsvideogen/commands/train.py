@@ -291,9 +291,9 @@ def _add_upscale_parser(tasks: argparse._SubParsersAction) -> None:
     model.add_argument("--pixel-loss", choices=("charbonnier", "l1"), help="default: charbonnier (fidelity), l1 (gan)")
     model.add_argument("--adv-weight", type=float, default=0.05, metavar="W", help="weight of the adversarial loss (gan; default 0.05)")
     model.add_argument("--gan-loss", choices=("hinge", "relativistic"), default="hinge", help="adversarial loss (default hinge)")
-    model.add_argument("--discriminator", choices=("patch", "unet"), default="patch",
-                       help="gan discriminator: a PatchGAN with one logit per 8x8 block, or a U-Net with one per pixel "
-                       "(about 10x slower per step; default patch)")
+    model.add_argument("--discriminator", choices=("patch", "unet"), default="unet",
+                       help="gan discriminator: a U-Net with one logit per pixel (the bundled upscale-gan's; --crop "
+                       "must be a multiple of 8), or a PatchGAN with one per 8x8 block (cheaper per step; default unet)")
     model.add_argument("--disc-input", choices=("highpass", "image"), default="highpass",
                        help="what the discriminator sees: the image's fine detail (image minus its 5x5 blur, "
                        "amplified), which it learns to judge far faster, or the plain image (default highpass)")

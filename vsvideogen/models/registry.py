@@ -133,6 +133,20 @@ MODELS: tuple[ModelSpec, ...] = (
         bundled=True,
     ),
     ModelSpec(
+        id="upscale-gan",
+        task="upscale",
+        arch="srvgg",
+        file="upscale_gan.safetensors",
+        sha256="c197d0c3d7035ca35aee4a41e35e957c46164847049e95621cc41acace3933a3",
+        licence="MIT",
+        source="vsvideogen: `vsvideogen train upscale --mode gan` from upscale-default; model card "
+        "vsvideogen/weights/upscale_gan.md",
+        modulo=1,
+        description="vsvideogen's x2 GAN upscaler (SRVGGNetCompact 64x16, L1 + adversarial from a U-Net "
+        "discriminator; more texture than upscale-default, lower PSNR; fp16)",
+        bundled=True,
+    ),
+    ModelSpec(
         id="deblur-default",
         task="deblur",
         arch="temporal-deblurrer",
@@ -150,7 +164,7 @@ MODELS: tuple[ModelSpec, ...] = (
         task="denoise",
         arch="temporal-denoiser",
         file="denoise_temporal_default.safetensors",
-        sha256="5d84cfeb44387f108e00d0385daf045876c0fa912bd0f0d6497331960c3b0a0e",
+        sha256="7869b4f381783d64c0c88758343a423e0b5babe4370ca11064bfed9e5dbc7070",
         licence="MIT (fusion U-Net: ours; FFDNet part: KAIR) and Apache-2.0 (SPyNet part: BasicSR)",
         source="vsvideogen: a fusion U-Net trained with `vsvideogen train denoise --arch motion` on top of the "
         "official FFDNet colour (KAIR) and BasicVSR-REDS SPyNet (BasicSR) weights, stored with it in fp16; model "

@@ -265,8 +265,8 @@ class UpscaleTask:
         pixel_loss: ``"charbonnier"`` or ``"l1"`` (default: Charbonnier for fidelity, L1 for gan).
         adv_weight: weight of the adversarial loss in gan mode.
         gan_loss: ``"hinge"`` or ``"relativistic"``.
-        discriminator: ``"patch"`` (one logit per 8x8 block) or ``"unet"`` (per-pixel logits), see
-            :data:`DISCRIMINATORS`.
+        discriminator: ``"unet"`` (per-pixel logits; the default, which made ``upscale-gan``) or ``"patch"``
+            (one logit per 8x8 block), see :data:`DISCRIMINATORS`.
         disc_input: ``"highpass"`` (the discriminator judges the amplified fine detail) or ``"image"``.
         disc_features: width of the discriminator's first layer.
         disc_lr_ratio: the discriminator's learning rate as a multiple of the generator's (schedule included).
@@ -292,7 +292,7 @@ class UpscaleTask:
         pixel_loss: str | None = None,
         adv_weight: float = 0.05,
         gan_loss: str = "hinge",
-        discriminator: str = "patch",
+        discriminator: str = "unet",
         disc_input: str = "highpass",
         disc_features: int = 32,
         disc_lr_ratio: float = 1.0,
