@@ -184,8 +184,23 @@ class Output:
     seconds: float
 
 
+def fine_detail(image: np.ndarray, sigma: float = 1.5) -> float:
+    """Energy of ``image`` minus its Gaussian blur (``sigma`` px, edges reflected): how much fine detail it has."""
+    radius = int(3 * sigma)
+    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma**2))
+    taps /= taps.sum()
+    padded = np.pad(image, radius, mode="reflect")
+    rows = sum(w * padded[i : i + image.shape[0], :] for i, w in enumerate(taps))
+    blur = sum(w * rows[:, j : j + image.shape[1]] for j, w in enumerate(taps))
+    return float(np.mean((image - blur) ** 2))
+
+
 def score(truth_luma: list[np.ndarray], output: Output, family: vs.ColorFamily, scale: int) -> dict[str, float]:
-    """Mean per-frame Y-PSNR and Y-SSIM (``scale`` px shaved), flicker (clips), fps."""
+    """Mean per-frame Y-PSNR, Y-SSIM and detail ratio (``scale`` px shaved), flicker (clips), fps.
+
+    The detail ratio is the output's :func:`fine_detail` over the original's: 1 is as much fine detail as the
+    original, below 1 smoother (what PSNR-trained models give), above 1 more (noise, ringing, invented texture).
+    """
     test = [_shave(luma(p, family), scale) for p in output.planes]
     truth = [_shave(t, scale) for t in truth_luma]
     if len(test) != len(truth) or test[0].shape != truth[0].shape:
@@ -193,6 +208,7 @@ def score(truth_luma: list[np.ndarray], output: Output, family: vs.ColorFamily, 
     result = {
         "y_psnr": common.mean(common.psnr(t, o) for t, o in zip(truth, test)),
         "y_ssim": common.mean(common.ssim(t, o) for t, o in zip(truth, test)),
+        "detail": common.mean(fine_detail(o) / fine_detail(t) for t, o in zip(truth, test)),
         "flicker": flicker(truth, test) if len(truth) > 1 else None,
         "fps": len(test) / output.seconds if output.seconds > 0 else float("inf"),
         "frames": len(test),
@@ -763,8 +779,10 @@ def render_markdown(items: list[Item], rows: dict, methods: list[Method], scales
 
     text += [f"## Held-out material: {len(held)} items never used to train vsvideogen's models", "",
              f"{', '.join(held) or 'none'}. Each item counts once (a clip: the mean over its frames); Δ is against "
-             "bicubic.", ""]
-    headers = ["Method"] + [h for s in scales for h in (f"x{s} Y-PSNR", f"x{s} Δ bicubic", f"x{s} Y-SSIM")]
+             "bicubic; detail is the fine-detail energy (luma minus its Gaussian blur, sigma 1.5) as a share of the "
+             "original's: below 1 smoother than the original, above 1 busier. PSNR and SSIM favour smooth output, "
+             "so read a GAN model's row by its detail too.", ""]
+    headers = ["Method"] + [h for s in scales for h in (f"x{s} Y-PSNR", f"x{s} Δ bicubic", f"x{s} Y-SSIM", f"x{s} detail")]
     body = []
     for method in methods:
         cells = [method.label]
@@ -773,7 +791,8 @@ def render_markdown(items: list[Item], rows: dict, methods: list[Method], scales
             base = _mean_over(rows, held, str(s), "bicubic", "y_psnr")
             delta = psnr - base if psnr is not None and base is not None else None
             cells += [f2(psnr), (f"{delta:+.2f}" if delta is not None else "—"),
-                      f4(_mean_over(rows, held, str(s), method.key, "y_ssim"))]
+                      f4(_mean_over(rows, held, str(s), method.key, "y_ssim")),
+                      f2(_mean_over(rows, held, str(s), method.key, "detail"))]
         body.append(cells)
     text += [common.markdown_table(headers, body), ""]
     if any(m.key.startswith("basicvsr") for m in methods):
