@@ -31,7 +31,7 @@ TRAIN_S=${TRAIN_S:-290}        # the other runs
 GRACE_S=${GRACE_S:-130}        # per run, beyond its budget: reading and preparing data, validation, export
 POOL=${POOL:-4000}             # denoise-motion: windows run through the frozen front
 TEST_S=${TEST_S:-300}
-FRAMES=${FRAMES:-13}           # speed benchmark source frames
+FRAMES=${FRAMES:-61}           # speed benchmark source frames (13 in the first two sessions: too few to amortise a call's fixed costs)
 WORKERS=${WORKERS:-3}          # batch-making processes per run (unless the run sets its own)
 DEVICE=${DEVICE:-cuda}         # cpu: a dry run of this script on a machine without a GPU
 
