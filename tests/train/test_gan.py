@@ -79,3 +79,13 @@ def test_resume_rebuilds_the_same_discriminator_and_refuses_another():
     plain, _ = _noise_task("hinge", "unet", "image")
     with pytest.raises(VSVideoGenError, match="not --discriminator unet --disc-input image"):
         plain.load_extra_state(state)
+
+
+def test_resume_with_another_discriminator_width_names_the_fix():
+    task, model = _noise_task("hinge", "patch")
+    _gan_step(task, model, torch.optim.AdamW(model.parameters(), lr=1e-4), 0)
+    wider = UpscaleTask(task.crops, None, scale=2, mode="gan", degradation="bicubic", features=8, convs=1,
+                        discriminator="patch", disc_features=16)
+    wider.build_model()
+    with pytest.raises(VSVideoGenError, match="does not have --disc-features 16; resume it with the width"):
+        wider.load_extra_state(task.extra_state())

@@ -441,7 +441,12 @@ class UpscaleTask:
             wanted = f"--discriminator {self.discriminator} --disc-input {self.disc_input}"
             if was not in (None, wanted):
                 raise VSVideoGenError(FUNC, f"last.pt was trained with {was}, not {wanted}; resume it with {was}")
-            self.disc.load_state_dict(state["disc"])
+            try:
+                self.disc.load_state_dict(state["disc"])
+            except RuntimeError:  # same kind, other sizes
+                raise VSVideoGenError(FUNC, f"last.pt's discriminator does not have --disc-features "
+                                      f"{self.disc_features}; resume it with the width it was trained with "
+                                      "(model.json's disc_features)") from None
             self._disc_opt_state = state["disc_optimizer"]
 
     # -- validation and metadata -------------------------------------------------------------------------
