@@ -374,14 +374,24 @@ def _vsvideogen_upscale(lr: vs.VideoNode, scale: int, model: str, ctx: Context, 
 
 
 def _ours(models: list[str], lr, scale, ctx) -> Output:
-    reasons = []
+    """The first of ``models`` made for ``scale``; failing that, the first whose scale has ``scale`` as a power
+    (``vsvideogen.upscale`` then runs it repeatedly, as nnedi3's rpow2 does)."""
+    reasons, scales = [], {}
     for model in models:
         try:
-            if ctx.model_scale(model) == scale:
-                return _vsvideogen_upscale(lr, scale, model, ctx, temporal=False)
-            reasons.append(f"{model} is a x{ctx.model_scale(model)} model")
+            scales[model] = ctx.model_scale(model)
         except Unavailable as reason:
             reasons.append(str(reason))
+    for model, model_scale in scales.items():
+        if model_scale == scale:
+            return _vsvideogen_upscale(lr, scale, model, ctx, temporal=False)
+    for model, model_scale in scales.items():
+        reached = model_scale
+        while 1 < reached < scale:
+            reached *= model_scale
+        if model_scale > 1 and reached == scale:
+            return _vsvideogen_upscale(lr, scale, model, ctx, temporal=False)
+        reasons.append(f"{model} is a x{model_scale} model")
     raise Unavailable("; ".join(reasons) or "no model given")
 
 
@@ -838,7 +848,8 @@ def render_markdown(items: list[Item], rows: dict, methods: list[Method], scales
 
     text += ["Luma: a clip's own Y plane; photos (RGB): BT.601 studio-range Y (16 + (65.481 R + 128.553 G + "
              "24.966 B) / 255). 8-bit scale, float64, `scale` pixels shaved from each border. Degradation: "
-             "`resize.Bicubic` (Catmull-Rom, anti-aliased by zimg) to 1/scale in the source format, 8-bit. SSIM: "
+             "`resize.Bicubic` (Catmull-Rom, anti-aliased by zimg) to 1/scale in the source format, 8-bit. At x4 "
+             "a x2 vsvideogen model runs twice (as nnedi3's rpow2 does). SSIM: "
              "11x11 Gaussian window, sigma 1.5. fps: frames (images) per wall-clock second on this machine, "
              "model loading excluded."]
     target = targets(items, rows, scales)

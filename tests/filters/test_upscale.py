@@ -219,8 +219,8 @@ def test_default_model_beats_bicubic_on_a_held_out_frame():
 
     ours, bicubic = luma_psnr(upscale(lr)), luma_psnr(lr.resize.Bicubic(176, 144))
     assert ours > bicubic + 1.0, (ours, bicubic)
-    with pytest.raises(VSVideoGenError, match="scale=4 but the default model upscales by 2; pass scale=2"):
-        upscale(lr, 4)
+    with pytest.raises(VSVideoGenError, match=r"scale=3 but the default model upscales by 2; pass scale=2 \(or 4, 8"):
+        upscale(lr, 3)
 
 
 def _detail(luma: np.ndarray) -> float:
@@ -249,7 +249,7 @@ def test_gan_model_restores_more_detail_than_the_fidelity_model():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(scale=4), r"scale=4 but model '.*srvgg\.pth' upscales by 2; pass scale=2"),
+    (dict(scale=6), r"scale=6 but model '.*srvgg\.pth' upscales by 2; pass scale=2 \(or 4, 8, \.\.\.: it then runs"),
     (dict(temporal=True), "upscales single frames, not sequences; pass temporal=False"),
     (dict(tiles=(2, 2), tilesize=16), "pass only one of them"),
     (dict(tiles=(40, 1)), "40x1 tiles are too many for a 48x32 clip"),
@@ -263,9 +263,20 @@ def test_argument_errors(bikes, srvgg, kwargs, message):
         upscale(bikes, **({"scale": 2, "model": srvgg, "device": "cpu"} | kwargs))
 
 
+def test_a_power_of_the_model_scale_runs_the_model_repeatedly(bikes, srvgg):
+    clip = as_format(bikes, vs.YUV420P8)[:2]
+    twice = upscale(upscale(clip, 2, model=srvgg, device="cpu"), 2, model=srvgg, device="cpu")
+    out = upscale(clip, 4, model=srvgg, device="cpu")
+    assert (out.width, out.height, out.format.id) == (4 * W, 4 * H, clip.format.id)
+    for n in range(clip.num_frames):
+        assert all(np.array_equal(a, b) for a, b in zip(planes(out.get_frame(n)), planes(twice.get_frame(n))))
+
+
 def test_model_errors(bikes, basicvsr):
     with pytest.raises(VSVideoGenError, match="recurrent video model .*; pass temporal=True"):
         upscale(bikes, 4, model=basicvsr, device="cpu")
+    with pytest.raises(VSVideoGenError, match=r"scale=16 but .* upscales by 4; pass scale=4, or a x16 model"):
+        upscale(bikes, 16, model=basicvsr, temporal=True, device="cpu")
     with pytest.raises(VSVideoGenError, match="no integer attribute 'scale'"):
         upscale(bikes, 2, model=torch.nn.Identity(), device="cpu")
     with pytest.raises(VSVideoGenError, match="is not a model"):

@@ -77,7 +77,9 @@ def upscale(
             The output has the same format, length, frame rate and props at ``scale`` times the size.
             YUV and RGB are upscaled as RGB; GRAY as luma, replicated to RGB for a colour model and averaged
             back (see the module docstring).
-        scale: The upscaling factor; must be the model's own (2 for x2 models, 4 for x4 models).
+        scale: The upscaling factor: the model's own (2 for x2 models, 4 for x4 models), or for a
+            single-frame model a power of it, reached by running the model repeatedly (as nnedi3's rpow2 does):
+            ``upscale(clip, 4)`` runs the bundled x2 model twice. A dedicated x4 model does better.
         model: ``"default"`` (or None): the bundled x2 upscaler ``"upscale-default"`` (model card
             ``vsvideogen/weights/upscale_default.md``);
             a registered id: ``"realesr-general-x4v3"``, ``"realesr-animevideov3"``, ``"realesrgan-x4plus"``
@@ -132,9 +134,16 @@ def upscale(
     if isinstance(model_scale, bool) or not isinstance(model_scale, int):
         raise VSVideoGenError(FUNC, f"{name} has no integer attribute 'scale'; give the module its upscaling "
                                     "factor, e.g. net.scale = 2")
-    if scale != model_scale:
-        raise VSVideoGenError(FUNC, f"scale={scale} but {name} upscales by {model_scale}; pass scale={model_scale}, "
-                                    f"or a x{scale} model")
+    passes = _passes(scale, model_scale)
+    if passes is None or (recurrent and passes > 1):
+        repeat = "" if recurrent else f" (or {model_scale ** 2}, {model_scale ** 3}, ...: it then runs repeatedly)"
+        raise VSVideoGenError(FUNC, f"scale={scale} but {name} upscales by {model_scale}; pass scale={model_scale}"
+                                    f"{repeat}, or a x{scale} model")
+    if passes > 1:
+        once = dict(model=net, temporal=False, tiles=tiles, tilesize=tilesize, overlap=overlap, device=device, fp16=fp16)
+        for _ in range(passes):
+            clip = upscale(clip, model_scale, **once)
+        return clip
     channels = int(getattr(net, "channels", 3))
     if channels not in (1, 3):
         raise VSVideoGenError(FUNC, f"{name} works on {channels} channels; use a model for 1 (gray) or 3 (colour)")
@@ -161,6 +170,14 @@ def upscale(
 
 
 # -- argument checks ---------------------------------------------------------------------------------------
+
+
+def _passes(scale: int, model_scale: int) -> int | None:
+    """How many runs of a x``model_scale`` model make x``scale`` (a power of it), or None."""
+    passes, reached = 1, model_scale
+    while reached < scale and model_scale > 1:
+        passes, reached = passes + 1, reached * model_scale
+    return passes if reached == scale else None
 
 
 def _get_model(model: Any, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:

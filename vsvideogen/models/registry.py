@@ -151,7 +151,7 @@ MODELS: tuple[ModelSpec, ...] = (
         task="deblur",
         arch="temporal-deblurrer",
         file="deblur_default.safetensors",
-        sha256="1b3055cffd990c30d6330844ba46e8ebacefab9391f5ddb2b341b8c6428b729c",
+        sha256="bbeca1d6780a9d8f6c113fff5cd7c3cb3a48aa40d9b8b81c48a47aab7309102b",
         licence="MIT",
         source="vsvideogen: trained from scratch with `vsvideogen train deblur`; model card "
         "vsvideogen/weights/deblur_default.md",
