@@ -110,13 +110,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def pipeline(clip: vs.VideoNode, model: str, device: torch.device, fp16: bool) -> vs.VideoNode:
+    """The timed path: ``vsvideogen.interpolate(clip, 2)`` without scene detection."""
+    return vsvideogen.interpolate(clip, 2, model=model, device=str(device), fp16=fp16, scene_change=None)
+
+
 def time_pipeline(clip: vs.VideoNode, model: str, device: torch.device, fp16: bool) -> tuple[float, vs.VideoFrame]:
     """Seconds to pull every output frame of ``interpolate(clip, 2)``, and its output frame 1."""
-    def run(source: vs.VideoNode) -> vs.VideoNode:
-        return vsvideogen.interpolate(source, 2, model=model, device=str(device), fp16=fp16, scene_change=None)
-
-    run(clip[:2]).get_frame(1)  # warm-up: model load, CuPy kernel compilation, allocator
-    out = run(clip)
+    pipeline(clip[:2], model, device, fp16).get_frame(1)  # warm-up: model load, CuPy kernel compilation, allocator
+    out = pipeline(clip, model, device, fp16)
     _sync(device)
     start = time.perf_counter()
     for _ in out.frames(close=True):
@@ -135,7 +137,7 @@ def profile_pipeline(clip: vs.VideoNode, model: str, device: torch.device, fp16:
         config = torch._C._profiler._ExperimentalConfig(profile_all_threads=True)
     except TypeError:  # older torch: the profiling thread only
         config = None
-    out = vsvideogen.interpolate(clip, 2, model=model, device=str(device), fp16=fp16, scene_change=None)
+    out = pipeline(clip, model, device, fp16)
     _sync(device)
     start = time.perf_counter()
     with profile(activities=activities, experimental_config=config) as prof:

@@ -374,24 +374,21 @@ def _vsvideogen_upscale(lr: vs.VideoNode, scale: int, model: str, ctx: Context, 
 
 
 def _ours(models: list[str], lr, scale, ctx) -> Output:
-    """The first of ``models`` made for ``scale``; failing that, the first whose scale has ``scale`` as a power
-    (``vsvideogen.upscale`` then runs it repeatedly, as nnedi3's rpow2 does)."""
+    """The first of ``models`` made for ``scale``; failing that, the first ``vsvideogen.upscale`` accepts at
+    ``scale`` (one whose scale has ``scale`` as a power: it then runs repeatedly, as nnedi3's rpow2 does)."""
+    from vsvideogen.errors import VSVideoGenError
+
     reasons, scales = [], {}
     for model in models:
         try:
             scales[model] = ctx.model_scale(model)
         except Unavailable as reason:
             reasons.append(str(reason))
-    for model, model_scale in scales.items():
-        if model_scale == scale:
+    for model in sorted(scales, key=lambda m: scales[m] != scale):  # a model made for this scale first
+        try:
             return _vsvideogen_upscale(lr, scale, model, ctx, temporal=False)
-    for model, model_scale in scales.items():
-        reached = model_scale
-        while 1 < reached < scale:
-            reached *= model_scale
-        if model_scale > 1 and reached == scale:
-            return _vsvideogen_upscale(lr, scale, model, ctx, temporal=False)
-        reasons.append(f"{model} is a x{model_scale} model")
+        except VSVideoGenError:  # the filter's own rule: not a power of the model's scale
+            reasons.append(f"{model} is a x{scales[model]} model")
     raise Unavailable("; ".join(reasons) or "no model given")
 
 
