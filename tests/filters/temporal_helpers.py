@@ -37,6 +37,21 @@ class Spy(torch.nn.Module):
         return frames[:, self.radius]
 
 
+class WithoutPrepare(torch.nn.Module):
+    """A motion-compensated denoiser seen without its ``prepare`` step, so the filter runs it whole on every tile
+    (each tile estimates its own flow)."""
+
+    temporal, channels, modulo, tile_context = True, 3, 4, 64
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.radius = net.radius
+
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return self.net(frames, sigma)
+
+
 def small_net(radius: int = 2, noise_map: bool = True, lively: bool = False) -> TemporalDenoiser:
     """A TemporalDenoiser of width 4 (with a noise map or without) whose output differs from its centre input;
     ``lively``: every path alive, so the output reaches the whole receptive field."""

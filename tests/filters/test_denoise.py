@@ -15,10 +15,12 @@ import pytest
 import torch
 import vapoursynth as vs
 
+from tests.filters.temporal_helpers import WithoutPrepare
 from tests.wheels import bare_package
 from vsvideogen import denoise
 from vsvideogen.errors import VSVideoGenError, WeightsError
 from vsvideogen.filters.denoise import SIGMA_PROP
+from vsvideogen.models.registry import load_model
 from vsvideogen.models.weights import CACHE_ENV
 
 core = vs.core
@@ -310,13 +312,17 @@ def test_the_temporal_default_beats_ffdnet_on_held_out_video(carphone):
     assert np.mean(gains) > 0.5, gains  # measured: +0.85 to +0.93 dB RGB PSNR
 
 
-def test_the_temporal_default_tiles_as_well_as_untiled(carphone):
-    # Tiles are not bit-equal to the untiled result: SPyNet resizes its input to a multiple of 32 and so
-    # estimates a slightly different flow on each tile. They are as good: measured here, mean |difference|
-    # 0.18 of an 8-bit code (max 4.8) and the same PSNR to 0.02 dB; on a 384x256 bikes crop 2.5 codes mean
-    # and the same PSNR to 0.03 dB, with the previous weights too.
-    clean, noisy = carphone
-    whole, tiled = denoise(noisy, 25, tiles=1), denoise(noisy, 25, tiles=2, overlap=16)
-    diff = np.abs(np.stack(planes(whole.get_frame(3))) - np.stack(planes(tiled.get_frame(3)))) * 255
-    assert diff.mean() < 0.5, diff.mean()
-    assert abs(psnr8(whole, clean, 3) - psnr8(tiled, clean, 3)) < 0.1, (psnr8(whole, clean, 3), psnr8(tiled, clean, 3))
+def test_the_temporal_default_tiles_equal_the_untiled_output(carphone):
+    # FFDNet and SPyNet run on the whole frames (prepare) and only warping and fusion on tiles, so tiles equal
+    # the untiled output up to float rounding: measured max 0.0006 of an 8-bit code here (0.0005 on a 384x256
+    # bikes crop). Flow estimated per tile instead (a wrapper without prepare, the layout before) differs by
+    # 0.18 codes on average here, 2.5 on that bikes crop: SPyNet's flow depends on the extent it sees.
+    _, noisy = carphone
+    whole = planes(denoise(noisy, 25, tiles=1).get_frame(3))
+    for tiles in (2, (3, 2)):
+        tiled = planes(denoise(noisy, 25, tiles=tiles, overlap=16).get_frame(3))
+        assert max(np.abs(a - b).max() for a, b in zip(whole, tiled)) * 255 < 0.01, tiles
+    per_tile_flow = WithoutPrepare(load_model("denoise-temporal-default", "denoise", torch.device("cpu"), torch.float32, "test"))
+    tiled = planes(denoise(noisy, 25, model=per_tile_flow, tiles=2, overlap=16).get_frame(3))
+    assert np.mean([np.abs(a - b).mean() for a, b in zip(whole, tiled)]) * 255 > 0.05  # the check above can fail
+

@@ -7,10 +7,11 @@ import torch
 import vapoursynth as vs
 
 from tests.filters.temporal_helpers import Spy, bikes_80x48, fetch_all, ramp_clip, small_net, with_props
-from tests.filters.temporal_helpers import same_in_any_order_and_thread_count
+from tests.filters.temporal_helpers import WithoutPrepare, same_in_any_order_and_thread_count
 from vsvideogen import denoise
 from vsvideogen.errors import VSVideoGenError, WeightsError
 from vsvideogen.filters.denoise import SIGMA_PROP
+from vsvideogen.models.archs.mc_denoiser import MotionCompensatedDenoiser
 from vsvideogen.models.archs.temporal_denoiser import TemporalDenoiser
 from vsvideogen.models.weights import save_safetensors
 
@@ -103,6 +104,24 @@ def test_tiled_output_equals_the_untiled_one():
     net.tile_context = 32  # less context than the receptive field: visibly different, so the check above bites
     short = denoise(fixed, 20, model=net, radius=1, tiles=(2, 2), overlap=8).get_frame(1)
     assert np.abs(np.asarray(whole[0]) - np.asarray(short[0])).max() > 1e-3 * scale
+
+
+def test_whole_frame_preparation_gives_what_the_model_gives_untiled(noisy_yuv):
+    # A motion-compensated denoiser's prepare step (FFDNet and SPyNet on whole frames) is a different route to
+    # the same numbers: untiled, it equals calling the model whole, for RGB, a GRAY clip (replicated to RGB,
+    # sigma x sqrt(3)) and a noise-map clip.
+    torch.manual_seed(0)
+    net = MotionCompensatedDenoiser(radius=2, features=4)
+    torch.nn.init.normal_(net.fusion.outc[-1].weight, std=0.05)
+    net.eval()
+    gray = core.std.ShufflePlanes(noisy_yuv, 0, vs.GRAY)
+    sigma_map = core.std.BlankClip(gray, color=40)
+    for clip, strength in ((noisy_yuv, 10), (gray, 10), (gray, sigma_map)):
+        prepared = denoise(clip, strength, model=net, tiles=1).get_frame(2)
+        whole = denoise(clip, strength, model=WithoutPrepare(net), tiles=1).get_frame(2)
+        for p in range(clip.format.num_planes):  # 8-bit codes: equal but for a rare rounding flip
+            diff = np.abs(np.asarray(prepared[p]).astype(int) - np.asarray(whole[p]))
+            assert diff.max() <= 1 and diff.mean() < 0.01, (clip.format.name, p, diff.max(), diff.mean())
 
 
 def test_gray_clip_and_checkpoint_path(noisy_yuv, tmp_path):

@@ -12,6 +12,7 @@ from vsvideogen.models.archs.mc_denoiser import (
     mc_denoiser_from_state_dict,
 )
 from vsvideogen.models.archs.temporal_denoiser import TemporalDenoiser
+from vsvideogen.models.registry import load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -26,7 +27,7 @@ class ShiftSearch(torch.nn.Module):
     """A stand-in flow network: the whole-pixel shift (|dx|, |dy| <= 3) that best maps ``second`` onto ``first``,
     found by brute force, returned as a constant backward flow (the convention SPyNet's output follows)."""
 
-    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    def forward(self, first: torch.Tensor, second: torch.Tensor, max_pixels: int | None = None) -> torch.Tensor:
         flows = []
         for a, b in zip(first, second):
             def error(dx: int, dy: int) -> float:
@@ -39,6 +40,8 @@ class ShiftSearch(torch.nn.Module):
 
 
 class Identity(torch.nn.Module):
+    tile_context, modulo = 0, 1
+
     def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
         return x
 
@@ -98,3 +101,19 @@ def test_misfits_are_refused_with_the_fix():
         mc_denoiser_from_state_dict({k: v for k, v in state.items() if k != "spatial.model.0.weight"})
     with pytest.raises(ValueError, match=r"need \[N, 3, 3, H, W\]"):
         MotionCompensatedDenoiser(radius=1, features=4)(torch.rand(1, 5, 3, 16, 16), 0.1)
+
+
+def test_prepare_in_small_pieces_equals_prepare_whole():
+    # prepare bounds its memory by running FFDNet and every SPyNet level on tiles with their full receptive
+    # fields as context: the result is the whole-frame one up to float rounding.
+    net = load_model("denoise-temporal-default", "denoise", torch.device("cpu"), torch.float32, "test")
+    centre = texture(192, 256)
+    window = torch.stack([torch.roll(centre, (s, 2 * s), (1, 2)) for s in (2, 1, 0, -1, -2)])[None]
+    with torch.no_grad():
+        whole = net.prepare(window, 15 / 255)
+        net.prepare_pixels = 128 * 128  # FFDNet and the finest SPyNet level in several tiles each
+        pieces = net.prepare(window, 15 / 255)
+    assert whole.shape == (1, net.prepared_channels, 192, 256)
+    flows = whole[:, 15:]
+    assert flows.abs().max() > 1  # real flow to compare
+    assert torch.allclose(pieces, whole, atol=1e-4, rtol=0)

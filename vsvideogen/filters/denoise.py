@@ -52,9 +52,13 @@ far side of the cut are replaced by the nearest frame on the centre's side (set 
 e.g. with ``misc.SCDetect``, to protect cuts). ``strength`` has the same forms as above: a per-plane
 strength runs the network once per distinct value; a map clip's frame ``n`` is the map for the whole
 window; ``None`` estimates sigma on frame ``n``. Tiles get the model's ``tile_context`` (56 px for a
-``TemporalDenoiser``, its receptive field), so tiled and untiled output of a ``TemporalDenoiser`` agree up to float rounding; the motion-compensated
-denoiser's flow reaches further than its 64 px of context, so its tiles are close to the untiled output, not
-equal (the tests bound the difference).
+``TemporalDenoiser``, its receptive field), so tiled and untiled output of a ``TemporalDenoiser`` agree up to
+float rounding. The motion-compensated denoiser's FFDNet and SPyNet run on whole frames first
+(:meth:`~vsvideogen.models.archs.mc_denoiser.MotionCompensatedDenoiser.prepare`, frame by frame, each network
+on pieces of about a megapixel with its receptive field as context, so memory stays bounded: 3.8 GiB peak for
+a 4K window on the CPU) and only its warping and fusion run tile by tile with 64 px of context, so its tiles
+equal the untiled output up to float rounding too (wherever motion is under 36 px), whatever grid the memory
+budget picks.
 
 ``model="default"`` with ``temporal=True`` runs the temporal default of
 :data:`vsvideogen.models.registry.TEMPORAL_DEFAULT_MODELS`. ``temporal=True`` with a
@@ -78,6 +82,7 @@ from ..models.weights import read_state_dict
 from ..vs.frames import FrameConverter
 from ..vs.noise import equivalent_sigma
 from ..vs.temporal import map_frames
+from ..vs.tiling import run_tiled
 from ._temporal import WindowEngine, check_arguments, net_layout, run_channels, tile_grid, window_radius
 
 __all__ = ["denoise", "SIGMA_PROP"]
@@ -328,7 +333,22 @@ class _Engine(WindowEngine):
         return values.to(device=image.device, dtype=image.dtype)[None, None]
 
     def _denoise(self, image: torch.Tensor, sigma: torch.Tensor | None) -> torch.Tensor:
+        if sigma is not None and hasattr(self.net, "prepare"):
+            return self._prepared(image, sigma)
         return self.tiled([image] if sigma is None else [image, sigma])
+
+    def _prepared(self, window: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """A colour model with a ``prepare`` step (the motion-compensated denoiser): ``prepare`` runs on the whole
+        window once (its flow then does not depend on the tile grid), and every tile's network call gets its
+        piece. A GRAY clip's luma is replicated to RGB with the noise level times sqrt(3), as in :meth:`_run`."""
+        replicated = window.shape[-3] == 1
+        if replicated:
+            window, sigma = window.expand(*window.shape[:-3], 3, *window.shape[-2:]), sigma * _SQRT3
+        with self._lock:
+            prepared = self.net.prepare(window, sigma)
+            out = run_tiled(lambda x, s, p: self.net(x, s, prepared=p), [window, sigma, prepared], self.tiles,
+                            self.overlap, context=self.context, modulo=self.modulo)
+        return out.mean(1, keepdim=True) if replicated else out
 
     def _run(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
         """The network on one tile (``[N, C, h, w]``, or ``[N, T, C, h, w]`` for a temporal model), adapting

@@ -23,9 +23,13 @@ Steps 1 to 3 are the :meth:`MotionCompensatedDenoiser.front`, step 4 :meth:`Moti
 Reference: Tassano, Delon and Veit, "DVDnet: A fast network for deep video denoising", ICIP 2019 (spatial
 denoising, then flow on the denoised frames, then a temporal CNN).
 
-Tiling: SPyNet's six-level pyramid reaches far beyond any practical tile context, so tiles (with
-:attr:`MotionCompensatedDenoiser.tile_context` = 64 px of context) give output close to, not equal to, the
-untiled output.
+Steps 1 and 2 are also :meth:`MotionCompensatedDenoiser.prepare`. Tiling: SPyNet's six-level pyramid reaches
+far beyond any practical tile context, and its flow depends on the extent of the picture it sees. So the
+filter runs :meth:`~MotionCompensatedDenoiser.prepare` on whole frames (frame by frame, pair by pair) and
+tiles only the warping and the fusion, handing each tile its piece of the prepared frames and flows (the
+``prepared`` argument of ``forward``). With :attr:`MotionCompensatedDenoiser.tile_context` = 64 px of context
+(the fusion's 28 px of reach plus up to 36 px of motion) tiles then equal the untiled output up to float
+rounding.
 
 Nothing here imports VapourSynth.
 """
@@ -39,6 +43,7 @@ from torch import nn
 
 from ...errors import WeightsError
 from ...ops.warp import backward_warp
+from ...vs.tiling import auto_tiles, run_tiled
 from ..weights import load_into
 from .ffdnet import FFDNet
 from .spynet import SpyNet
@@ -64,7 +69,8 @@ class MotionCompensatedDenoiser(nn.Module):
         radius: as given.
         features: as given.
         modulo: 4 (the fusion U-Net's two stride-2 levels).
-        tile_context: 64: context pixels per tile (tiles are close to, not equal to, the untiled result).
+        tile_context: 64: context pixels per tile for the warping and fusion (with :meth:`prepare` run on whole
+            frames, tiles equal the untiled result up to float rounding wherever motion is under 36 px).
         bytes_per_pixel: Rough peak activation memory per input pixel in fp32 (for tiling budgets).
     """
 
@@ -73,6 +79,8 @@ class MotionCompensatedDenoiser(nn.Module):
     channels = 3
     modulo = 4
     tile_context = 64
+    #: The most pixels (about) FFDNet and a SPyNet level see at once in :meth:`prepare` (memory bound).
+    prepare_pixels = 1 << 20
 
     def __init__(self, radius: int = 2, features: int = 32) -> None:
         super().__init__()
@@ -92,31 +100,67 @@ class MotionCompensatedDenoiser(nn.Module):
         """Channels of :meth:`front`'s output: the aligned noisy frames, then the aligned denoised frames."""
         return 2 * 3 * (2 * self.radius + 1)
 
-    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | float, prepared: torch.Tensor | None = None) -> torch.Tensor:
         """The denoised centre frame ``[N, 3, H, W]`` of ``frames`` (``[N, 2 * radius + 1, 3, H, W]``, 0..1).
 
         Args:
             frames: The noisy window, oldest first.
             sigma: Noise level on the 0..1 scale (8-bit sigma / 255): a float, ``[N]``, ``[N, 1, 1, 1]`` or a
                 per-pixel map ``[N, 1, H, W]`` (of the centre frame, used for the whole window).
+            prepared: :meth:`prepare`'s output for these frames (e.g. the piece of a whole-frame result that
+                covers a tile), or None to compute it here.
         """
-        return self.fuse(self.front(frames, sigma), sigma)
+        return self.fuse(self.front(frames, sigma, prepared), sigma)
 
-    def front(self, frames: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
-        """Steps 1-3: ``[N, front_channels, H, W]``, the window's noisy frames aligned to the centre (oldest
-        first, 3 channels each), then its spatially denoised frames aligned the same way."""
-        n, t, c, h, w = frames.shape
-        if t != 2 * self.radius + 1 or c != 3:
-            raise ValueError(f"MotionCompensatedDenoiser: need [N, {2 * self.radius + 1}, 3, H, W] frames, "
-                             f"got {tuple(frames.shape)}")
+    def prepare(self, frames: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+        """Steps 1-2: ``[N, prepared_channels, H, W]``, the spatially denoised frames (oldest first, 3 channels
+        each), then the flows from the centre frame to each neighbour (x, y in pixels).
+
+        It runs frame by frame and pair by pair, and FFDNet and each of SPyNet's level CNNs on tiles of at most
+        about :attr:`prepare_pixels` pixels with their receptive fields as context (bounded memory, the same
+        result up to float rounding). The filter calls it on whole frames and hands
+        every tile its piece, so the flow does not depend on the tile grid (SPyNet's estimate does depend on the
+        extent of the picture it sees).
+        """
+        n, t, c, h, w = self._check(frames)
         frames = frames.clamp(0.0, 1.0)  # trained on clipped noise: float input beyond 0..1 would be out of range
         level = noise_level(sigma, frames, (0, 0, 0, 0))
-        level = level.expand(n, *level.shape[1:]).repeat_interleave(t, 0)
-        clean = self.spatial(frames.reshape(n * t, c, h, w), level).clamp(0.0, 1.0).reshape(n, t, c, h, w)
+        level = level.expand(n, *level.shape[1:])
+        out = frames.new_empty(n, self.prepared_channels, h, w)  # filled in place: no concatenated copy
+        clean = out[:, : t * c].view(n, t, c, h, w)
+        for j in range(t):
+            clean[:, j] = self._spatial(frames[:, j], level).clamp(0.0, 1.0)
+        others = [j for j in range(t) if j != self.radius]
+        for k, j in enumerate(others):
+            out[:, t * c + 2 * k : t * c + 2 * k + 2] = self.flow(clean[:, self.radius], clean[:, j], self.prepare_pixels)
+        return out
+
+    def _spatial(self, frame: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """FFDNet on one frame, on tiles of at most about :attr:`prepare_pixels` pixels with its receptive field as
+        context (equal to the whole frame's result up to float rounding)."""
+        h, w = frame.shape[-2:]
+        context, modulo = self.spatial.tile_context, self.spatial.modulo
+        tiles = auto_tiles(h, w, self.prepare_pixels, modulo, modulo, context)
+        return run_tiled(self.spatial, [frame, level], tiles, modulo, context=context, modulo=modulo)
+
+    @property
+    def prepared_channels(self) -> int:
+        """Channels of :meth:`prepare`'s output: 3 per frame, then 2 per neighbour."""
+        frames = 2 * self.radius + 1
+        return 3 * frames + 2 * (frames - 1)
+
+    def front(self, frames: torch.Tensor, sigma: torch.Tensor | float, prepared: torch.Tensor | None = None) -> torch.Tensor:
+        """Steps 1-3: ``[N, front_channels, H, W]``, the window's noisy frames aligned to the centre (oldest
+        first, 3 channels each), then its spatially denoised frames aligned the same way. ``prepared``: as in
+        :meth:`forward`."""
+        n, t, c, h, w = self._check(frames)
+        frames = frames.clamp(0.0, 1.0)
+        if prepared is None:
+            prepared = self.prepare(frames, sigma)
+        clean = prepared[:, : t * c].reshape(n, t, c, h, w)
         centre = self.radius
         others = [j for j in range(t) if j != centre]
-        anchor = clean[:, centre : centre + 1].expand(n, len(others), c, h, w).reshape(-1, c, h, w)
-        flow = self.flow(anchor, clean[:, others].reshape(-1, c, h, w))
+        flow = prepared[:, t * c :].reshape(n, len(others), 2, h, w).reshape(-1, 2, h, w)
         warped = backward_warp(torch.cat([frames[:, others], clean[:, others]], 2).reshape(-1, 2 * c, h, w), flow)
         warped = warped.reshape(n, len(others), 2, c, h, w)
         noisy = list(warped[:, :, 0].unbind(1))
@@ -124,6 +168,12 @@ class MotionCompensatedDenoiser(nn.Module):
         noisy.insert(centre, frames[:, centre])
         denoised.insert(centre, clean[:, centre])
         return torch.cat(noisy + denoised, 1)
+
+    def _check(self, frames: torch.Tensor) -> tuple[int, ...]:
+        if frames.ndim != 5 or frames.shape[1] != 2 * self.radius + 1 or frames.shape[2] != 3:
+            raise ValueError(f"MotionCompensatedDenoiser: need [N, {2 * self.radius + 1}, 3, H, W] frames, "
+                             f"got {tuple(frames.shape)}")
+        return tuple(frames.shape)
 
     def spatial_estimate(self, front: torch.Tensor) -> torch.Tensor:
         """The centre frame's spatially denoised version (FFDNet's output) inside :meth:`front`'s output."""
