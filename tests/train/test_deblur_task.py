@@ -92,6 +92,29 @@ def test_blur_is_deterministic_per_seed():
     assert torch.equal(p1[0], p2[0]) and p1[0].shape == (3, 3, 48, 48) and p1[1].shape == (3, 48, 48)
 
 
+def test_blurred_footage_is_cached_and_reused_only_when_everything_matches(tmp_path):
+    calls = []
+
+    def counting_blend(img0, img1, times):
+        calls.append(len(times))
+        return linear_blend(img0, img1, times)
+
+    config, cache = BlurConfig(subframes=2), (tmp_path / "cache", "tag")
+    first = blurred_footage(moving_bar(), counting_blend, config, np.random.default_rng(3), cache=cache)
+    made = len(calls)
+    assert made > 0 and len(list(cache[0].glob("*.npy"))) == 1 and not list(cache[0].glob("*.partial"))
+    rng = np.random.default_rng(3)
+    again = blurred_footage(moving_bar(), counting_blend, config, rng, cache=cache)
+    assert len(calls) == made and np.array_equal(again.frames, first.frames)  # from the cache, not remade
+    assert rng.random() == np.random.default_rng(3).uniform(size=len(first) + 1)[-1]  # rng drawn as without a cache
+    for changed in (dict(rng=np.random.default_rng(4)), dict(config=BlurConfig(subframes=3)),
+                    dict(cache=(cache[0], "other interpolator")), dict(footage=moving_bar(speed=5))):
+        args = dict(footage=moving_bar(), interpolate=counting_blend, config=config, rng=np.random.default_rng(3),
+                    cache=cache) | changed
+        blurred_footage(**args)
+    assert len(list(cache[0].glob("*.npy"))) == 5  # every change is a miss with a file of its own
+
+
 def test_defocus_kernel_is_a_normalised_disc():
     for radius in (0.5, 1.3, 3.0, 4.7):
         kernel = disc_kernel(radius)
@@ -163,6 +186,7 @@ def test_cli_three_steps_export_a_model_the_filter_runs(tmp_path: Path, capsys):
     assert cli.main(argv) == 0
     for name in ("last.pt", "best.safetensors", "log.jsonl", "curves.png", "model.safetensors", "model.json"):
         assert (out / name).is_file(), name
+    assert len(list((out / "blur-cache").glob("*.npy"))) == 1  # the one clip's blur, for --resume
     meta = json.loads((out / "model.json").read_text())
     assert meta["task"] == "deblur" and meta["arch"] == "temporal-deblurrer" and meta["radius"] == 2
     assert meta["steps"] == 3 and meta["val"] == bikes and meta["blur"]["subframes"] == 2 and meta["photos"] == 1

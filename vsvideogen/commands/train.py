@@ -128,6 +128,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     data.add_argument("--max-frames", type=positive_int, metavar="N", help="read at most N frames of each clip")
     data.add_argument("--max-span", type=int, default=4, metavar="D",
                       help="widest triplet (frames i, i+j, i+D) for timesteps other than 0.5 (default 4)")
+    data.add_argument("--blur-cache", type=Path, metavar="DIR",
+                      help="keep the blurred clips here and reuse them when clip, exposures and settings match, e.g. "
+                      "on --resume (default: OUT/blur-cache)")
     data.add_argument("--photo-fraction", type=_fraction, default=0.25, metavar="F",
                       help="share of photo triplets in a batch when clips and photos are both used (default 0.25)")
     data.add_argument("--photo-size", type=positive_int, default=1280, metavar="PX",
@@ -532,6 +535,9 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
     _add_held_out_options(data)
     data.add_argument("--max-frames", type=positive_int, metavar="N",
                       help="read at most N frames of each clip (bounds the one-off blur synthesis)")
+    data.add_argument("--blur-cache", type=Path, metavar="DIR",
+                      help="keep the blurred clips here and reuse them when clip, exposures and settings match, e.g. "
+                      "on --resume (default: OUT/blur-cache)")
     data.add_argument("--photo-fraction", type=_fraction, default=0.25, metavar="F",
                       help="share of photo windows when clips and photos are both used (default 0.25)")
     data.add_argument("--photo-size", type=positive_int, default=1280, metavar="PX",
@@ -549,7 +555,7 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         import numpy as np
 
         from ..device import resolve_device, resolve_dtype
-        from ..train.blur import BlurConfig, blurred_footage, network_interpolator
+        from ..train.blur import BlurConfig, blurred_footage, interpolator_tag, network_interpolator
         from ..train.deblur import BlurWindows, DeblurTask, validation_windows
         from ..train.footage import read_footage
 
@@ -563,16 +569,19 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         if not clip_paths and not photo_dirs:
             raise VSVideoGenError(FUNC, "no training data: give clips with --data PATH... or photo folders with --photos DIR...")
         device = resolve_device(args.device, FUNC)
-        interpolate = network_interpolator(device, resolve_dtype(None, device, FUNC))
+        dtype = resolve_dtype(None, device, FUNC)
+        interpolate = network_interpolator(device, dtype)
+        cache = (args.blur_cache or args.out / "blur-cache", interpolator_tag(device, dtype))
         rng = np.random.default_rng([args.seed, 0x62])  # the run's blur: the same again on --resume
         began = time.perf_counter()
-        clips = [blurred_footage(read_footage(p, FUNC, args.max_frames), interpolate, config, rng, device) for p in clip_paths]
+        clips = [blurred_footage(read_footage(p, FUNC, args.max_frames), interpolate, config, rng, device, cache)
+                 for p in clip_paths]
         photos = _load_photos(photo_dirs, args.photo_size, args.crop + 8) if photo_dirs else []
         val = validation_windows(read_footage(val_path, FUNC, args.max_frames), interpolate, args.val_frames, args.radius,
                                  config, args.val_size, device=device)
-        _status(f"{len(clips)} clip(s), {sum(len(c) for c in clips)} frames blurred ({config.subframes} instants per "
-                f"frame interval, on {device}); {len(photos)} photo(s); validation on {val_path.name}; "
-                f"ready in {time.perf_counter() - began:.1f} s")
+        _status(f"{len(clips)} clip(s), {sum(len(c) for c in clips)} frames of blurred footage ({config.subframes} instants per "
+                f"frame interval, on {device}; cached in {cache[0]}); {len(photos)} photo(s); validation on "
+                f"{val_path.name}; ready in {time.perf_counter() - began:.1f} s")
         info = {"data": [str(p) for p in clip_paths], "data_frames": sum(len(c) for c in clips), "photos": len(photos),
                 "photo_dirs": [str(d) for d in photo_dirs], "val": str(val_path)}
         windows = BlurWindows(clips, photos, args.radius, config, args.photo_fraction)

@@ -22,9 +22,11 @@ Every random choice is drawn from the ``numpy.random.Generator`` passed in.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,6 +41,8 @@ FUNC = "train"
 Interpolator = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 """``(img0, img1, times)`` -> the frames at ``times`` (``[K]``) between ``[1, 3, H, W]`` frames: ``[K, 3, H, W]``."""
 
+#: The interpolation network that makes the instants of real footage.
+INTERPOLATOR = "interpolate-default"
 #: The camera move of photo windows, over the whole window (``2 * radius`` frame intervals).
 PHOTO_MOTION = CameraMotion(max_shift=48.0, max_zoom=0.05, max_rotation=2.0, curvature=0.3)
 
@@ -78,6 +82,14 @@ def linear_blend(img0: torch.Tensor, img1: torch.Tensor, times: torch.Tensor) ->
     return img0 * (1 - t) + img1 * t
 
 
+def interpolator_tag(device: torch.device, dtype: torch.dtype) -> str:
+    """What :func:`network_interpolator` on ``device`` in ``dtype`` is, for a blur cache's key: its weights'
+    sha256, the device type and the dtype."""
+    from ..models.registry import get_spec
+
+    return f"{get_spec(INTERPOLATOR, FUNC).sha256}-{device.type}-{str(dtype).removeprefix('torch.')}"
+
+
 def network_interpolator(device: torch.device, dtype: torch.dtype, batch: int = 8) -> Interpolator:
     """An :data:`Interpolator` running vsvideogen's default interpolation network on ``device``.
 
@@ -86,7 +98,7 @@ def network_interpolator(device: torch.device, dtype: torch.dtype, batch: int = 
     """
     from ..models.registry import load_model
 
-    net = load_model("interpolate-default", "interpolate", device, dtype, FUNC)
+    net = load_model(INTERPOLATOR, "interpolate", device, dtype, FUNC)
     modulo = net.required_modulo(1.0)
 
     def interpolate(img0: torch.Tensor, img1: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
@@ -170,12 +182,37 @@ def blurred_footage(
     config: BlurConfig,
     rng: np.random.Generator,
     device: torch.device | str = "cpu",
+    cache: tuple[Path, str] | None = None,
 ) -> Footage:
     """``footage`` with each frame's motion-blurred version: a :class:`Footage` of ``[T, H, W, 6]`` frames,
-    channels 0-2 blurred and 3-5 sharp, with the original's cuts (exposures drawn from ``rng``)."""
+    channels 0-2 blurred and 3-5 sharp, with the original's cuts (exposures drawn from ``rng``).
+
+    ``cache``: ``(folder, tag)``, where ``tag`` names the interpolator (its weights and device). The blurred
+    frames are kept there as ``.npy`` files named by a hash of the sharp frames, the cuts, the exposures, the
+    instants per interval and the tag, and reused when all of them match (``rng`` is drawn from the same way
+    either way, so later draws do not change).
+    """
     half_spans = rng.uniform(*config.exposure, len(footage))
-    blurred = motion_blur(footage, interpolate, half_spans, config.subframes, device)
+    path = None if cache is None else cache[0] / f"{_blur_key(footage, half_spans, config.subframes, cache[1])}.npy"
+    if path is not None and path.is_file():
+        blurred = np.load(path)
+    else:
+        blurred = motion_blur(footage, interpolate, half_spans, config.subframes, device)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + ".partial")
+            with partial.open("wb") as f:
+                np.save(f, blurred)
+            partial.replace(path)  # never a half-written file under the final name
     return Footage(footage.name, np.concatenate([blurred, footage.frames], axis=3), footage.cuts)
+
+
+def _blur_key(footage: Footage, half_spans: np.ndarray, subframes: int, tag: str) -> str:
+    """A hex digest of everything the blurred frames depend on (see :func:`blurred_footage`)."""
+    digest = hashlib.sha256(f"{footage.frames.shape}|{subframes}|{tag}|".encode())
+    for array in (footage.frames, footage.cuts.astype(np.int64), half_spans.astype(np.float64)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:32]
 
 
 def disc_kernel(radius: float, supersample: int = 8) -> torch.Tensor:
