@@ -579,8 +579,8 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         photos = _load_photos(photo_dirs, args.photo_size, args.crop + 8) if photo_dirs else []
         val = validation_windows(read_footage(val_path, FUNC, args.max_frames), interpolate, args.val_frames, args.radius,
                                  config, args.val_size, device=device)
-        _status(f"{len(clips)} clip(s), {sum(len(c) for c in clips)} frames of blurred footage ({config.subframes} instants per "
-                f"frame interval, on {device}; cached in {cache[0]}); {len(photos)} photo(s); validation on "
+        _status(f"{len(clips)} clip(s), {sum(len(c) for c in clips)} frames of blurred footage ({config.subframes} "
+                f"instants per frame interval, on {device}; cached in {cache[0]}); {len(photos)} photo(s); validation on "
                 f"{val_path.name}; ready in {time.perf_counter() - began:.1f} s")
         info = {"data": [str(p) for p in clip_paths], "data_frames": sum(len(c) for c in clips), "photos": len(photos),
                 "photo_dirs": [str(d) for d in photo_dirs], "val": str(val_path)}
