@@ -113,6 +113,10 @@ def test_blurred_footage_is_cached_and_reused_only_when_everything_matches(tmp_p
                     cache=cache) | changed
         blurred_footage(**args)
     assert len(list(cache[0].glob("*.npy"))) == 5  # every change is a miss with a file of its own
+    stored = next(p for p in cache[0].glob("*.npy") if np.array_equal(np.load(p), first.frames[..., :3]))
+    stored.write_bytes(b"not an array")  # a damaged file is made again, not a traceback
+    remade = blurred_footage(moving_bar(), counting_blend, config, np.random.default_rng(3), cache=cache)
+    assert np.array_equal(remade.frames, first.frames) and np.array_equal(np.load(stored), first.frames[..., :3])
 
 
 def test_defocus_kernel_is_a_normalised_disc():

@@ -194,9 +194,8 @@ def blurred_footage(
     """
     half_spans = rng.uniform(*config.exposure, len(footage))
     path = None if cache is None else cache[0] / f"{_blur_key(footage, half_spans, config.subframes, cache[1])}.npy"
-    if path is not None and path.is_file():
-        blurred = np.load(path)
-    else:
+    blurred = _load_cached(path, (*footage.frames.shape[:3], 3))
+    if blurred is None:
         blurred = motion_blur(footage, interpolate, half_spans, config.subframes, device)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,6 +204,18 @@ def blurred_footage(
                 np.save(f, blurred)
             partial.replace(path)  # never a half-written file under the final name
     return Footage(footage.name, np.concatenate([blurred, footage.frames], axis=3), footage.cuts)
+
+
+def _load_cached(path: Path | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The cached blurred frames at ``path``, or None when there are none or the file is unreadable or of
+    another shape (it is then made again and overwritten)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        frames = np.load(path)
+    except (OSError, ValueError):
+        return None
+    return frames if frames.shape == shape and frames.dtype == np.uint8 else None
 
 
 def _blur_key(footage: Footage, half_spans: np.ndarray, subframes: int, tag: str) -> str:
