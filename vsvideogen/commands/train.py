@@ -128,9 +128,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     data.add_argument("--max-frames", type=positive_int, metavar="N", help="read at most N frames of each clip")
     data.add_argument("--max-span", type=int, default=4, metavar="D",
                       help="widest triplet (frames i, i+j, i+D) for timesteps other than 0.5 (default 4)")
-    data.add_argument("--blur-cache", type=Path, metavar="DIR",
-                      help="keep the blurred clips here and reuse them when clip, exposures and settings match, e.g. "
-                      "on --resume (default: OUT/blur-cache)")
     data.add_argument("--photo-fraction", type=_fraction, default=0.25, metavar="F",
                       help="share of photo triplets in a batch when clips and photos are both used (default 0.25)")
     data.add_argument("--photo-size", type=positive_int, default=1280, metavar="PX",
