@@ -106,7 +106,8 @@ def test_blurred_footage_is_cached_and_reused_only_when_everything_matches(tmp_p
     rng = np.random.default_rng(3)
     again = blurred_footage(moving_bar(), counting_blend, config, rng, cache=cache)
     assert len(calls) == made and np.array_equal(again.frames, first.frames)  # from the cache, not remade
-    assert rng.random() == np.random.default_rng(3).uniform(size=len(first) + 1)[-1]  # rng drawn as without a cache
+    draws = -(-len(first) // config.exposure_frames) + 1
+    assert rng.random() == np.random.default_rng(3).uniform(size=draws)[-1]  # rng drawn as without a cache
     for changed in (dict(rng=np.random.default_rng(4)), dict(config=BlurConfig(subframes=3)),
                     dict(cache=(cache[0], "other interpolator")), dict(footage=moving_bar(speed=5))):
         args = dict(footage=moving_bar(), interpolate=counting_blend, config=config, rng=np.random.default_rng(3),
@@ -117,6 +118,34 @@ def test_blurred_footage_is_cached_and_reused_only_when_everything_matches(tmp_p
     stored.write_bytes(b"not an array")  # a damaged file is made again, not a traceback
     remade = blurred_footage(moving_bar(), counting_blend, config, np.random.default_rng(3), cache=cache)
     assert np.array_equal(remade.frames, first.frames) and np.array_equal(np.load(stored), first.frames[..., :3])
+
+
+def test_exposure_is_shared_by_runs_of_frames():
+    config = BlurConfig(exposure=(0.25, 1.0), exposure_frames=4)
+    spans = config.draw_half_spans(np.random.default_rng(0), 10)
+    assert spans.shape == (10,) and np.all((spans >= 0.25) & (spans <= 1.0))
+    runs = [spans[0:4], spans[4:8], spans[8:10]]
+    assert all(len(set(r)) == 1 for r in runs) and len({r[0] for r in runs}) == 3
+    per_frame = BlurConfig(exposure_frames=1).draw_half_spans(np.random.default_rng(0), 10)
+    assert len(set(per_frame)) == 10
+    with pytest.raises(VSVideoGenError, match="exposure_frames"):
+        BlurConfig(exposure_frames=0).check()
+
+
+def test_motion_crops_choose_the_most_blurred_candidate():
+    # Half of the frame is static (blurred == sharp), half differs: motion crops land on the moving half.
+    frames = np.zeros((5, 64, 128, 6), dtype=np.uint8)
+    frames[:, :, 64:, :3] = 200
+    clip = Footage("half", frames)
+
+    def moving_share(motion_crops: float) -> float:
+        windows = BlurWindows([clip], [], 2, SHARP, motion_crops=motion_crops)
+        rng = np.random.default_rng(5)
+        picks = [windows._pick_footage(rng, 32) for _ in range(200)]
+        return float(np.mean([p[2, ..., 0].mean() > 100 for p in picks]))
+    assert moving_share(1.0) > 0.9 and 0.3 < moving_share(0.0) < 0.7
+    with pytest.raises(VSVideoGenError, match="motion_crops"):
+        BlurWindows([clip], [], 2, SHARP, motion_crops=1.5)
 
 
 def test_defocus_kernel_is_a_normalised_disc():
@@ -163,7 +192,8 @@ def test_parser_help_defaults_match_the_blur_config():
     text = "\n".join(a.help or "" for a in _deblur_parser()._actions)
     config = BlurConfig()
     for flag, value in (("instants per frame interval", config.subframes), ("also defocused", config.defocus_prob),
-                        ("disc radius", config.max_defocus), ("noise sigma", config.max_noise)):
+                        ("disc radius", config.max_defocus), ("noise sigma", config.max_noise),
+                        ("sharing one random exposure", config.exposure_frames)):
         assert any(flag in line and f"(default {value:g})" in line for line in text.splitlines()), flag
 
 

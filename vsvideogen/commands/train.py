@@ -537,10 +537,15 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
                       "on --resume (default: OUT/blur-cache)")
     data.add_argument("--photo-fraction", type=_fraction, default=0.25, metavar="F",
                       help="share of photo windows when clips and photos are both used (default 0.25)")
+    data.add_argument("--motion-crops", type=_fraction, default=0.5, metavar="F",
+                      help="share of clip windows cropped where the blur is strongest, the most blurred of 4 random "
+                      "crops (default 0.5; 0: all crops random)")
     data.add_argument("--photo-size", type=positive_int, default=1280, metavar="PX",
                       help="photos are shrunk to at most this long side (default 1280)")
     blur = dbl.add_argument_group("blur")
     blur.add_argument("--subframes", type=positive_int, metavar="K", help="instants per frame interval (default 8)")
+    blur.add_argument("--exposure-frames", type=positive_int, metavar="N",
+                      help="consecutive frames sharing one random exposure (default 12); 1 draws one per frame")
     blur.add_argument("--defocus-prob", type=_fraction, metavar="P", help="chance a window is also defocused (default 0.3)")
     blur.add_argument("--max-defocus", type=float, metavar="PX", help="largest defocus disc radius (default 3)")
     blur.add_argument("--max-noise", type=float, metavar="LEVELS", help="largest noise sigma, 8-bit levels (default 2)")
@@ -556,8 +561,8 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         from ..train.deblur import BlurWindows, DeblurTask, validation_windows
         from ..train.footage import read_footage
 
-        chosen = {"subframes": args.subframes, "defocus_prob": args.defocus_prob, "max_defocus": args.max_defocus,
-                  "max_noise": args.max_noise}
+        chosen = {"subframes": args.subframes, "exposure_frames": args.exposure_frames,
+                  "defocus_prob": args.defocus_prob, "max_defocus": args.max_defocus, "max_noise": args.max_noise}
         config = dataclasses.replace(BlurConfig(), **{k: v for k, v in chosen.items() if v is not None})
         config.check()
         clip_paths, val_path = _clips_and_held_out_clip(args.data, args.val)
@@ -581,7 +586,7 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
                 f"{val_path.name}; ready in {time.perf_counter() - began:.1f} s")
         info = {"data": [str(p) for p in clip_paths], "data_frames": sum(len(c) for c in clips), "photos": len(photos),
                 "photo_dirs": [str(d) for d in photo_dirs], "val": str(val_path)}
-        windows = BlurWindows(clips, photos, args.radius, config, args.photo_fraction)
+        windows = BlurWindows(clips, photos, args.radius, config, args.photo_fraction, args.motion_crops)
         return DeblurTask(windows, val, radius=args.radius, features=args.features, loss=args.loss, init=args.init,
                           info=info)
 

@@ -5,7 +5,9 @@ only gives whole frames, so, as motion-blur datasets are built from high-speed v
 made by temporal upsampling: ``subframes`` (K) frames per frame interval, K - 1 of them interpolated between
 each pair of consecutive frames with vsvideogen's interpolation network (``interpolate-default``). Frame
 ``i`` of the blurred clip is the mean of the instants ``i + j / K`` for ``|j| <= m``, ``m = round(a * K)``,
-with an exposure half-span ``a`` (in frame intervals) drawn per frame from :attr:`BlurConfig.exposure`; so the
+with an exposure half-span ``a`` (in frame intervals) from :attr:`BlurConfig.exposure`, drawn once per run of
+:attr:`BlurConfig.exposure_frames` frames (a camera keeps its shutter for a while, so a window's neighbours are
+mostly blurred alike, as in real footage); so the
 sharp frame ``i`` is the middle of its own exposure and stays the training target. Instants beyond the
 clip's ends or a scene cut are the frame itself (the exposure is shortened on that side). This is computed
 once per training run (:func:`blurred_footage`) on the training device and kept as 8-bit frames.
@@ -55,6 +57,7 @@ class BlurConfig:
         subframes: instants per frame interval (K) of the upsampled footage and of photo exposures.
         exposure: range of the exposure half-span in frame intervals (0.5: a 360-degree shutter; 1: two frame
             intervals, as a slow shutter at half the frame rate records); at most 1.
+        exposure_frames: consecutive frames of a clip that share one exposure (1: a new one every frame).
         defocus_prob: chance a window is also defocused.
         max_defocus: largest defocus disc radius in pixels (radii are uniform in ``0.5..max_defocus``).
         max_noise: largest sigma, 8-bit levels, of the noise added before 8-bit quantisation.
@@ -62,6 +65,7 @@ class BlurConfig:
 
     subframes: int = 8
     exposure: tuple[float, float] = (0.25, 1.0)
+    exposure_frames: int = 12
     defocus_prob: float = 0.3
     max_defocus: float = 3.0
     max_noise: float = 2.0
@@ -69,9 +73,16 @@ class BlurConfig:
     def check(self) -> None:
         """Raise :class:`VSVideoGenError` for out-of-range settings."""
         lo, hi = self.exposure
-        if self.subframes < 1 or not 0 <= lo <= hi <= 1:
-            raise VSVideoGenError(FUNC, f"subframes={self.subframes}, exposure={self.exposure}: need subframes >= 1 "
-                                        "and 0 <= exposure low <= high <= 1")
+        if self.subframes < 1 or self.exposure_frames < 1 or not 0 <= lo <= hi <= 1:
+            raise VSVideoGenError(FUNC, f"subframes={self.subframes}, exposure_frames={self.exposure_frames}, "
+                                        f"exposure={self.exposure}: need subframes >= 1, exposure_frames >= 1 and "
+                                        "0 <= exposure low <= high <= 1")
+
+    def draw_half_spans(self, rng: np.random.Generator, frames: int) -> np.ndarray:
+        """The exposure half-span of each of ``frames`` consecutive frames: one draw from :attr:`exposure` per
+        run of :attr:`exposure_frames` frames."""
+        runs = -(-frames // self.exposure_frames)
+        return np.repeat(rng.uniform(*self.exposure, runs), self.exposure_frames)[:frames]
         if not 0 <= self.defocus_prob <= 1 or self.max_defocus < 0.5 or self.max_noise < 0:
             raise VSVideoGenError(FUNC, "need 0 <= defocus_prob <= 1, max_defocus >= 0.5 and max_noise >= 0")
 
@@ -192,7 +203,7 @@ def blurred_footage(
     instants per interval and the tag, and reused when all of them match (``rng`` is drawn from the same way
     either way, so later draws do not change).
     """
-    half_spans = rng.uniform(*config.exposure, len(footage))
+    half_spans = config.draw_half_spans(rng, len(footage))
     path = None if cache is None else cache[0] / f"{_blur_key(footage, half_spans, config.subframes, cache[1])}.npy"
     blurred = _load_cached(path, (*footage.frames.shape[:3], 3))
     if blurred is None:

@@ -5,7 +5,10 @@ centre frame, from either
 
 * real footage, motion-blurred once per run by averaging interpolated instants (:func:`blurred_footage`):
   a random crop of the blurred window and of the sharp centre, flipped, with shuffled colour channels (the
-  same for both) and possibly reversed in time; or
+  same for both) and possibly reversed in time. Most of a frame moves little, so with probability
+  ``motion_crops`` the crop is the most blurred of :data:`MOTION_CANDIDATES` random ones (largest mean
+  difference between the blurred and the sharp centre frame): the fast motion that costs the most is seen
+  more often; or
 * a photo under a synthetic camera move, every frame the mean of the instants of its exposure
   (:func:`photo_window`), with probability ``photo_fraction`` when both are given;
 
@@ -37,6 +40,8 @@ __all__ = ["BlurWindows", "DeblurBatch", "DeblurTask", "blurred_footage", "valid
 FUNC = "train"
 #: Seed of the validation blur.
 VAL_SEED = 0
+#: Random crops a motion-weighted crop is chosen from.
+MOTION_CANDIDATES = 4
 
 
 @dataclass(frozen=True)
@@ -56,13 +61,17 @@ class BlurWindows:
         radius: frames each side of the centre (>= 1).
         config: the blur settings.
         photo_fraction: share of photo windows when clips and photos are both given.
+        motion_crops: share of footage windows cropped where the blur is strongest (see the module docstring).
     """
 
     def __init__(self, clips: list[Footage], photos: list[np.ndarray], radius: int = 2,
-                 config: BlurConfig = BlurConfig(), photo_fraction: float = 0.25) -> None:
+                 config: BlurConfig = BlurConfig(), photo_fraction: float = 0.25, motion_crops: float = 0.5) -> None:
         config.check()
         if not clips and not photos:
             raise VSVideoGenError(FUNC, "there is no training data; pass video clips (--data) and/or photo folders (--photos)")
+        if not 0 <= motion_crops <= 1:
+            raise VSVideoGenError(FUNC, f"motion_crops={motion_crops} must be between 0 and 1")
+        self.motion_crops = motion_crops
         self.video = VideoWindows(clips, radius) if clips else None
         self.photos = photos
         self.radius = radius
@@ -78,13 +87,22 @@ class BlurWindows:
             except ValueError as exc:
                 raise VSVideoGenError(FUNC, f"{exc}; use a smaller --crop or larger photos") from None
         else:
-            both = random_flip(frames_to_tensor(self.video.pick(rng, crop)), rng)
+            both = random_flip(frames_to_tensor(self._pick_footage(rng, crop)), rng)
             order = torch.from_numpy(rng.permutation(3))
             both = both[:, torch.cat([order, order + 3])]
             if rng.random() < 0.5:
                 both = both.flip(0)
             blurred, sharp = both[:, :3], both[self.radius, 3:]
         return finish_window(blurred, rng, self.config), sharp
+
+    def _pick_footage(self, rng: np.random.Generator, crop: int) -> np.ndarray:
+        """A footage window as stored (``[T, crop, crop, 6]``, blurred then sharp channels): random, or with
+        probability :attr:`motion_crops` the most blurred of :data:`MOTION_CANDIDATES` random ones."""
+        if rng.random() >= self.motion_crops:
+            return self.video.pick(rng, crop)
+        candidates = [self.video.pick(rng, crop) for _ in range(MOTION_CANDIDATES)]
+        blur = [np.abs(c[self.radius, ..., :3].astype(np.int16) - c[self.radius, ..., 3:]).mean() for c in candidates]
+        return candidates[int(np.argmax(blur))]
 
     def sample_batch(self, rng: np.random.Generator, batch: int, crop: int) -> DeblurBatch:
         """``batch`` blurred windows with their sharp centres."""
@@ -107,7 +125,7 @@ def validation_windows(
     size = 2 * radius + 1
     starts, (y, x, ch, cw) = held_out_starts(clip, count, size, max_side)
     rng = np.random.default_rng(seed)
-    half_spans = rng.uniform(*config.exposure, len(clip))
+    half_spans = config.draw_half_spans(rng, len(clip))
     cropped = Footage(clip.name, clip.frames[:, y : y + ch, x : x + cw], clip.cuts)
     needed = sorted({i for s in starts for i in range(s, s + size)})
     blurred = motion_blur(cropped, interpolate, half_spans, config.subframes, device, needed)
@@ -147,6 +165,7 @@ class DeblurTask(WindowTask):
         return {
             "blur": {**asdict(config), "exposure": list(config.exposure)},
             "photo_fraction": self.windows.photo_fraction,
+            "motion_crops": self.windows.motion_crops,
             "val_windows": 0 if self.val is None else len(self.val.sharp),
             "val_seed": VAL_SEED,
             "val_reference_blurred_psnr": self.reference_psnr,
