@@ -3,12 +3,15 @@
 # run from the repo root. In order:
 #   1. the interpolation speed benchmark at 1920x1080 fp16, alone on the GPU (timings must not share it), then
 #      one profiled pipeline pass (op tables: where the pipeline's time goes beside the network);
-#   2. at the same time: the CUDA test suite (pytest -m cuda) and the training runs, each with a wall-time
-#      budget (--time-limit, counted after its data is ready) so the run ends on time:
+#   2. at the same time: the CUDA test suite (pytest -m cuda) and the training runs named in $RUNS, each with a
+#      wall-time budget (--time-limit, counted after its data is ready) so the run ends on time. By default only
+#      the open deblur work (both runs get all the batch-making processes: data, not the GPU, limited the
+#      earlier deblur runs):
+#        deblur (the bundled deblurrer, continued) and deblur-wide (width 48, from scratch);
+#      on request (RUNS="... upscale-x4 upscale-x2-gan denoise-motion"):
 #        upscale-x4 (fidelity x4 from scratch), then upscale-x4-gan from it;
 #        upscale-x2-gan-patch and -unet (GAN x2 from the bundled x2 fidelity default, either discriminator);
 #        denoise-motion (the bundled motion-compensated denoiser's fusion, continued on a larger pool);
-#        deblur (the bundled deblurrer, continued) and deblur-wide (width 48, from scratch);
 #      best.safetensors is written at every validation, so even a run cut short leaves weights.
 #
 # Before the session, here: `bash /work/shared/gpu/fetch-wheels.sh tqdm pillow packaging platformdirs` (wheels
@@ -33,6 +36,8 @@ POOL=${POOL:-4000}             # denoise-motion: windows run through the frozen 
 TEST_S=${TEST_S:-300}
 FRAMES=${FRAMES:-61}           # speed benchmark source frames (13 in the first two sessions: too few to amortise a call's fixed costs)
 WORKERS=${WORKERS:-3}          # batch-making processes per run (unless the run sets its own)
+DEBLUR_WORKERS=${DEBLUR_WORKERS:-6}  # per deblur run: photo windows are rendered on the CPU (about 0.1 s each)
+RUNS=${RUNS:-"deblur deblur-wide"}
 DEVICE=${DEVICE:-cuda}         # cpu: a dry run of this script on a machine without a GPU
 
 for need in .whl .gpu-data/clips .gpu-data/val; do
@@ -80,25 +85,28 @@ train() {  # name seconds task options...: one run in $OUT/runs/name, log in $OU
 V="--val-every 300 --save-every 300"
 W=vsvideogen/weights
 UPSCALE_DATA="--data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 $D/val-photos"
+wanted() { [[ " $RUNS " == *" $1 "* ]]; }
 upscale_x4() {
   train upscale-x4 "$FIDELITY_S" upscale --workers 3 --scale 4 --features 64 --convs 16 --clean-fraction 0.5 \
     --val-degradation bicubic --batch 32 --crop 192 --lr 5e-4 $V $UPSCALE_DATA
   train upscale-x4-gan "$GAN_S" upscale --workers 3 --scale 4 --mode gan --init "$OUT/runs/upscale-x4/model.safetensors" \
     --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 192 $V $UPSCALE_DATA
 }
-upscale_x4 &
-for disc in patch unet; do
-  train upscale-x2-gan-$disc "$TRAIN_S" upscale --workers 3 --scale 2 --mode gan --discriminator $disc \
-    --init $W/upscale_default.safetensors --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 128 $V \
-    $UPSCALE_DATA &
-done
-train denoise-motion "$TRAIN_S" denoise --workers 0 --arch motion --init $W/denoise_temporal_default.safetensors \
-  --pool "$POOL" --pool-crop 128 --noise mixed --max-sigma 55 --batch 32 --crop 96 --lr 2e-4 $V \
-  --data $D/clips --val $D/val/carphone_pristine.mp4 &
-DEBLUR_DATA="--data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4"
-train deblur "$TRAIN_S" deblur --workers 3 --init $W/deblur_default.safetensors --batch 16 --crop 128 --lr 3e-4 $V \
+wanted upscale-x4 && upscale_x4 &
+if wanted upscale-x2-gan; then
+  for disc in patch unet; do
+    train upscale-x2-gan-$disc "$TRAIN_S" upscale --workers 3 --scale 2 --mode gan --discriminator $disc \
+      --init $W/upscale_default.safetensors --clean-fraction 0.5 --val-degradation bicubic --batch 32 --crop 128 $V \
+      $UPSCALE_DATA &
+  done
+fi
+wanted denoise-motion && train denoise-motion "$TRAIN_S" denoise --workers 0 --arch motion \
+  --init $W/denoise_temporal_default.safetensors --pool "$POOL" --pool-crop 128 --noise mixed --max-sigma 55 --batch 32 \
+  --crop 96 --lr 2e-4 $V --data $D/clips --val $D/val/carphone_pristine.mp4 &
+DEBLUR_DATA="--data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 --workers $DEBLUR_WORKERS"
+wanted deblur && train deblur "$TRAIN_S" deblur --init $W/deblur_default.safetensors --batch 16 --crop 128 --lr 3e-4 $V \
   $DEBLUR_DATA &
-train deblur-wide "$TRAIN_S" deblur --workers 3 --features 48 --batch 16 --crop 128 --lr 5e-4 $V $DEBLUR_DATA &
+wanted deblur-wide && train deblur-wide "$TRAIN_S" deblur --features 48 --batch 16 --crop 128 --lr 5e-4 $V $DEBLUR_DATA &
 wait $test_pid
 test_rc=$?
 wait
