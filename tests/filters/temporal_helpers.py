@@ -52,11 +52,59 @@ class WithoutPrepare(torch.nn.Module):
         return self.net(frames, sigma)
 
 
-def small_net(radius: int = 2, noise_map: bool = True, lively: bool = False) -> TemporalDenoiser:
+class WholeForward(torch.nn.Module):
+    """A two-stage temporal network seen without its stages, so the filter calls its ``forward`` on every window
+    (no first-stage estimates kept across frames)."""
+
+    temporal, modulo, tile_context = True, 4, 56
+
+    def __init__(self, net: TemporalDenoiser) -> None:
+        super().__init__()
+        self.net, self.radius, self.channels = net, net.radius, net.channels
+        self.noise_conditional = net.noise_conditional
+
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(frames) if sigma is None else self.net(frames, sigma)
+
+
+def count_first_stage_calls(net: TemporalDenoiser) -> list[int]:
+    """Make ``net`` count its ``first_stage`` calls in the returned one-item list."""
+    calls = [0]
+    plain = net.first_stage
+
+    def counted(*args):
+        calls[0] += 1
+        return plain(*args)
+
+    net.first_stage = counted
+    return calls
+
+
+def same_frames(a: list[list[np.ndarray]], b: list[list[np.ndarray]]) -> bool:
+    """Whether two :func:`fetch_all` results are identical."""
+    return all(np.array_equal(pa, pb) for fa, fb in zip(a, b) for pa, pb in zip(fa, fb))
+
+
+def random_rgbs(frames: int, width: int, height: int, seed: int = 0) -> vs.VideoNode:
+    """An RGBS clip of uniform random noise frames."""
+    rng = np.random.default_rng(seed)
+    pictures = [rng.random((3, height, width), dtype=np.float32) for _ in range(frames)]
+    base = core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=frames)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for p in range(3):
+            np.asarray(out[p])[...] = pictures[n][p]
+        return out
+
+    return core.std.ModifyFrame(base, base, fill)
+
+
+def small_net(radius: int = 2, noise_map: bool = True, lively: bool = False, channels: int = 3) -> TemporalDenoiser:
     """A TemporalDenoiser of width 4 (with a noise map or without) whose output differs from its centre input;
     ``lively``: every path alive, so the output reaches the whole receptive field."""
     torch.manual_seed(0)
-    net = TemporalDenoiser(3, radius, features=4, noise_map=noise_map)
+    net = TemporalDenoiser(channels, radius, features=4, noise_map=noise_map)
     if lively:
         for m in net.modules():
             if isinstance(m, torch.nn.Conv2d):
@@ -107,4 +155,4 @@ def same_in_any_order_and_thread_count(make: Callable[[], vs.VideoNode]) -> bool
         backward = fetch_all(make(), order=[4, 2, 0, 3, 1])
     finally:
         core.num_threads = threads
-    return all(np.array_equal(pa, pb) for a, b in zip(forward, backward) for pa, pb in zip(a, b))
+    return same_frames(forward, backward)

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from tests.filters.temporal_helpers import Spy, bikes_80x48, fetch_all, ramp_clip, small_net, with_props
-from tests.filters.temporal_helpers import same_in_any_order_and_thread_count
+from tests.filters.temporal_helpers import Spy, WholeForward, bikes_80x48, count_first_stage_calls, fetch_all, ramp_clip
+from tests.filters.temporal_helpers import random_rgbs, same_frames, same_in_any_order_and_thread_count, small_net
+from tests.filters.temporal_helpers import with_props
 from vsvideogen import deblur, pipeline
 from vsvideogen import interpolate as vsvideogen_interpolate
 from vsvideogen.errors import VSVideoGenError, WeightsError
@@ -51,6 +52,20 @@ def test_formats_size_and_props_survive(blurry_yuv, fmt):
 def test_result_does_not_depend_on_request_order_or_threads(blurry_yuv):
     net = small_net(noise_map=False)
     assert same_in_any_order_and_thread_count(lambda: deblur(blurry_yuv, model=net))
+
+
+def test_first_stage_estimates_are_kept_across_frames_with_the_same_result():
+    # 8 frames, a scene cut between 3 and 4, 2 tiles (whose inputs differ): every frame equals the network run whole on its window,
+    # in any order, while the first stage runs about once per frame and tile instead of three times.
+    clip = with_props(random_rgbs(8, 240, 32), {3: {"_SceneChangeNext": 1}})
+    net = small_net(noise_map=False, lively=True)
+    calls = count_first_stage_calls(net)
+    kept = fetch_all(deblur(clip, model=net, tiles=(2, 1), overlap=8))
+    kept_calls, calls[0] = calls[0], 0
+    whole = fetch_all(deblur(clip, model=WholeForward(net), tiles=(2, 1), overlap=8))
+    assert calls[0] == 2 * 3 * 8 and kept_calls <= calls[0] // 2  # 12 distinct triplets per tile here
+    assert same_frames(kept, whole)
+    assert same_frames(fetch_all(deblur(clip, model=net, tiles=(2, 1), overlap=8), order=[7, 2, 5, 0, 3, 6, 1, 4]), whole)
 
 
 def test_tiled_output_equals_the_untiled_one():

@@ -7,7 +7,8 @@ import torch
 import vapoursynth as vs
 
 from tests.filters.temporal_helpers import Spy, bikes_80x48, fetch_all, ramp_clip, small_net, with_props
-from tests.filters.temporal_helpers import WithoutPrepare, same_in_any_order_and_thread_count
+from tests.filters.temporal_helpers import WholeForward, WithoutPrepare, count_first_stage_calls, same_frames
+from tests.filters.temporal_helpers import same_in_any_order_and_thread_count
 from vsvideogen import denoise
 from vsvideogen.errors import VSVideoGenError, WeightsError
 from vsvideogen.filters.denoise import SIGMA_PROP
@@ -76,6 +77,22 @@ def noisy_yuv() -> vs.VideoNode:
 def test_result_does_not_depend_on_request_order_or_threads(noisy_yuv):
     net = small_net()
     assert same_in_any_order_and_thread_count(lambda: denoise(noisy_yuv, 10, model=net))
+
+
+def test_first_stage_estimates_are_kept_across_frames_with_the_same_result(noisy_yuv):
+    # A two-stage network with a uniform noise level keeps its triplet estimates per level: the same frames as
+    # the network run whole on every window, for one sigma, per-plane sigmas, estimated sigmas (one per frame),
+    # a GRAY clip (replicated, sigma x sqrt(3)) and a gray network on a colour clip.
+    net = small_net(lively=True)
+    calls = count_first_stage_calls(net)
+    gray = core.std.ShufflePlanes(noisy_yuv, 0, vs.GRAY)
+    assert same_frames(fetch_all(denoise(noisy_yuv, 10, model=net)), fetch_all(denoise(noisy_yuv, 10, model=WholeForward(net))))
+    assert calls[0] == 7 + 3 * 5  # kept: the 7 distinct triplets of 5 frames; whole: 3 per frame
+    gray_net = small_net(lively=True, channels=1)
+    for clip, model, strength in ((noisy_yuv, net, [5, 5, 9]), (noisy_yuv, net, None), (gray, net, 10),
+                                  (noisy_yuv, gray_net, 10)):
+        kept = fetch_all(denoise(clip, strength, model=model))
+        assert same_frames(kept, fetch_all(denoise(clip, strength, model=WholeForward(model)))), (clip.format.name, strength)
 
 
 def test_tiled_output_equals_the_untiled_one():

@@ -2,6 +2,12 @@
 network sees, scene-cut handling, the tile grid, the per-frame engine, and running a 1- or 3-channel network on
 frames of the other kind.
 
+A two-stage network (:class:`vsvideogen.models.archs.temporal_denoiser.TemporalDenoiser`: ``pad``,
+``first_stage`` per triplet of frames, ``second_stage``) estimates each inner frame of the window from that
+frame and its two neighbours alone, so the engine keeps those estimates per tile and triplet of source frames
+and the next output frames reuse them: one first-stage call per output frame instead of ``2 * radius - 1``,
+with the same values (each estimate is always computed alone, in the same way).
+
 A temporal network sees frames ``n - radius .. n + radius`` (clamped at the clip's ends, see
 :func:`vsvideogen.vs.temporal.map_frames`) and returns frame ``n``. Frames are never mixed across a scene
 cut: where frame ``i`` has ``_SceneChangeNext`` or frame ``i + 1`` has ``_SceneChangePrev``, the window's
@@ -9,6 +15,7 @@ frames on the far side of the cut are replaced by the nearest frame on the centr
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +29,7 @@ from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
 from ..vs.tiling import run_tiled, tile_bounds
 from ._common import auto_grid
+from ._lru import LRU
 
 # Assumed for a ready module without the attributes: activation bytes per pixel (fp32).
 DEFAULT_BYTES_PER_PIXEL = 1024
@@ -98,17 +106,18 @@ def tile_grid(tiles: Any, clip: vs.VideoNode, net: torch.nn.Module, channels: in
 
 
 def stack_window(converter: FrameConverter, window: list[vs.VideoFrame], radius: int,
-                 image: torch.Tensor) -> torch.Tensor:
-    """The window as ``[1, T, C, H, W]``, frames across a scene cut replaced (see :func:`same_shot`).
+                 image: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+    """The window as ``[1, T, C, H, W]``, frames across a scene cut replaced (see :func:`same_shot`), and the
+    window position each of its frames came from.
 
     ``image`` is the centre frame ``window[radius]`` already converted; every other frame is converted once.
     """
-    tensors: dict[int, torch.Tensor] = {id(window[radius]): image}
-    kept = same_shot(window, radius)
-    for frame in kept:
-        if id(frame) not in tensors:
-            tensors[id(frame)] = converter.to_tensor(frame)
-    return torch.stack([tensors[id(frame)] for frame in kept], 1)
+    positions = same_shot(window, radius)
+    tensors: dict[int, torch.Tensor] = {radius: image}
+    for p in positions:
+        if p not in tensors:
+            tensors[p] = converter.to_tensor(window[p])
+    return torch.stack([tensors[p] for p in positions], 1), positions
 
 
 class WindowEngine:
@@ -130,24 +139,61 @@ class WindowEngine:
         self.modulo = modulo
         self.radius = radius
         self._lock = threading.Lock()
+        # First-stage estimates of a two-stage network, per tile: one window's and one more (frames requested in
+        # order hit all but one); about 2 * radius frames' worth of memory in all.
+        self._estimates = LRU(max(1, tiles[0] * tiles[1] * 2 * radius))
 
-    def load(self, window: list[vs.VideoFrame]) -> tuple[vs.VideoFrame, torch.Tensor, torch.Tensor]:
-        """The centre frame of ``window``, it as a ``[1, C, H, W]`` tensor, and the network's input: that tensor
-        for a spatial model, the window stacked by :func:`stack_window` for a temporal one."""
+    def load(self, n: int, window: list[vs.VideoFrame]) -> tuple[vs.VideoFrame, torch.Tensor, torch.Tensor, list[int]]:
+        """The centre frame of output ``n``'s ``window``, it as a ``[1, C, H, W]`` tensor, the network's input
+        (that tensor for a spatial model, the window stacked by :func:`stack_window` for a temporal one), and
+        which source frame each of the input's frames is (``n - radius + position``, before the clamping at
+        the clip's ends: one number always names the same picture)."""
         source = window[self.radius]
         image = self.converter.to_tensor(source)
-        return source, image, stack_window(self.converter, window, self.radius, image) if self.radius else image
+        if not self.radius:
+            return source, image, image, [n]
+        stack, positions = stack_window(self.converter, window, self.radius, image)
+        return source, image, stack, [n - self.radius + p for p in positions]
 
     def tiled(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         """``_run`` over the tile grid on ``inputs`` (the network's input, then e.g. a noise level)."""
         with self._lock:
             return run_tiled(self._run, inputs, self.tiles, self.overlap, context=self.context, modulo=self.modulo)
 
+    def staged(self, stack: torch.Tensor, ids: list[int], sigma: float | None = None) -> torch.Tensor:
+        """A two-stage network (see the module docstring) on the window ``stack`` of source frames ``ids`` over
+        the tile grid, first-stage estimates reused across output frames; ``sigma``: a uniform noise level on
+        the 0..1 scale for a noise-conditional network, else None."""
+        def tile(k: int, x: torch.Tensor) -> torch.Tensor:
+            return run_channels(lambda t, replicated: self._two_stages(k, ids, t, sigma, replicated), x, self.channels)
 
-def same_shot(window: list[vs.VideoFrame], centre: int) -> list[vs.VideoFrame]:
-    """``window`` with every frame across a scene cut from ``window[centre]`` replaced by the nearest frame on
-    the centre's side of it (cuts read from ``_SceneChangeNext`` / ``_SceneChangePrev``)."""
-    kept = list(window)
+        with self._lock:
+            return run_tiled(tile, [stack], self.tiles, self.overlap, context=self.context, modulo=self.modulo,
+                             indexed=True)
+
+    def _two_stages(self, k: int, ids: list[int], x: torch.Tensor, sigma: float | None, replicated: bool) -> torch.Tensor:
+        if sigma is not None and replicated:
+            sigma *= math.sqrt(3)  # luma replicated to RGB: its noise is sqrt(3) times stronger per channel
+        padded, level = self.net.pad(x, sigma)
+
+        def estimate(i: int) -> torch.Tensor:
+            return self._estimates.get_or_make((k, tuple(ids[i : i + 3]), sigma),
+                                               lambda: self.net.first_stage(padded[:, i : i + 3], level))
+
+        estimates = torch.stack([estimate(i) for i in range(len(ids) - 2)], 1)
+        return self.net.second_stage(estimates, level)[..., : x.shape[-2], : x.shape[-1]]
+
+    @staticmethod
+    def is_two_stage(net: torch.nn.Module) -> bool:
+        """Whether ``net`` has the stages :meth:`staged` runs."""
+        return all(callable(getattr(net, name, None)) for name in ("pad", "first_stage", "second_stage"))
+
+
+def same_shot(window: list[vs.VideoFrame], centre: int) -> list[int]:
+    """The positions in ``window`` of the frames a network sees: every frame across a scene cut from
+    ``window[centre]`` replaced by the nearest frame on the centre's side of it (cuts read from
+    ``_SceneChangeNext`` / ``_SceneChangePrev``)."""
+    kept = list(range(len(window)))
     for j in range(centre + 1, len(kept)):
         if _cut_between(window[j - 1], window[j]):
             kept[j:] = [kept[j - 1]] * (len(kept) - j)

@@ -12,7 +12,10 @@ sees frames ``n - radius .. n + radius`` and returns frame ``n``; ``radius`` mus
 with. At the clip's ends the first or last frame is repeated, and frames are never mixed across a scene cut
 (``_SceneChangeNext`` / ``_SceneChangePrev``: the window's frames beyond a cut are replaced by the nearest
 frame on the centre's side; set the props beforehand, e.g. with ``misc.SCDetect``). Tiles get the model's
-receptive field as context (56 px), so tiled and untiled output agree up to float rounding.
+receptive field as context (56 px), so tiled and untiled output agree up to float rounding. The network's
+first stage estimates each inner frame of a window from three frames; those estimates are kept per tile and
+reused by the next output frames (see :mod:`vsvideogen.filters._temporal`), which halves the work per frame
+and changes no value.
 
 ``model="default"`` is the registered default deblur model
 (:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``; model
@@ -132,8 +135,9 @@ class _Engine(WindowEngine):
 
     def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         with torch.inference_mode():
-            source, _image, stack = self.load(f if isinstance(f, list) else [f])
-            return self.converter.to_frame(self.tiled([stack]), source)
+            source, _image, stack, ids = self.load(n, f if isinstance(f, list) else [f])
+            staged = self.radius and self.is_two_stage(self.net)
+            return self.converter.to_frame(self.staged(stack, ids) if staged else self.tiled([stack]), source)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         return run_channels(lambda t, _replicated: self.net(t), x, self.channels)

@@ -53,7 +53,8 @@ e.g. with ``misc.SCDetect``, to protect cuts). ``strength`` has the same forms a
 strength runs the network once per distinct value; a map clip's frame ``n`` is the map for the whole
 window; ``None`` estimates sigma on frame ``n``. Tiles get the model's ``tile_context`` (56 px for a
 ``TemporalDenoiser``, its receptive field), so tiled and untiled output of a ``TemporalDenoiser`` agree up to
-float rounding. The motion-compensated denoiser's FFDNet and SPyNet run on whole frames first
+float rounding; with a uniform level, its first-stage (triplet) estimates are kept per tile and level and
+reused by the next output frames (:mod:`vsvideogen.filters._temporal`: the same values, half the work). The motion-compensated denoiser's FFDNet and SPyNet run on whole frames first
 (:meth:`~vsvideogen.models.archs.mc_denoiser.MotionCompensatedDenoiser.prepare`, frame by frame, each network
 on pieces of about a megapixel with its receptive field as context, so memory stays bounded: 3.8 GiB peak for
 a 4K window on the CPU) and only its warping and fusion run tile by tile with 64 px of context, so its tiles
@@ -293,7 +294,7 @@ class _Engine(WindowEngine):
         count = 2 * self.radius + 1
         window, rest = frames[:count], frames[count:]
         with torch.inference_mode():
-            source, image, stack = self.load(window)
+            source, image, stack, ids = self.load(n, window)
             sigma_prop = None
             if not self.conditional:
                 groups = [(None, range(source.format.num_planes))]
@@ -309,7 +310,7 @@ class _Engine(WindowEngine):
                           for v in dict.fromkeys(values)]
             out = None
             for sigma, planes in groups:
-                result = self._denoise(stack, sigma)
+                result = self._denoise(stack, ids, sigma)
                 frame = self.converter.to_frame(result, source)
                 if out is None:
                     out = frame
@@ -332,9 +333,11 @@ class _Engine(WindowEngine):
             values /= (1 << frame.format.bits_per_sample) - 1
         return values.to(device=image.device, dtype=image.dtype)[None, None]
 
-    def _denoise(self, image: torch.Tensor, sigma: torch.Tensor | None) -> torch.Tensor:
+    def _denoise(self, image: torch.Tensor, ids: list[int], sigma: torch.Tensor | None) -> torch.Tensor:
         if sigma is not None and hasattr(self.net, "prepare"):
             return self._prepared(image, sigma)
+        if self.radius and self.is_two_stage(self.net) and (sigma is None or sigma.numel() == 1):
+            return self.staged(image, ids, None if sigma is None else float(sigma))
         return self.tiled([image] if sigma is None else [image, sigma])
 
     def _prepared(self, window: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

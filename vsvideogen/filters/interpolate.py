@@ -20,8 +20,7 @@ would be misplaced, are removed.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from fractions import Fraction
 from numbers import Rational
 from typing import Any
@@ -37,6 +36,7 @@ from ..vs.checks import check_clip
 from ..vs.frames import FrameConverter
 from ..vs.scenes import DEFAULT_THRESHOLD, SceneFeatures, is_scene_change, scene_features
 from ..vs.temporal import map_frames
+from ._lru import LRU
 
 __all__ = ["interpolate", "SCALES"]
 
@@ -249,28 +249,6 @@ def _ceil(x: Fraction) -> int:
 # -- per-frame work ----------------------------------------------------------------------------------------
 
 
-class _LRU:
-    """A small thread-safe least-recently-used map."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()  # outside the lock: deterministic, so a race only wastes work
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
-
-
 class _Engine:
     """Makes output frame ``n`` from the source frames ``clamp(floor(n * ratio) + lo + j)``."""
 
@@ -292,9 +270,9 @@ class _Engine:
         self.honour_props = honour_props
         self.flags = detect or honour_props
         self._model_lock = threading.Lock()
-        self._inputs = _LRU(cache_frames)
-        self._features = _LRU(256)
-        self._cuts = _LRU(256)
+        self._inputs = LRU(cache_frames)
+        self._features = LRU(256)
+        self._cuts = LRU(256)
 
     def __call__(self, n: int, frames: list[vs.VideoFrame]) -> vs.VideoFrame:
         p = n * self.ratio

@@ -121,6 +121,7 @@ def run_tiled(
     context: int = 0,
     modulo: int = 1,
     scale: int = 1,
+    indexed: bool = False,
 ) -> torch.Tensor:
     """``fn(*inputs)`` computed tile by tile and blended.
 
@@ -135,6 +136,8 @@ def run_tiled(
             (rounded up to ``modulo``; none is added at the frame's edges).
         modulo: Tile starts are multiples of this.
         scale: Output pixels per input pixel (1 for restoration, 2 or 4 for upscalers).
+        indexed: Call ``fn(k, *tiles)`` with the tile's number ``k`` (row by row, 0 for a single tile): the
+            same grid gives every tile the same number, e.g. to keep results per tile across frames.
 
     Returns:
         The blended output, in ``fn``'s dtype (accumulated in float32).
@@ -151,7 +154,7 @@ def run_tiled(
         raise ValueError(f"run_tiled: inputs of sizes {[tuple(x.shape[-2:]) for x in inputs]} differ")
     nx, ny = tiles
     if (nx, ny) == (1, 1):
-        return fn(*inputs)
+        return fn(0, *inputs) if indexed else fn(*inputs)
     xs, ys = tile_bounds(width, nx, overlap, modulo), tile_bounds(height, ny, overlap, modulo)
     xs_in, ys_in = _with_context(xs, width, context, modulo), _with_context(ys, height, context, modulo)
     device = big[0].device
@@ -160,7 +163,7 @@ def run_tiled(
         wy = _ramp(ys, j, scale, device)
         for i, ((x0, x1), (u0, u1)) in enumerate(zip(xs, xs_in)):
             parts = [x if x.shape[-2:] == (1, 1) else x[..., v0:v1, u0:u1] for x in inputs]
-            result = fn(*parts)
+            result = fn(j * nx + i, *parts) if indexed else fn(*parts)
             expected = ((v1 - v0) * scale, (u1 - u0) * scale)
             if tuple(result.shape[-2:]) != expected:
                 raise ValueError(f"run_tiled: fn gave {tuple(result.shape[-2:])} for a tile that needs {expected}")

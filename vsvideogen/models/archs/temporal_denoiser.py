@@ -129,29 +129,42 @@ class TemporalDenoiser(nn.Module):
         if t != 2 * self.radius + 1 or c != self.channels:
             raise ValueError(f"TemporalDenoiser: need [N, {2 * self.radius + 1}, {self.channels}, H, W] frames, "
                              f"got {tuple(frames.shape)}")
+        x, level = self.pad(frames, sigma)
+        estimates = torch.stack([self.first_stage(x[:, i : i + 3], level) for i in range(t - 2)], 1)
+        return self.second_stage(estimates, level)[..., :h, :w]
+
+    def pad(self, frames: torch.Tensor, sigma: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``frames`` (``[N, T, C, H, W]``) padded by edge replication to multiples of :attr:`modulo`, and the
+        noise level for them (``[N, 1, 1, 1]`` or a padded ``[N, 1, H', W']`` map; None without a noise map):
+        the inputs of :meth:`first_stage` and :meth:`second_stage`, whose result is cropped back to ``H x W``.
+
+        Raises:
+            ValueError: ``sigma`` given without a noise map or missing with one, or a map of the wrong size.
+        """
         if (sigma is None) == self.noise_conditional:
             raise ValueError("TemporalDenoiser: pass sigma if and only if the network has a noise map")
+        n, t, c, h, w = frames.shape
         pad = (0, -w % self.modulo, 0, -h % self.modulo)
         x = frames.reshape(n, t * c, h, w)
         if any(pad):
             x = F.pad(x, pad, mode="replicate")
-        hp, wp = x.shape[-2:]
-        inner = t - 2
-        if self.noise_conditional:
-            level = noise_level(sigma, frames, pad).expand(n, 1, hp, wp)
-            levels = [level.repeat_interleave(inner, 0) if inner > 1 else level]
-            level = [level]
-        else:
-            level = levels = []
-        x = x.reshape(n, t, c, hp, wp)
-        triplets = torch.stack([x[:, i : i + 3].reshape(n, 3 * c, hp, wp) for i in range(inner)], 1)
-        triplets = triplets.reshape(n * inner, 3 * c, hp, wp)
-        middles = x[:, 1 : t - 1].reshape(n * inner, c, hp, wp)
-        first = middles + self.stage1(torch.cat([triplets, *levels], 1))
-        first = first.reshape(n, inner * c, hp, wp)
-        centre = first[:, (inner // 2) * c : (inner // 2 + 1) * c]
-        out = centre + self.stage2(torch.cat([first, *level], 1))
-        return out[..., :h, :w]
+        level = noise_level(sigma, frames, pad) if self.noise_conditional else None
+        return x.reshape(n, t, c, *x.shape[-2:]), level
+
+    def first_stage(self, triplet: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
+        """Stage 1: the estimate ``[N, C, H, W]`` of the middle frame of ``triplet`` (``[N, 3, C, H, W]``, padded
+        by :meth:`pad`, with its ``level``). It depends on these three frames only, so a filter may keep it for
+        the next output frames' windows."""
+        n, _, c, h, w = triplet.shape
+        extra = [] if level is None else [level.expand(n, 1, h, w)]
+        return triplet[:, 1] + self.stage1(torch.cat([triplet.reshape(n, 3 * c, h, w), *extra], 1))
+
+    def second_stage(self, estimates: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
+        """Stage 2: the centre frame ``[N, C, H, W]`` from the :meth:`first_stage` estimates of the window's inner
+        frames (``[N, 2 * radius - 1, C, H, W]``, oldest first) and the ``level`` of :meth:`pad`."""
+        n, inner, c, h, w = estimates.shape
+        extra = [] if level is None else [level.expand(n, 1, h, w)]
+        return estimates[:, inner // 2] + self.stage2(torch.cat([estimates.reshape(n, inner * c, h, w), *extra], 1))
 
 
 def noise_level(sigma: torch.Tensor | float, frames: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
