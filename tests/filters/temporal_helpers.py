@@ -67,16 +67,33 @@ class WholeForward(torch.nn.Module):
         return self.net(frames) if sigma is None else self.net(frames, sigma)
 
 
-def count_first_stage_calls(net: TemporalDenoiser) -> list[int]:
-    """Make ``net`` count its ``first_stage`` calls in the returned one-item list."""
+class PrepareAlone(torch.nn.Module):
+    """A motion-compensated denoiser whose ``prepare`` ignores the filter's kept spatial estimates (FFDNet runs on
+    every frame of every window)."""
+
+    temporal, channels, modulo, tile_context = True, 3, 4, 64
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net, self.radius = net, net.radius
+
+    def prepare(self, frames: torch.Tensor, sigma: torch.Tensor, spatial=None) -> torch.Tensor:
+        return self.net.prepare(frames, sigma)
+
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor, prepared: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(frames, sigma, prepared=prepared)
+
+
+def count_calls(net: torch.nn.Module, method: str) -> list[int]:
+    """Make ``net`` count the calls of its ``method`` in the returned one-item list."""
     calls = [0]
-    plain = net.first_stage
+    plain = getattr(net, method)
 
     def counted(*args):
         calls[0] += 1
         return plain(*args)
 
-    net.first_stage = counted
+    setattr(net, method, counted)
     return calls
 
 

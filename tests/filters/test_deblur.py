@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from tests.filters.temporal_helpers import Spy, WholeForward, bikes_80x48, count_first_stage_calls, fetch_all, ramp_clip
+from tests.filters.temporal_helpers import Spy, WholeForward, bikes_80x48, count_calls, fetch_all, ramp_clip
 from tests.filters.temporal_helpers import random_rgbs, same_frames, same_in_any_order_and_thread_count, small_net
 from tests.filters.temporal_helpers import with_props
 from vsvideogen import deblur, pipeline
@@ -59,7 +59,7 @@ def test_first_stage_estimates_are_kept_across_frames_with_the_same_result():
     # in any order, while the first stage runs about once per frame and tile instead of three times.
     clip = with_props(random_rgbs(8, 240, 32), {3: {"_SceneChangeNext": 1}})
     net = small_net(noise_map=False, lively=True)
-    calls = count_first_stage_calls(net)
+    calls = count_calls(net, "first_stage")
     kept = fetch_all(deblur(clip, model=net, tiles=(2, 1), overlap=8))
     kept_calls, calls[0] = calls[0], 0
     whole = fetch_all(deblur(clip, model=WholeForward(net), tiles=(2, 1), overlap=8))

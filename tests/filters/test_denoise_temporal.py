@@ -7,7 +7,7 @@ import torch
 import vapoursynth as vs
 
 from tests.filters.temporal_helpers import Spy, bikes_80x48, fetch_all, ramp_clip, small_net, with_props
-from tests.filters.temporal_helpers import WholeForward, WithoutPrepare, count_first_stage_calls, same_frames
+from tests.filters.temporal_helpers import PrepareAlone, WholeForward, WithoutPrepare, count_calls, same_frames
 from tests.filters.temporal_helpers import same_in_any_order_and_thread_count
 from vsvideogen import denoise
 from vsvideogen.errors import VSVideoGenError, WeightsError
@@ -84,7 +84,7 @@ def test_first_stage_estimates_are_kept_across_frames_with_the_same_result(noisy
     # the network run whole on every window, for one sigma, per-plane sigmas, estimated sigmas (one per frame),
     # a GRAY clip (replicated, sigma x sqrt(3)) and a gray network on a colour clip.
     net = small_net(lively=True)
-    calls = count_first_stage_calls(net)
+    calls = count_calls(net, "first_stage")
     gray = core.std.ShufflePlanes(noisy_yuv, 0, vs.GRAY)
     assert same_frames(fetch_all(denoise(noisy_yuv, 10, model=net)), fetch_all(denoise(noisy_yuv, 10, model=WholeForward(net))))
     assert calls[0] == 7 + 3 * 5  # kept: the 7 distinct triplets of 5 frames; whole: 3 per frame
@@ -139,6 +139,29 @@ def test_whole_frame_preparation_gives_what_the_model_gives_untiled(noisy_yuv):
         for p in range(clip.format.num_planes):  # 8-bit codes: equal but for a rare rounding flip
             diff = np.abs(np.asarray(prepared[p]).astype(int) - np.asarray(whole[p]))
             assert diff.max() <= 1 and diff.mean() < 0.01, (clip.format.name, p, diff.max(), diff.mean())
+
+
+def test_spatial_estimates_are_kept_across_windows_with_the_same_result(noisy_yuv):
+    # The motion-compensated denoiser with a uniform level keeps each frame's FFDNet output per level: the same
+    # frames as running prepare on every window whole, in any order; a noise-map clip keeps nothing.
+    torch.manual_seed(0)
+    net = MotionCompensatedDenoiser(radius=2, features=4)
+    torch.nn.init.normal_(net.fusion.outc[-1].weight, std=0.05)
+    net.eval()
+    calls = count_calls(net, "spatial_denoise")
+    gray = core.std.ShufflePlanes(noisy_yuv, 0, vs.GRAY)
+    rgbs = noisy_yuv.resize.Bicubic(format=vs.RGBS, matrix_in=1)  # float output: the smallest change shows
+    for clip, strength in ((noisy_yuv, 10), (gray, 10), (rgbs, None)):
+        alone = fetch_all(denoise(clip, strength, model=PrepareAlone(net)))
+        calls[0] = 0
+        assert same_frames(fetch_all(denoise(clip, strength, model=net)), alone), (clip.format.name, strength)
+        if strength is not None:
+            assert calls[0] == 9  # source frames -2..6 (the ends repeat frames 0 and 4), against 25 alone
+        shuffled = fetch_all(denoise(clip, strength, model=net), order=[4, 1, 3, 0, 2])
+        assert same_frames(shuffled, alone), (clip.format.name, strength)
+    calls[0] = 0
+    fetch_all(denoise(noisy_yuv, core.std.BlankClip(gray, color=40), model=net))
+    assert calls[0] == 25
 
 
 def test_gray_clip_and_checkpoint_path(noisy_yuv, tmp_path):

@@ -59,7 +59,8 @@ reused by the next output frames (:mod:`vsvideogen.filters._temporal`: the same 
 on pieces of about a megapixel with its receptive field as context, so memory stays bounded: 3.8 GiB peak for
 a 4K window on the CPU) and only its warping and fusion run tile by tile with 64 px of context, so its tiles
 equal the untiled output up to float rounding too (wherever motion is under 36 px), whatever grid the memory
-budget picks.
+budget picks. With a uniform level (one sigma, or the estimate), each source frame's FFDNet output is kept per
+level and reused by the next windows: one FFDNet run per frame instead of ``2 * radius + 1``, the same values.
 
 ``model="default"`` with ``temporal=True`` runs the temporal default of
 :data:`vsvideogen.models.registry.TEMPORAL_DEFAULT_MODELS`. ``temporal=True`` with a
@@ -84,6 +85,7 @@ from ..vs.frames import FrameConverter
 from ..vs.noise import equivalent_sigma
 from ..vs.temporal import map_frames
 from ..vs.tiling import run_tiled
+from ._lru import LRU
 from ._temporal import WindowEngine, check_arguments, net_layout, run_channels, tile_grid, window_radius
 
 __all__ = ["denoise", "SIGMA_PROP"]
@@ -288,6 +290,8 @@ class _Engine(WindowEngine):
         super().__init__(**engine)
         self.conditional = conditional
         self.level = level
+        # Spatially denoised frames of a model with a ``prepare`` step: one window's and one more.
+        self._denoised = LRU(2 * self.radius + 2)
 
     def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         frames = f if isinstance(f, list) else [f]
@@ -335,20 +339,29 @@ class _Engine(WindowEngine):
 
     def _denoise(self, image: torch.Tensor, ids: list[int], sigma: torch.Tensor | None) -> torch.Tensor:
         if sigma is not None and hasattr(self.net, "prepare"):
-            return self._prepared(image, sigma)
+            return self._prepared(image, ids, sigma)
         if self.radius and self.is_two_stage(self.net) and (sigma is None or sigma.numel() == 1):
             return self.staged(image, ids, None if sigma is None else float(sigma))
         return self.tiled([image] if sigma is None else [image, sigma])
 
-    def _prepared(self, window: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    def _prepared(self, window: torch.Tensor, ids: list[int], sigma: torch.Tensor) -> torch.Tensor:
         """A colour model with a ``prepare`` step (the motion-compensated denoiser): ``prepare`` runs on the whole
         window once (its flow then does not depend on the tile grid), and every tile's network call gets its
-        piece. A GRAY clip's luma is replicated to RGB with the noise level times sqrt(3), as in :meth:`_run`."""
+        piece. With a uniform level, each source frame's spatially denoised version is kept per level and reused
+        by the next windows (the same values, computed once). A GRAY clip's luma is replicated to RGB with the
+        noise level times sqrt(3), as in :meth:`_run`."""
         replicated = window.shape[-3] == 1
         if replicated:
             window, sigma = window.expand(*window.shape[:-3], 3, *window.shape[-2:]), sigma * _SQRT3
+        spatial = None
+        if sigma.numel() == 1:
+            key = float(sigma)
+
+            def spatial(j: int, frame: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+                return self._denoised.get_or_make((ids[j], key), lambda: self.net.spatial_denoise(frame, level))
+
         with self._lock:
-            prepared = self.net.prepare(window, sigma)
+            prepared = self.net.prepare(window, sigma, spatial)
             out = run_tiled(lambda x, s, p: self.net(x, s, prepared=p), [window, sigma, prepared], self.tiles,
                             self.overlap, context=self.context, modulo=self.modulo)
         return out.mean(1, keepdim=True) if replicated else out

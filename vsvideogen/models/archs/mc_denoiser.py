@@ -35,7 +35,7 @@ Nothing here imports VapourSynth.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -112,7 +112,8 @@ class MotionCompensatedDenoiser(nn.Module):
         """
         return self.fuse(self.front(frames, sigma, prepared), sigma)
 
-    def prepare(self, frames: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+    def prepare(self, frames: torch.Tensor, sigma: torch.Tensor | float,
+                spatial: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         """Steps 1-2: ``[N, prepared_channels, H, W]``, the spatially denoised frames (oldest first, 3 channels
         each), then the flows from the centre frame to each neighbour (x, y in pixels).
 
@@ -121,6 +122,9 @@ class MotionCompensatedDenoiser(nn.Module):
         result up to float rounding). The filter calls it on whole frames and hands
         every tile its piece, so the flow does not depend on the tile grid (SPyNet's estimate does depend on the
         extent of the picture it sees).
+
+        ``spatial(j, frame, level)``: gives frame ``j``'s spatially denoised version instead of
+        :meth:`spatial_denoise` (e.g. one kept from an earlier window); it must return what that would.
         """
         n, t, c, h, w = self._check(frames)
         frames = frames.clamp(0.0, 1.0)  # trained on clipped noise: float input beyond 0..1 would be out of range
@@ -129,19 +133,20 @@ class MotionCompensatedDenoiser(nn.Module):
         out = frames.new_empty(n, self.prepared_channels, h, w)  # filled in place: no concatenated copy
         clean = out[:, : t * c].view(n, t, c, h, w)
         for j in range(t):
-            clean[:, j] = self._spatial(frames[:, j], level).clamp(0.0, 1.0)
+            clean[:, j] = self.spatial_denoise(frames[:, j], level) if spatial is None else spatial(j, frames[:, j], level)
         others = [j for j in range(t) if j != self.radius]
         for k, j in enumerate(others):
             out[:, t * c + 2 * k : t * c + 2 * k + 2] = self.flow(clean[:, self.radius], clean[:, j], self.prepare_pixels)
         return out
 
-    def _spatial(self, frame: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
-        """FFDNet on one frame, on tiles of at most about :attr:`prepare_pixels` pixels with its receptive field as
-        context (equal to the whole frame's result up to float rounding)."""
+    def spatial_denoise(self, frame: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """Step 1 for one frame (``[N, 3, H, W]``, 0..1, with its noise ``level`` as :meth:`prepare` makes it):
+        FFDNet on tiles of at most about :attr:`prepare_pixels` pixels with its receptive field as context
+        (equal to the whole frame's result up to float rounding), clamped to 0..1."""
         h, w = frame.shape[-2:]
         context, modulo = self.spatial.tile_context, self.spatial.modulo
         tiles = auto_tiles(h, w, self.prepare_pixels, modulo, modulo, context)
-        return run_tiled(self.spatial, [frame, level], tiles, modulo, context=context, modulo=modulo)
+        return run_tiled(self.spatial, [frame, level], tiles, modulo, context=context, modulo=modulo).clamp(0.0, 1.0)
 
     @property
     def prepared_channels(self) -> int:
