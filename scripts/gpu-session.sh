@@ -103,7 +103,7 @@ fi
 wanted denoise-motion && train denoise-motion "$TRAIN_S" denoise --workers 0 --arch motion \
   --init $W/denoise_temporal_default.safetensors --pool "$POOL" --pool-crop 128 --noise mixed --max-sigma 55 --batch 32 \
   --crop 96 --lr 2e-4 $V --data $D/clips --val $D/val/carphone_pristine.mp4 &
-DEBLUR_DATA="--data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 --workers $DEBLUR_WORKERS"
+DEBLUR_DATA="--data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 --workers $DEBLUR_WORKERS --photo-reuse 4"
 wanted deblur && train deblur "$TRAIN_S" deblur --init $W/deblur_default.safetensors --batch 16 --crop 128 --lr 3e-4 $V \
   $DEBLUR_DATA &
 wanted deblur-wide && train deblur-wide "$TRAIN_S" deblur --features 48 --batch 16 --crop 128 --lr 5e-4 $V $DEBLUR_DATA &

@@ -148,6 +148,32 @@ def test_motion_crops_choose_the_most_blurred_candidate():
         BlurWindows([clip], [], 2, SHARP, motion_crops=1.5)
 
 
+def test_photo_windows_are_reused_as_symmetric_variants(monkeypatch):
+    import vsvideogen.train.deblur as deblur_module
+
+    renders = []
+
+    def counting(*args, **kwargs):
+        renders.append(1)
+        return photo_window(*args, **kwargs)
+
+    monkeypatch.setattr(deblur_module, "photo_window", counting)
+    photo = (np.random.default_rng(6).random((120, 120, 3)) * 255).astype(np.uint8)
+    windows = BlurWindows([], [photo], 1, SHARP, photo_reuse=3)
+    rng = np.random.default_rng(0)
+    served = [windows._photo_window(rng, 48) for _ in range(6)]
+    assert len(renders) == 2 and all(w.shape == (3, 6, 48, 48) for w in served)
+    for first, later in ((served[0], served[1]), (served[0], served[2]), (served[3], served[5])):
+        # the same pixels, rearranged (mirror, transpose, channel order, time order): equal sorted values
+        assert torch.equal(first.flatten().sort().values, later.flatten().sort().values)
+    assert not torch.equal(served[0].flatten().sort().values, served[3].flatten().sort().values)
+    assert not all(torch.equal(served[0], w) for w in served[1:3])  # variants, not copies
+    once = BlurWindows([], [photo], 1, SHARP)
+    assert once.photo_reuse == 1 and torch.equal(once._photo_window(np.random.default_rng(0), 48), served[0])
+    with pytest.raises(VSVideoGenError, match="photo_reuse"):
+        BlurWindows([], [photo], 1, SHARP, photo_reuse=0)
+
+
 def test_defocus_kernel_is_a_normalised_disc():
     for radius in (0.5, 1.3, 3.0, 4.7):
         kernel = disc_kernel(radius)

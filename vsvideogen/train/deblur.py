@@ -10,7 +10,9 @@ centre frame, from either
   difference between the blurred and the sharp centre frame): the fast motion that costs the most is seen
   more often; or
 * a photo under a synthetic camera move, every frame the mean of the instants of its exposure
-  (:func:`photo_window`), with probability ``photo_fraction`` when both are given;
+  (:func:`photo_window`), with probability ``photo_fraction`` when both are given; rendering costs about
+  0.1 s of CPU per window, so with ``photo_reuse`` > 1 each rendered window is served that many times, every
+  later time mirrored and/or transposed, with shuffled channels and possibly reversed in time;
 
 then maybe defocused, with a little noise, quantised to 8 bits (:func:`finish_window`). The network
 (:class:`vsvideogen.models.archs.temporal_denoiser.TemporalDenoiser` with ``noise_map=False``) sees the
@@ -29,7 +31,7 @@ import numpy as np
 import torch
 
 from ..errors import VSVideoGenError
-from .augment import random_flip
+from .augment import random_flip, random_transpose
 from .blur import BlurConfig, Interpolator, blurred_footage, finish_window, motion_blur, photo_window
 from .denoise import VideoWindows, frames_to_tensor, held_out_starts
 from .footage import Footage
@@ -62,16 +64,23 @@ class BlurWindows:
         config: the blur settings.
         photo_fraction: share of photo windows when clips and photos are both given.
         motion_crops: share of footage windows cropped where the blur is strongest (see the module docstring).
+        photo_reuse: times each rendered photo window is served (see the module docstring).
     """
 
     def __init__(self, clips: list[Footage], photos: list[np.ndarray], radius: int = 2,
-                 config: BlurConfig = BlurConfig(), photo_fraction: float = 0.25, motion_crops: float = 0.5) -> None:
+                 config: BlurConfig = BlurConfig(), photo_fraction: float = 0.25, motion_crops: float = 0.5,
+                 photo_reuse: int = 1) -> None:
         config.check()
         if not clips and not photos:
             raise VSVideoGenError(FUNC, "there is no training data; pass video clips (--data) and/or photo folders (--photos)")
         if not 0 <= motion_crops <= 1:
             raise VSVideoGenError(FUNC, f"motion_crops={motion_crops} must be between 0 and 1")
+        if photo_reuse < 1:
+            raise VSVideoGenError(FUNC, f"photo_reuse={photo_reuse} must be at least 1")
         self.motion_crops = motion_crops
+        self.photo_reuse = photo_reuse
+        self._kept: torch.Tensor | None = None  # the last rendered photo window, blurred and sharp channels
+        self._kept_uses = 0
         self.video = VideoWindows(clips, radius) if clips else None
         self.photos = photos
         self.radius = radius
@@ -81,19 +90,33 @@ class BlurWindows:
     def sample(self, rng: np.random.Generator, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One finished blurred window ``[2 * radius + 1, 3, crop, crop]`` and its sharp centre ``[3, crop, crop]``."""
         if self.video is None or rng.random() < self.photo_fraction:
-            photo = self.photos[int(rng.integers(len(self.photos)))]
-            try:
-                blurred, sharp = photo_window(photo, crop, self.radius, self.config, rng)
-            except ValueError as exc:
-                raise VSVideoGenError(FUNC, f"{exc}; use a smaller --crop or larger photos") from None
+            both = self._photo_window(rng, crop)
         else:
-            both = random_flip(frames_to_tensor(self._pick_footage(rng, crop)), rng)
-            order = torch.from_numpy(rng.permutation(3))
-            both = both[:, torch.cat([order, order + 3])]
-            if rng.random() < 0.5:
-                both = both.flip(0)
-            blurred, sharp = both[:, :3], both[self.radius, 3:]
-        return finish_window(blurred, rng, self.config), sharp
+            both = self._mirrored(frames_to_tensor(self._pick_footage(rng, crop)), rng)
+        return finish_window(both[:, :3], rng, self.config), both[self.radius, 3:]
+
+    @staticmethod
+    def _mirrored(both: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """``both`` (``[T, 6, H, W]``: blurred, then sharp channels) flipped, with shuffled channels (the same
+        order for both halves) and possibly reversed in time."""
+        both = random_flip(both, rng)
+        order = torch.from_numpy(rng.permutation(3))
+        both = both[:, torch.cat([order, order + 3])]
+        return both.flip(0) if rng.random() < 0.5 else both
+
+    def _photo_window(self, rng: np.random.Generator, crop: int) -> torch.Tensor:
+        """A photo window as ``[T, 6, crop, crop]`` (the sharp centre repeated in channels 3-5): newly rendered,
+        or the last one again, transposed and mirrored (see the module docstring)."""
+        if self._kept_uses and self._kept is not None and self._kept.shape[-1] == crop:
+            self._kept_uses -= 1
+            return self._mirrored(random_transpose(self._kept, rng), rng)
+        photo = self.photos[int(rng.integers(len(self.photos)))]
+        try:
+            blurred, sharp = photo_window(photo, crop, self.radius, self.config, rng)
+        except ValueError as exc:
+            raise VSVideoGenError(FUNC, f"{exc}; use a smaller --crop or larger photos") from None
+        self._kept, self._kept_uses = torch.cat([blurred, sharp.expand_as(blurred)], 1), self.photo_reuse - 1
+        return self._kept
 
     def _pick_footage(self, rng: np.random.Generator, crop: int) -> np.ndarray:
         """A footage window as stored (``[T, crop, crop, 6]``, blurred then sharp channels): random, or with
@@ -166,6 +189,7 @@ class DeblurTask(WindowTask):
             "blur": {**asdict(config), "exposure": list(config.exposure)},
             "photo_fraction": self.windows.photo_fraction,
             "motion_crops": self.windows.motion_crops,
+            "photo_reuse": self.windows.photo_reuse,
             "val_windows": 0 if self.val is None else len(self.val.sharp),
             "val_seed": VAL_SEED,
             "val_reference_blurred_psnr": self.reference_psnr,
