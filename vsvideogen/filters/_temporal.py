@@ -33,6 +33,8 @@ from ._lru import LRU
 
 # Assumed for a ready module without the attributes: activation bytes per pixel (fp32).
 DEFAULT_BYTES_PER_PIXEL = 1024
+#: A colour network on a GRAY clip sees the luma replicated to RGB: per channel its noise is this much stronger.
+REPLICATED_NOISE_GAIN = math.sqrt(3.0)
 
 
 def check_arguments(clip: vs.VideoNode, temporal: Any, radius: Any, overlap: Any, device: Any, fp16: Any,
@@ -173,7 +175,7 @@ class WindowEngine:
 
     def _two_stages(self, k: int, ids: list[int], x: torch.Tensor, sigma: float | None, replicated: bool) -> torch.Tensor:
         if sigma is not None and replicated:
-            sigma *= math.sqrt(3)  # luma replicated to RGB: its noise is sqrt(3) times stronger per channel
+            sigma *= REPLICATED_NOISE_GAIN
         padded, level = self.net.pad(x, sigma)
 
         def estimate(i: int) -> torch.Tensor:

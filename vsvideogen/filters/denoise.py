@@ -86,7 +86,8 @@ from ..vs.noise import equivalent_sigma
 from ..vs.temporal import map_frames
 from ..vs.tiling import run_tiled
 from ._lru import LRU
-from ._temporal import WindowEngine, check_arguments, net_layout, run_channels, tile_grid, window_radius
+from ._temporal import REPLICATED_NOISE_GAIN, WindowEngine, check_arguments, net_layout, run_channels, tile_grid
+from ._temporal import window_radius
 
 __all__ = ["denoise", "SIGMA_PROP"]
 
@@ -95,7 +96,6 @@ FUNC = "denoise"
 SIGMA_PROP = "VSVideoGenNoiseSigma"
 # Assumed for a ready module without the attribute: tile context (px).
 _DEFAULT_CONTEXT = 32
-_SQRT3 = math.sqrt(3.0)
 # Architectures of registered models that take a window of frames.
 _TEMPORAL_ARCHS = ("temporal-denoiser",)
 
@@ -352,7 +352,7 @@ class _Engine(WindowEngine):
         noise level times sqrt(3), as in :meth:`_run`."""
         replicated = window.shape[-3] == 1
         if replicated:
-            window, sigma = window.expand(*window.shape[:-3], 3, *window.shape[-2:]), sigma * _SQRT3
+            window, sigma = window.expand(*window.shape[:-3], 3, *window.shape[-2:]), sigma * REPLICATED_NOISE_GAIN
         spatial = None
         if sigma.numel() == 1:
             key = float(sigma)
@@ -369,4 +369,7 @@ class _Engine(WindowEngine):
     def _run(self, x: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
         """The network on one tile (``[N, C, h, w]``, or ``[N, T, C, h, w]`` for a temporal model), adapting
         1 <-> 3 channels (see the module docstring): replicated gray noise is sqrt(3) times stronger."""
-        return run_channels(lambda t, replicated: self.net(t, sigma * _SQRT3 if replicated else sigma), x, self.channels)
+        def call(t: torch.Tensor, replicated: bool) -> torch.Tensor:
+            return self.net(t, sigma * REPLICATED_NOISE_GAIN if replicated else sigma)
+
+        return run_channels(call, x, self.channels)
