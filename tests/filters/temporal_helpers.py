@@ -117,11 +117,12 @@ def random_rgbs(frames: int, width: int, height: int, seed: int = 0) -> vs.Video
     return core.std.ModifyFrame(base, base, fill)
 
 
-def small_net(radius: int = 2, noise_map: bool = True, lively: bool = False, channels: int = 3) -> TemporalDenoiser:
+def small_net(radius: int = 2, noise_map: bool = True, lively: bool = False, channels: int = 3,
+              scales: int = 3) -> TemporalDenoiser:
     """A TemporalDenoiser of width 4 (with a noise map or without) whose output differs from its centre input;
     ``lively``: every path alive, so the output reaches the whole receptive field."""
     torch.manual_seed(0)
-    net = TemporalDenoiser(channels, radius, features=4, noise_map=noise_map)
+    net = TemporalDenoiser(channels, radius, features=4, noise_map=noise_map, scales=scales)
     if lively:
         for m in net.modules():
             if isinstance(m, torch.nn.Conv2d):

@@ -256,6 +256,17 @@ def test_cli_three_steps_export_a_model_the_filter_runs(tmp_path: Path, capsys):
     frame = deblur(clip, model=str(out / "model.safetensors"), tiles=(1, 1)).get_frame(2)
     assert frame.format.id == clip.format.id and (frame.width, frame.height) == (176, 144)
 
+    grown = tmp_path / "grown"  # the export grown to 4 scales, reusing the blur: one step, a deeper network
+    again = [str(grown) if a == str(out) else "1" if a == "3" else a for a in argv]
+    assert again[again.index("--steps") + 1] == "1" and again[-1] == str(grown)
+    assert cli.main([*again, "--init", str(out / "model.safetensors"), "--scales", "4",
+                     "--blur-cache", str(out / "blur-cache")]) == 0
+    meta = json.loads((grown / "model.json").read_text())
+    assert (meta["scales"], meta["modulo"], meta["tile_context"], meta["features"]) == (4, 8, 104, 4)
+    assert len(list((out / "blur-cache").glob("*.npy"))) == 1
+    deeper = deblur(clip, model=str(grown / "model.safetensors"), tiles=(1, 1)).get_frame(2)
+    assert (deeper.width, deeper.height) == (176, 144)
+
     argv[argv.index("--val") + 1] = carphone
     argv[argv.index("--out") + 1] = str(tmp_path / "other")
     assert cli.main(argv) == 1

@@ -242,9 +242,10 @@ class DenoiseTask(WindowTask):
         init: str | None = None,
         val_batch: int = 2,
         info: dict[str, Any] | None = None,
+        scales: int | None = None,
     ) -> None:
         noise.check()
-        super().__init__(windows, val, radius, features, loss, init, val_batch, info)
+        super().__init__(windows, val, radius, features, loss, init, val_batch, info, scales)
         self.noise = noise
 
     def split(self, batch: DenoiseBatch) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:

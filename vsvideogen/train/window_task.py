@@ -20,12 +20,14 @@ __all__ = ["WindowTask", "load_temporal_model"]
 FUNC = "train"
 
 
-def load_temporal_model(init: str | None, radius: int, features: int, noise_map: bool) -> torch.nn.Module:
+def load_temporal_model(init: str | None, radius: int, features: int, noise_map: bool,
+                        scales: int | None = None) -> torch.nn.Module:
     """A trainable :class:`TemporalDenoiser` (with a noise map or without): fresh (RGB, ``radius``,
-    ``features``) or from a checkpoint file of the same kind.
+    ``features``, ``scales`` levels, 3 if None) or from a checkpoint file of the same kind, grown to ``scales``
+    levels if it has fewer (:meth:`TemporalDenoiser.grown`: it starts out computing what the checkpoint does).
 
     Raises:
-        VSVideoGenError: the checkpoint's radius differs from ``radius``.
+        VSVideoGenError: the checkpoint's radius differs from ``radius``, or it has more levels than ``scales``.
         WeightsError: the checkpoint is missing, damaged, or not of that kind.
     """
     from ..models.archs.temporal_denoiser import (
@@ -36,12 +38,15 @@ def load_temporal_model(init: str | None, radius: int, features: int, noise_map:
     from ..models.weights import read_state_dict
 
     if init is None:
-        return TemporalDenoiser(3, radius, features, noise_map=noise_map).train()
+        return TemporalDenoiser(3, radius, features, noise_map=noise_map, scales=scales or 3).train()
     from_state_dict = temporal_denoiser_from_state_dict if noise_map else temporal_deblurrer_from_state_dict
     model = from_state_dict(read_state_dict(init, FUNC), FUNC)
     if model.radius != radius:
         raise VSVideoGenError(FUNC, f"--init '{init}' takes {2 * model.radius + 1} frames; pass --radius {model.radius}")
-    return model.train()
+    if scales is not None and scales < model.scales:
+        raise VSVideoGenError(FUNC, f"--init '{init}' has {model.scales} scales, more than --scales {scales}; "
+                                    f"pass --scales {model.scales} or more, or leave it out")
+    return (model.grown(scales) if scales else model).train()
 
 
 class WindowTask:
@@ -60,6 +65,8 @@ class WindowTask:
         init: a checkpoint path to fine-tune, or None.
         val_batch: validation windows per forward pass.
         info: extra JSON-able facts for the run's metadata (data sources and such).
+        scales: the U-Nets' levels (None: 3 for a fresh network, the checkpoint's for ``init``; more than the
+            checkpoint's grows it).
     """
 
     name: str
@@ -68,7 +75,8 @@ class WindowTask:
     noise_map: bool
 
     def __init__(self, windows: Any, val: Any, radius: int = 2, features: int = 24, loss: str = "charbonnier",
-                 init: str | None = None, val_batch: int = 2, info: dict[str, Any] | None = None) -> None:
+                 init: str | None = None, val_batch: int = 2, info: dict[str, Any] | None = None,
+                 scales: int | None = None) -> None:
         if loss not in LOSSES:
             raise VSVideoGenError(FUNC, f"loss {loss!r} is unknown; use one of {', '.join(LOSSES)}")
         val_inputs, val_target = (None, None) if val is None else self.split(val)
@@ -78,6 +86,7 @@ class WindowTask:
         self.val = val
         self.radius = radius
         self.features = features
+        self.scales = scales
         self.loss_name = loss
         self.init = init
         self.val_batch = val_batch
@@ -94,8 +103,8 @@ class WindowTask:
 
     def build_model(self) -> torch.nn.Module:
         """The network to train (fresh or loaded from ``init``)."""
-        model = load_temporal_model(self.init, self.radius, self.features, self.noise_map)
-        self.features = model.features
+        model = load_temporal_model(self.init, self.radius, self.features, self.noise_map, self.scales)
+        self.features, self.scales = model.features, model.scales
         return model
 
     def loss(self, model: torch.nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
@@ -119,16 +128,18 @@ class WindowTask:
 
     def describe(self) -> dict[str, Any]:
         """JSON-able facts about the task for the run's metadata (``arch`` names the registry architecture)."""
-        from ..models.archs.temporal_denoiser import TemporalDenoiser
+        from ..models.archs.temporal_denoiser import unet_reach
 
+        scales = self.scales or 3
         return {
             "arch": self.arch,
             "radius": self.radius,
             "frames": 2 * self.radius + 1,
             "features": self.features,
+            "scales": scales,
             "channels": 3,
-            "tile_context": TemporalDenoiser.tile_context,
-            "modulo": TemporalDenoiser.modulo,
+            "tile_context": 2 * unet_reach(scales),
+            "modulo": 2 ** (scales - 1),
             "init": self.init,
             "loss": self.loss_name,
             **self.facts(),

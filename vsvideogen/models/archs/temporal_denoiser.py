@@ -15,7 +15,11 @@ convolutions' spatial reach, as in FastDVDnet (Tassano et al., 2020), so large m
 U-Net (``w = features``): two 3x3 convolutions at full resolution (``w``), a stride-2 convolution and one
 more at 1/2 (``2w``), a stride-2 convolution and two more at 1/4 (``4w``); back up by convolution + pixel
 shuffle with additive skips, two convolutions at full resolution, ReLU throughout. The default
-``features=24`` gives about 0.96 M parameters in all, small enough to train on a CPU.
+``features=24`` gives about 0.96 M parameters in all, small enough to train on a CPU. ``scales`` > 3 adds
+coarser levels (1/8, 1/16, ...) of ``4w`` channels, a stride-2 convolution and one more down and a
+convolution + pixel shuffle up each: they double the reach per level for a few percent more arithmetic, which
+long motion-blur streaks need. A trained network grows by loading it into a deeper one whose new upward
+convolutions are zero (:meth:`TemporalDenoiser.grown`): it then computes what it computed before.
 
 Noise map: one channel, ``sigma / 255`` for a sigma on the 8-bit scale, either ``[N, 1, 1, 1]`` (uniform) or
 ``[N, 1, H, W]`` (per pixel), the same for every frame of the window; it is appended to the input of both
@@ -24,11 +28,12 @@ network then serves tasks without a level to condition on (the temporal deblurre
 deblur``, registered as ``"temporal-deblurrer"``). Which of the two a checkpoint is follows from its first
 convolutions' input channels (``3 * C + 1`` with the map, ``3 * C`` without).
 
-Shapes: the frame side is padded internally (edge replication) to a multiple of 4 and cropped back, so any
-size works. Fully convolutional; receptive field: each U-Net reaches :data:`UNET_REACH` = 28 pixels from
-the output pixel (measured from the gradient and checked by the tests, with tile starts on multiples of 4),
-the two stages in series 56, so ``tile_context`` is 56: tiles with that context give the untiled result up
-to float rounding. Temporal reach: the centre frame +- ``radius``.
+Shapes: the frame side is padded internally (edge replication) to a multiple of ``modulo`` =
+``2 ** (scales - 1)`` (4 for three scales) and cropped back, so any size works. Fully convolutional;
+receptive field: each U-Net reaches :func:`unet_reach` pixels from the output pixel (28 for three scales, 52
+for four, 100 for five; measured from the gradient and checked by the tests, with tile starts on multiples of
+``modulo``), the two stages in series twice that, which is ``tile_context`` (56 for three scales): tiles with
+that context give the untiled result up to float rounding. Temporal reach: the centre frame +- ``radius``.
 
 Nothing here imports VapourSynth.
 """
@@ -43,11 +48,14 @@ from torch import nn
 from ...errors import WeightsError
 from ..weights import load_into
 
-__all__ = ["TemporalDenoiser", "temporal_denoiser_from_state_dict", "temporal_deblurrer_from_state_dict", "UNET_REACH",
+__all__ = ["TemporalDenoiser", "temporal_denoiser_from_state_dict", "temporal_deblurrer_from_state_dict", "unet_reach",
            "noise_level"]
 
-#: Receptive-field radius of one U-Net stage, in pixels (tile starts on multiples of :attr:`TemporalDenoiser.modulo`).
-UNET_REACH = 28
+
+def unet_reach(scales: int) -> int:
+    """Receptive-field radius in pixels of one U-Net stage with ``scales`` levels, for tiles starting on
+    multiples of ``2 ** (scales - 1)``: 28, 52, 100 for 3, 4, 5 (each level past the third doubles what it adds)."""
+    return 4 + 24 * 2 ** (scales - 3)
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -55,15 +63,23 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
 
 
 class _UNet(nn.Module):
-    """Three scales, additive skips, pixel-shuffle upsampling; ``cin`` channels in, ``cout`` out."""
+    """``scales`` resolutions (3: full, 1/2, 1/4), additive skips, pixel-shuffle upsampling; ``cin`` channels in,
+    ``cout`` out. Levels past the third keep ``4 * width`` channels (two convolutions down, one up), so they
+    add reach at little cost. Modules are named ``down1``, ``down2``, ... and ``up1``, ``up2``, ... by level."""
 
-    def __init__(self, cin: int, cout: int, width: int) -> None:
+    def __init__(self, cin: int, cout: int, width: int, scales: int = 3) -> None:
         super().__init__()
+        if scales < 3:
+            raise ValueError("_UNet: need scales >= 3")
         w = width
         relu = nn.ReLU(inplace=True)
+        self.scales = scales
         self.inc = nn.Sequential(_conv(cin, w), relu, _conv(w, w), relu)
         self.down1 = nn.Sequential(_conv(w, 2 * w, 2), relu, _conv(2 * w, 2 * w), relu)
         self.down2 = nn.Sequential(_conv(2 * w, 4 * w, 2), relu, _conv(4 * w, 4 * w), relu, _conv(4 * w, 4 * w), relu)
+        for level in range(3, scales):
+            setattr(self, f"down{level}", nn.Sequential(_conv(4 * w, 4 * w, 2), relu, _conv(4 * w, 4 * w), relu))
+            setattr(self, f"up{level}", nn.Sequential(_conv(4 * w, 16 * w), nn.PixelShuffle(2)))
         self.up2 = nn.Sequential(_conv(4 * w, 8 * w), nn.PixelShuffle(2))
         self.up1 = nn.Sequential(_conv(2 * w, 2 * w), relu, _conv(2 * w, 4 * w), nn.PixelShuffle(2))
         self.outc = nn.Sequential(_conv(w, w), relu, _conv(w, cout))
@@ -71,10 +87,21 @@ class _UNet(nn.Module):
         nn.init.zeros_(self.outc[-1].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x0 = self.inc(x)
-        x1 = self.down1(x0)
-        x1 = x1 + self.up2(self.down2(x1))
-        return self.outc(x0 + self.up1(x1))
+        levels = [self.inc(x)]
+        for level in range(1, self.scales):
+            levels.append(getattr(self, f"down{level}")(levels[-1]))
+        x = levels.pop()
+        for level in range(self.scales - 1, 0, -1):
+            x = levels.pop() + getattr(self, f"up{level}")(x)
+        return self.outc(x)
+
+    def silence_levels_from(self, scales: int) -> None:
+        """Zero the last convolution of every upward path below the first ``scales`` levels, so the network
+        computes what its first ``scales`` levels alone compute (the start of growing a trained U-Net)."""
+        for level in range(scales, self.scales):
+            up = getattr(self, f"up{level}")[0]
+            nn.init.zeros_(up.weight)
+            nn.init.zeros_(up.bias)
 
 
 class TemporalDenoiser(nn.Module):
@@ -85,36 +112,52 @@ class TemporalDenoiser(nn.Module):
         radius: Frames each side of the centre (>= 1); the network takes ``2 * radius + 1`` frames.
         features: Width of the U-Nets' full-resolution layers.
         noise_map: Take a noise-level map (``forward(frames, sigma)``); False: no map (``forward(frames)``).
+        scales: Resolution levels of each U-Net (>= 3; see the module docstring).
 
     Attributes:
         temporal: True: ``forward`` takes a window of frames.
         noise_conditional: ``noise_map``: whether ``forward`` needs ``sigma``.
         channels: as given.
         radius: as given.
-        modulo: 4: tiles should start on multiples of 4 (the U-Nets' two stride-2 levels).
-        tile_context: the receptive-field radius in pixels (``2 * UNET_REACH``).
+        scales: as given.
+        modulo: ``2 ** (scales - 1)``: tiles should start on multiples of it (the U-Nets' stride-2 levels).
+        tile_context: the receptive-field radius in pixels (``2 * unet_reach(scales)``).
         bytes_per_pixel: Rough peak activation memory per input pixel in fp32 (for tiling budgets).
     """
 
     temporal = True
-    modulo = 4
-    tile_context = 2 * UNET_REACH
 
-    def __init__(self, channels: int = 3, radius: int = 2, features: int = 24, noise_map: bool = True) -> None:
+    def __init__(self, channels: int = 3, radius: int = 2, features: int = 24, noise_map: bool = True,
+                 scales: int = 3) -> None:
         super().__init__()
-        if radius < 1 or channels < 1 or features < 1:
-            raise ValueError("TemporalDenoiser: need channels, radius and features >= 1")
+        if radius < 1 or channels < 1 or features < 1 or scales < 3:
+            raise ValueError("TemporalDenoiser: need channels, radius and features >= 1 and scales >= 3")
         self.channels = channels
         self.radius = radius
         self.features = features
+        self.scales = scales
+        self.modulo = 2 ** (scales - 1)
+        self.tile_context = 2 * unet_reach(scales)
         self.noise_conditional = bool(noise_map)
         extra = int(self.noise_conditional)
         inner = 2 * radius - 1
-        self.stage1 = _UNet(3 * channels + extra, channels, features)
-        self.stage2 = _UNet(inner * channels + extra, channels, features)
+        self.stage1 = _UNet(3 * channels + extra, channels, features, scales)
+        self.stage2 = _UNet(inner * channels + extra, channels, features, scales)
         frames = 2 * radius + 1
         # Live tensors at the peak: the window, the triplet batch, and a few full-width activations per triplet.
         self.bytes_per_pixel = 4 * (2 * frames * channels + inner * (3 * channels + extra + 3 * features))
+
+    def grown(self, scales: int) -> TemporalDenoiser:
+        """A new network with ``scales`` levels per U-Net (at least :attr:`scales`) holding this one's weights,
+        its added levels silent (their upward convolutions zero), so it computes what this one computes until
+        it is trained further."""
+        if scales < self.scales:
+            raise ValueError(f"TemporalDenoiser: cannot grow {self.scales} scales to {scales}")
+        net = TemporalDenoiser(self.channels, self.radius, self.features, self.noise_conditional, scales)
+        net.load_state_dict(self.state_dict(), strict=False)  # the added levels' tensors keep their fresh values
+        for stage in (net.stage1, net.stage2):
+            stage.silence_levels_from(self.scales)
+        return net.train(self.training)
 
     def forward(self, frames: torch.Tensor, sigma: torch.Tensor | float | None = None) -> torch.Tensor:
         """The restored centre frame ``[N, C, H, W]`` of ``frames`` (``[N, 2 * radius + 1, C, H, W]``, 0..1).
@@ -234,5 +277,8 @@ def _from_state_dict(state_dict: Mapping[str, torch.Tensor], func: str, noise_ma
             func, f"the {kind}'s stages take {cin} and {int(fuse.shape[1])} channels; they must take "
             f"3*C{plus} and (2*radius-1)*C{plus}: use an unmodified `vsvideogen train {command}` export"
         )
-    net = TemporalDenoiser(channels, (inner + 1) // 2, features, noise_map=noise_map)
+    scales = 3
+    while f"stage1.down{scales}.0.weight" in state_dict:
+        scales += 1
+    net = TemporalDenoiser(channels, (inner + 1) // 2, features, noise_map=noise_map, scales=scales)
     return load_into(net, {k: v.float() for k, v in state_dict.items()}, func).eval()

@@ -1,0 +1,70 @@
+"""The temporal denoiser/deblurrer network: its U-Nets' reach per number of scales, growing a trained network
+to more scales, and reading the scales back from a checkpoint."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vsvideogen.errors import VSVideoGenError
+from vsvideogen.models.archs.temporal_denoiser import (
+    TemporalDenoiser,
+    _UNet,
+    temporal_deblurrer_from_state_dict,
+    unet_reach,
+)
+from vsvideogen.models.weights import save_safetensors
+from vsvideogen.train.window_task import load_temporal_model
+
+
+def lively(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Every convolution random with a positive bias, so every path carries signal."""
+    torch.manual_seed(seed)
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight)
+            torch.nn.init.constant_(m.bias, 0.05)
+    return net
+
+
+@pytest.mark.parametrize("scales", [3, 4, 5])
+def test_unet_reach_is_the_measured_receptive_field(scales):
+    net = lively(_UNet(1, 1, 2, scales)).double()
+    modulo, width = 2 ** (scales - 1), 320
+    farthest = 0
+    for phase in range(modulo):  # every alignment of the output pixel to the stride-2 grid
+        x = torch.rand(1, 1, modulo, width, dtype=torch.double, requires_grad=True)
+        column = width // 2 + phase
+        net(x)[0, 0, 0, column].backward()
+        reached = torch.nonzero(x.grad[0, 0].abs().sum(0)).flatten()
+        farthest = max(farthest, column - int(reached.min()), int(reached.max()) - column)
+    assert farthest == unet_reach(scales)
+
+
+def test_grown_network_computes_what_it_grew_from_until_trained():
+    small = lively(TemporalDenoiser(3, 1, features=4, noise_map=False)).eval()
+    grown = small.grown(5).eval()
+    assert (grown.scales, grown.modulo, grown.tile_context) == (5, 16, 2 * unet_reach(5))
+    assert not small.training and not grown.training
+    x = torch.rand(2, 3, 3, 48, 64)  # a multiple of both modulos: the same edge padding
+    with torch.no_grad():
+        assert torch.equal(grown(x), small(x))
+        for level in (3, 4):  # the added levels are live once their upward convolutions are not zero
+            torch.nn.init.normal_(getattr(grown.stage1, f"up{level}")[0].weight, std=0.1)
+        assert (grown(x) - small(x)).abs().max() > 1e-4
+    with pytest.raises(ValueError, match="cannot grow 5 scales to 4"):
+        grown.grown(4)
+
+
+def test_scales_are_read_back_from_a_checkpoint(tmp_path):
+    net = lively(TemporalDenoiser(3, 2, features=4, noise_map=False, scales=4)).eval()
+    loaded = temporal_deblurrer_from_state_dict(net.state_dict())
+    assert (loaded.scales, loaded.modulo) == (4, 8)
+    x = torch.rand(1, 5, 3, 40, 24)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x))
+
+    path = save_safetensors(net.state_dict(), tmp_path / "four.safetensors")
+    assert load_temporal_model(str(path), 2, 99, False).scales == 4  # the checkpoint's, whatever --features says
+    assert load_temporal_model(str(path), 2, 99, False, scales=5).scales == 5
+    with pytest.raises(VSVideoGenError, match="has 4 scales, more than --scales 3; pass --scales 4"):
+        load_temporal_model(str(path), 2, 4, False, scales=3)
