@@ -46,7 +46,7 @@ def load_temporal_model(init: str | None, radius: int, features: int, noise_map:
     if scales is not None and scales < model.scales:
         raise VSVideoGenError(FUNC, f"--init '{init}' has {model.scales} scales, more than --scales {scales}; "
                                     f"pass --scales {model.scales} or more, or leave it out")
-    return (model.grown(scales) if scales else model).train()
+    return (model.grown(scales) if scales and scales > model.scales else model).train()
 
 
 class WindowTask:
@@ -128,9 +128,10 @@ class WindowTask:
 
     def describe(self) -> dict[str, Any]:
         """JSON-able facts about the task for the run's metadata (``arch`` names the registry architecture)."""
-        from ..models.archs.temporal_denoiser import unet_reach
+        from ..models.archs.temporal_denoiser import tile_layout
 
-        scales = self.scales or 3
+        scales = self.scales or 3  # before build_model, a fresh network's
+        modulo, context = tile_layout(scales)
         return {
             "arch": self.arch,
             "radius": self.radius,
@@ -138,8 +139,8 @@ class WindowTask:
             "features": self.features,
             "scales": scales,
             "channels": 3,
-            "tile_context": 2 * unet_reach(scales),
-            "modulo": 2 ** (scales - 1),
+            "tile_context": context,
+            "modulo": modulo,
             "init": self.init,
             "loss": self.loss_name,
             **self.facts(),

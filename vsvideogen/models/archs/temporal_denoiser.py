@@ -49,13 +49,19 @@ from ...errors import WeightsError
 from ..weights import load_into
 
 __all__ = ["TemporalDenoiser", "temporal_denoiser_from_state_dict", "temporal_deblurrer_from_state_dict", "unet_reach",
-           "noise_level"]
+           "tile_layout", "noise_level"]
 
 
 def unet_reach(scales: int) -> int:
     """Receptive-field radius in pixels of one U-Net stage with ``scales`` levels, for tiles starting on
     multiples of ``2 ** (scales - 1)``: 28, 52, 100 for 3, 4, 5 (each level past the third doubles what it adds)."""
     return 4 + 24 * 2 ** (scales - 3)
+
+
+def tile_layout(scales: int) -> tuple[int, int]:
+    """``(modulo, tile_context)`` of a :class:`TemporalDenoiser` with ``scales`` levels: tiles start on
+    multiples of ``2 ** (scales - 1)`` and need the two stages' reach in series, ``2 * unet_reach(scales)``."""
+    return 2 ** (scales - 1), 2 * unet_reach(scales)
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -69,8 +75,6 @@ class _UNet(nn.Module):
 
     def __init__(self, cin: int, cout: int, width: int, scales: int = 3) -> None:
         super().__init__()
-        if scales < 3:
-            raise ValueError("_UNet: need scales >= 3")
         w = width
         relu = nn.ReLU(inplace=True)
         self.scales = scales
@@ -136,8 +140,7 @@ class TemporalDenoiser(nn.Module):
         self.radius = radius
         self.features = features
         self.scales = scales
-        self.modulo = 2 ** (scales - 1)
-        self.tile_context = 2 * unet_reach(scales)
+        self.modulo, self.tile_context = tile_layout(scales)
         self.noise_conditional = bool(noise_map)
         extra = int(self.noise_conditional)
         inner = 2 * radius - 1
