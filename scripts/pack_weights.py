@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
 from safetensors import safe_open
 
 from vsvideogen.models.weights import save_safetensors, sha256_file

@@ -353,15 +353,11 @@ class _Engine(WindowEngine):
         replicated = window.shape[-3] == 1
         if replicated:
             window, sigma = window.expand(*window.shape[:-3], 3, *window.shape[-2:]), sigma * REPLICATED_NOISE_GAIN
-        spatial = None
-        if sigma.numel() == 1:
-            key = float(sigma)
-
-            def spatial(j: int, frame: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
-                return self._denoised.get_or_make((ids[j], key), lambda: self.net.spatial_denoise(frame, level))
+        def kept(j: int, frame: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+            return self._denoised.get_or_make((ids[j], float(sigma)), lambda: self.net.spatial_denoise(frame, level))
 
         with self._lock:
-            prepared = self.net.prepare(window, sigma, spatial)
+            prepared = self.net.prepare(window, sigma, kept if sigma.numel() == 1 else None)
             out = run_tiled(lambda x, s, p: self.net(x, s, prepared=p), [window, sigma, prepared], self.tiles,
                             self.overlap, context=self.context, modulo=self.modulo)
         return out.mean(1, keepdim=True) if replicated else out
