@@ -8,7 +8,7 @@
 #      the open deblur work (both runs get all the batch-making processes: data, not the GPU, limited the
 #      earlier deblur runs):
 #        deblur (the bundled deblurrer, continued) and deblur-deep (it grown to 5 scales a U-Net, 100 px of
-#        reach instead of 28, for the long streaks it leaves; a CPU try gained nothing in 700 steps);
+#        reach instead of 28, for the long streaks it leaves; a CPU try gained 0.0-0.16 dB in 990 steps);
 #      on request (RUNS="... deblur-wide upscale-x4 upscale-x2-gan denoise-motion"):
 #        deblur-wide (width 48, from scratch);
 #        upscale-x4 (fidelity x4 from scratch), then upscale-x4-gan from it;
