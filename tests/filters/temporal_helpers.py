@@ -117,6 +117,16 @@ def random_rgbs(frames: int, width: int, height: int, seed: int = 0) -> vs.Video
     return core.std.ModifyFrame(base, base, fill)
 
 
+def liven(net: torch.nn.Module) -> torch.nn.Module:
+    """``net`` with every convolution random and a positive bias, so every path carries signal and the output
+    reaches as far as the receptive field does (draws from torch's global generator)."""
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight)
+            torch.nn.init.constant_(m.bias, 0.05)
+    return net
+
+
 def small_net(radius: int = 2, noise_map: bool = True, lively: bool = False, channels: int = 3,
               scales: int = 3) -> TemporalDenoiser:
     """A TemporalDenoiser of width 4 (with a noise map or without) whose output differs from its centre input;
@@ -124,10 +134,7 @@ def small_net(radius: int = 2, noise_map: bool = True, lively: bool = False, cha
     torch.manual_seed(0)
     net = TemporalDenoiser(channels, radius, features=4, noise_map=noise_map, scales=scales)
     if lively:
-        for m in net.modules():
-            if isinstance(m, torch.nn.Conv2d):
-                torch.nn.init.kaiming_normal_(m.weight)
-                torch.nn.init.constant_(m.bias, 0.05)
+        liven(net)
     for stage in (net.stage1, net.stage2):
         torch.nn.init.normal_(stage.outc[-1].weight, std=0.05)
     return net.eval()

@@ -6,7 +6,7 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from tests.filters.temporal_helpers import Spy, bikes_80x48, fetch_all, ramp_clip, small_net, with_props
+from tests.filters.temporal_helpers import Spy, bikes_80x48, fetch_all, liven, ramp_clip, small_net, with_props
 from tests.filters.temporal_helpers import PrepareAlone, WholeForward, WithoutPrepare, count_calls, same_frames
 from tests.filters.temporal_helpers import same_in_any_order_and_thread_count
 from vsvideogen import denoise
@@ -108,11 +108,7 @@ def test_tiled_output_equals_the_untiled_one():
     clip = core.std.ModifyFrame(clip, clip, texture)
     frames = [clip.get_frame(n) for n in range(3)]  # drawn once, then served as they are
     fixed = core.std.ModifyFrame(clip, clip, lambda n, f: frames[n])
-    net = small_net(radius=1)
-    for m in net.modules():  # every path alive, so the output reaches as far as the receptive field does
-        if isinstance(m, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(m.weight)
-            torch.nn.init.constant_(m.bias, 0.05)
+    net = liven(small_net(radius=1))
     whole = denoise(fixed, 20, model=net, radius=1, tiles=(1, 1)).get_frame(1)
     tiled = denoise(fixed, 20, model=net, radius=1, tiles=(2, 2), overlap=8).get_frame(1)
     scale = max(np.abs(np.asarray(whole[p])).max() for p in range(3))

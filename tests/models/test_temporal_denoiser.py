@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.filters.temporal_helpers import liven
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.models.archs.temporal_denoiser import (
     TemporalDenoiser,
@@ -16,14 +17,10 @@ from vsvideogen.models.weights import save_safetensors
 from vsvideogen.train.window_task import load_temporal_model
 
 
-def lively(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Every convolution random with a positive bias, so every path carries signal."""
-    torch.manual_seed(seed)
-    for m in net.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(m.weight)
-            torch.nn.init.constant_(m.bias, 0.05)
-    return net
+def lively(net: torch.nn.Module) -> torch.nn.Module:
+    """:func:`liven` from a fixed seed."""
+    torch.manual_seed(0)
+    return liven(net)
 
 
 @pytest.mark.parametrize("scales", [3, 4, 5])

@@ -353,6 +353,7 @@ class _Engine(WindowEngine):
         replicated = window.shape[-3] == 1
         if replicated:
             window, sigma = window.expand(*window.shape[:-3], 3, *window.shape[-2:]), sigma * REPLICATED_NOISE_GAIN
+
         def kept(j: int, frame: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
             return self._denoised.get_or_make((ids[j], float(sigma)), lambda: self.net.spatial_denoise(frame, level))
 
