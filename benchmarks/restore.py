@@ -438,8 +438,8 @@ def run_method(method: Method, case: Case, ctx: Context, truth: Truth) -> dict:
 # --- deblurring -------------------------------------------------------------------------------------------
 
 BLUR_FACTOR = 8
-#: Instants each side of the real frame: exposure half-span 0.5 frame interval (a 360-degree shutter), in the
-#: training range of vsvideogen.train.blur (mean of instants i + j/K, |j| <= round(span * K)).
+#: Instants each side of the real frame: exposure half-span 0.5 frame interval (a 360-degree shutter), the longest
+#: of vsvideogen.train.blur's default range (blur level 4: the mean of instants i + j/K, |j| <= 4).
 BLUR_SPAN = BLUR_FACTOR // 2
 
 

@@ -55,38 +55,44 @@ def test_zero_motion_and_no_defocus_give_the_sharp_frames_back():
     still = Footage("still", np.repeat(np.asarray(Image.fromarray(texture).resize((64, 64), Image.BICUBIC))[None], 3, 0))
     with torch.inference_mode():
         net = network_interpolator(torch.device("cpu"), torch.float32)
-        out = blurred_footage(still, net, BlurConfig(subframes=2, exposure=(1.0, 1.0)), np.random.default_rng(1))
-    assert out.frames.shape == (3, 64, 64, 6)
-    assert np.array_equal(out.frames[..., 3:], still.frames)  # sharp half untouched
-    assert np.abs(out.frames[..., :3].astype(int) - still.frames).max() <= 1  # the network's instants of a still scene
+        out = blurred_footage(still, net, BlurConfig(subframes=2, exposure=(1.0, 1.0)))
+    assert out.frames.shape == (3, 64, 64, 9)  # levels 0, 1, 2
+    assert np.array_equal(out.frames[..., :3], still.frames)  # level 0: the sharp frame, untouched
+    for level in (1, 2):  # the network's instants of a still scene
+        assert np.abs(out.frames[..., 3 * level : 3 * level + 3].astype(int) - still.frames).max() <= 1
     window = torch.from_numpy(still.frames).permute(0, 3, 1, 2).float() / 255.0
     assert torch.equal(finish_window(window, np.random.default_rng(2), SHARP), window)  # no defocus, no noise: exact
 
 
+def level(frames: np.ndarray, m: int) -> np.ndarray:
+    """Blur level ``m`` of ``motion_blur`` / ``blurred_footage`` frames."""
+    return frames[..., 3 * m : 3 * m + 3]
+
+
 def test_exposure_is_the_mean_of_its_instants():
     clip = ramp([0, 80, 160, 240, 240])
-    spans = np.array([1.0, 1.0, 0.5, 0.25, 1.0])
-    out = motion_blur(clip, linear_blend, spans, 4, indices=[1, 2, 3])
-    # Frame 1, half-span 1 with K=4: instants 0, 0.25, ..., 2 frames -> the mean of the cross-fade, 80.
-    assert (out[0] == 80).all()
-    # Frame 3, half-span 0.25: instants 2.75, 3, 3.25 -> values 220, 240, 240 -> 233.33 -> 233.
-    assert (out[2] == 233).all()
+    out = motion_blur(clip, linear_blend, 4, 4, indices=[1, 2, 3])
+    assert out.shape == (3, 40, 40, 15) and np.array_equal(level(out, 0), clip.frames[1:4])
+    # Frame 1, level 4 with K=4 (half-span 1): instants 0, 0.25, ..., 2 frames -> the mean of the cross-fade, 80.
+    assert (level(out[0], 4) == 80).all()
+    # Frame 3, level 1 (half-span 0.25): instants 2.75, 3, 3.25 -> values 220, 240, 240 -> 233.33 -> 233.
+    assert (level(out[2], 1) == 233).all()
+    assert (level(out[2], 2) == 228).all()  # the same frame, level 2: 200, 220, 240, 240, 240 -> 228
     assert list(exposure_offsets(0.5, 4)) == [-0.5, -0.25, 0.0, 0.25, 0.5]
     # Frame 0: the instants before the clip's start are the frame itself; a cut stops the exposure the same way.
-    assert (motion_blur(clip, linear_blend, spans, 4, indices=[0]) == 22).all()  # (5 x 0 + 20 + 40 + 60 + 80) / 9
-    cut = motion_blur(ramp([0, 80, 160, 240, 240], cuts=(1,)), linear_blend, spans, 4, indices=[1])
-    assert (cut == 58).all()  # (0 + 20 + 40 + 60 + 5 x 80) / 9 = 57.8
+    assert (level(motion_blur(clip, linear_blend, 4, 4, indices=[0]), 4) == 22).all()  # (5 x 0 + 20 + 40 + 60 + 80) / 9
+    cut = motion_blur(ramp([0, 80, 160, 240, 240], cuts=(1,)), linear_blend, 4, 4, indices=[1])
+    assert (level(cut, 4) == 58).all()  # (0 + 20 + 40 + 60 + 5 x 80) / 9 = 57.8
+    with pytest.raises(VSVideoGenError, match="levels=5"):
+        motion_blur(clip, linear_blend, 5, 4)
 
 
-def test_blur_is_deterministic_per_seed():
-    clip = moving_bar()
+def test_windows_are_deterministic_per_seed():
     config = BlurConfig(subframes=4)
-    first = blurred_footage(clip, linear_blend, config, np.random.default_rng(3)).frames
-    assert np.array_equal(first, blurred_footage(clip, linear_blend, config, np.random.default_rng(3)).frames)
-    assert not np.array_equal(first, blurred_footage(clip, linear_blend, config, np.random.default_rng(4)).frames)
-    windows = BlurWindows([blurred_footage(clip, linear_blend, config, np.random.default_rng(3))], [], 2, config)
-    a, b = (windows.sample_batch(np.random.default_rng(9), 2, 32) for _ in range(2))
+    windows = BlurWindows([blurred_footage(moving_bar(), linear_blend, config)], [], 2, config)
+    a, b, c = (windows.sample_batch(np.random.default_rng(seed), 2, 32) for seed in (9, 9, 10))
     assert torch.equal(a.blurred, b.blurred) and torch.equal(a.sharp, b.sharp)
+    assert not torch.equal(a.blurred, c.blurred)
     photo = (np.random.default_rng(6).random((120, 120, 3)) * 255).astype(np.uint8)
     p1, p2 = (photo_window(photo, 48, 1, config, np.random.default_rng(7)) for _ in range(2))
     assert torch.equal(p1[0], p2[0]) and p1[0].shape == (3, 3, 48, 48) and p1[1].shape == (3, 48, 48)
@@ -99,49 +105,63 @@ def test_blurred_footage_is_cached_and_reused_only_when_everything_matches(tmp_p
         calls.append(len(times))
         return linear_blend(img0, img1, times)
 
-    config, cache = BlurConfig(subframes=2), (tmp_path / "cache", "tag")
-    first = blurred_footage(moving_bar(), counting_blend, config, np.random.default_rng(3), cache=cache)
+    config, cache = BlurConfig(subframes=4, exposure=(0.25, 0.5)), (tmp_path / "cache", "tag")
+    first = blurred_footage(moving_bar(), counting_blend, config, cache=cache)
     made = len(calls)
     assert made > 0 and len(list(cache[0].glob("*.npy"))) == 1 and not list(cache[0].glob("*.partial"))
-    rng = np.random.default_rng(3)
-    again = blurred_footage(moving_bar(), counting_blend, config, rng, cache=cache)
-    assert len(calls) == made and np.array_equal(again.frames, first.frames)  # from the cache, not remade
-    draws = -(-len(first) // config.exposure_frames) + 1
-    assert rng.random() == np.random.default_rng(3).uniform(size=draws)[-1]  # rng drawn as without a cache
-    for changed in (dict(rng=np.random.default_rng(4)), dict(config=BlurConfig(subframes=3)),
-                    dict(cache=(cache[0], "other interpolator")), dict(footage=moving_bar(speed=5))):
-        args = dict(footage=moving_bar(), interpolate=counting_blend, config=config, rng=np.random.default_rng(3),
-                    cache=cache) | changed
+    assert first.frames.shape[-1] == 9  # levels 0..2
+    for same in (config, BlurConfig(subframes=4, exposure=(0.0, 0.25)), BlurConfig(subframes=4, max_noise=0.0)):
+        again = blurred_footage(moving_bar(), counting_blend, same, cache=cache)  # another range within the levels
+        assert len(calls) == made and np.array_equal(again.frames, first.frames[..., : again.frames.shape[-1]])
+    assert again.frames.shape[-1] == 9 and blurred_footage(
+        moving_bar(), counting_blend, BlurConfig(subframes=4, exposure=(0.0, 0.25)), cache=cache).frames.shape[-1] == 6
+    longer = blurred_footage(moving_bar(), counting_blend, BlurConfig(subframes=4, exposure=(0.25, 1.0)), cache=cache)
+    assert len(calls) > made and longer.frames.shape[-1] == 15  # more levels than stored: made again, kept
+    assert np.array_equal(longer.frames[..., :9], first.frames) and np.load(next(cache[0].glob("*.npy"))).shape[-1] == 15
+    for changed in (dict(config=BlurConfig(subframes=3)), dict(cache=(cache[0], "other interpolator")),
+                    dict(footage=moving_bar(speed=5))):
+        args = dict(footage=moving_bar(), interpolate=counting_blend, config=config, cache=cache) | changed
         blurred_footage(**args)
-    assert len(list(cache[0].glob("*.npy"))) == 5  # every change is a miss with a file of its own
-    stored = next(p for p in cache[0].glob("*.npy") if np.array_equal(np.load(p), first.frames[..., :3]))
+    assert len(list(cache[0].glob("*.npy"))) == 4  # every change is a miss with a file of its own
+    stored = next(p for p in cache[0].glob("*.npy") if np.load(p).shape[-1] == 15)
     stored.write_bytes(b"not an array")  # a damaged file is made again, not a traceback
-    remade = blurred_footage(moving_bar(), counting_blend, config, np.random.default_rng(3), cache=cache)
-    assert np.array_equal(remade.frames, first.frames) and np.array_equal(np.load(stored), first.frames[..., :3])
+    remade = blurred_footage(moving_bar(), counting_blend, config, cache=cache)
+    assert np.array_equal(remade.frames, first.frames) and np.array_equal(np.load(stored), first.frames)
 
 
-def test_exposure_is_shared_by_runs_of_frames():
-    config = BlurConfig(exposure=(0.25, 1.0), exposure_frames=4)
-    spans = config.draw_half_spans(np.random.default_rng(0), 10)
-    assert spans.shape == (10,) and np.all((spans >= 0.25) & (spans <= 1.0))
-    runs = [spans[0:4], spans[4:8], spans[8:10]]
-    assert all(len(set(r)) == 1 for r in runs) and len({r[0] for r in runs}) == 3
-    per_frame = BlurConfig(exposure_frames=1).draw_half_spans(np.random.default_rng(0), 10)
-    assert len(set(per_frame)) == 10
-    with pytest.raises(VSVideoGenError, match="exposure_frames"):
-        BlurConfig(exposure_frames=0).check()
+def test_each_window_draws_one_exposure_for_all_its_frames():
+    config = BlurConfig(subframes=8, exposure=(0.125, 0.5), defocus_prob=0.0, max_noise=0.0)
+    assert config.max_level == 4 and BlurConfig().max_level == 4  # the default: 90 to 360 degrees
+    rng = np.random.default_rng(0)
+    drawn = [config.draw_level(rng) for _ in range(400)]
+    assert set(drawn) == {1, 2, 3, 4} and 0.3 < np.mean(np.array(drawn) >= 3) < 0.7
+    # Levels coded as values (level m: 40 m + 20 everywhere, level 0: 0): every frame of a window shows one level.
+    frames = np.concatenate([np.full((9, 16, 16, 3), 40 * m + 20 * (m > 0), np.uint8) for m in range(5)], axis=-1)
+    windows = BlurWindows([Footage("coded", frames)], [], 2, config, motion_crops=0.5)
+    seen = set()
+    for _ in range(60):
+        blurred, sharp = windows.sample(rng, 8)
+        values = torch.unique(torch.round(blurred * 255))
+        assert len(values) == 1 and torch.all(sharp == 0)
+        seen.add(int(values[0]))
+    assert seen == {60, 100, 140, 180}
+    with pytest.raises(VSVideoGenError, match="fewer blur levels"):
+        BlurWindows([Footage("coded", frames[..., :12])], [], 2, config)
+    with pytest.raises(VSVideoGenError, match="720 degrees"):
+        BlurConfig(exposure=(0.5, 1.5)).check()
 
 
 def test_motion_crops_choose_the_most_blurred_candidate():
     # Half of the frame is static (blurred == sharp), half differs: motion crops land on the moving half.
     frames = np.zeros((5, 64, 128, 6), dtype=np.uint8)
-    frames[:, :, 64:, :3] = 200
+    frames[:, :, 64:, 3:] = 200  # level 1 differs from level 0 (the sharp frames) on the right half
     clip = Footage("half", frames)
+    one_level = BlurConfig(subframes=2, exposure=(0.5, 0.5), defocus_prob=0.0, max_noise=0.0)
 
     def moving_share(motion_crops: float) -> float:
-        windows = BlurWindows([clip], [], 2, SHARP, motion_crops=motion_crops)
+        windows = BlurWindows([clip], [], 2, one_level, motion_crops=motion_crops)
         rng = np.random.default_rng(5)
-        picks = [windows._pick_footage(rng, 32) for _ in range(200)]
+        picks = [windows._pick_footage(rng, 32, 1) for _ in range(200)]
         return float(np.mean([p[2, ..., 0].mean() > 100 for p in picks]))
     assert moving_share(1.0) > 0.9 and 0.3 < moving_share(0.0) < 0.7
     with pytest.raises(VSVideoGenError, match="motion_crops"):
@@ -191,7 +211,7 @@ def test_defocus_kernel_is_a_normalised_disc():
 
 def test_task_batches_loss_and_validation():
     config = BlurConfig(subframes=2)
-    clip = blurred_footage(moving_bar(), linear_blend, config, np.random.default_rng(0))
+    clip = blurred_footage(moving_bar(), linear_blend, config)
     photo = (np.random.default_rng(1).random((80, 80, 3)) * 255).astype(np.uint8)
     windows = BlurWindows([clip], [photo], radius=1, config=config, photo_fraction=0.5)
     val = validation_windows(moving_bar(9), linear_blend, 2, radius=1, config=config, max_side=32)
@@ -218,9 +238,11 @@ def test_parser_help_defaults_match_the_blur_config():
     text = "\n".join(a.help or "" for a in _deblur_parser()._actions)
     config = BlurConfig()
     for flag, value in (("instants per frame interval", config.subframes), ("also defocused", config.defocus_prob),
-                        ("disc radius", config.max_defocus), ("noise sigma", config.max_noise),
-                        ("sharing one random exposure", config.exposure_frames)):
+                        ("disc radius", config.max_defocus), ("noise sigma", config.max_noise)):
         assert any(flag in line and f"(default {value:g})" in line for line in text.splitlines()), flag
+    low, high = (720 * e for e in config.exposure)
+    assert any("shutter angles" in line and f"(default {low:g} {high:g};" in line for line in text.splitlines())
+    assert cli.build_parser().parse_args(["train", "deblur", "--shutter", "180", "360"]).shutter == [180, 360]
 
 
 def _deblur_parser() -> argparse.ArgumentParser:

