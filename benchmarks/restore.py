@@ -21,14 +21,18 @@ for SD, BT.709 for HD; full-range 0..255, float64). fps: processed frames per wa
 
 Deblurring. Motion blur is synthesised from real motion: ``vsvideogen.interpolate(clip, 8)`` (the bundled
 default model) makes 8 instants per frame interval, and blurred frame ``n`` is the mean of instants
-``n + j/8``, ``|j| <= 4`` (a 360-degree shutter centred on real frame ``n``, as :mod:`vsvideogen.train.blur`
-defines blur, exposure half-span 0.5), rounded to 8-bit RGB; the truth is the real frame ``n``. Rows: the blurred input, unsharp masks, and
-``vsvideogen.deblur`` when it and a model exist.
+``n + j/8``, ``|j| <= s`` for each shutter angle of ``--shutters`` (``s = 4``: a 360-degree shutter centred on
+real frame ``n``, as :mod:`vsvideogen.train.blur` defines blur, exposure half-span 0.5; ``s = 2``: 180
+degrees, the film standard), rounded to 8-bit RGB; the truth is the real frame ``n``. Rows, one table per
+shutter: the blurred input, unsharp masks, and ``vsvideogen.deblur`` when it and a model exist.
 
 Usage::
 
-    .venv/bin/python -m benchmarks.restore [--sigmas 15 25 50] [--frames N|all] [--clips ...] [--device cpu]
+    .venv/bin/python -m benchmarks.restore [--sigmas 15 25 50] [--shutters 360 180] [--frames N|all] [--clips ...]
+        [--device cpu]
         [--model-temporal PATH] [--model-deblur PATH] [--methods ...] [--out DIR] [--no-write]
+
+(``--frames 0`` skips denoising, ``--deblur-frames 0`` deblurring.)
 
 Writes ``<out>/restore.md`` and ``restore.json`` (default ``benchmarks/results``) and prints the tables.
 """
@@ -438,23 +442,33 @@ def run_method(method: Method, case: Case, ctx: Context, truth: Truth) -> dict:
 # --- deblurring -------------------------------------------------------------------------------------------
 
 BLUR_FACTOR = 8
-#: Instants each side of the real frame: exposure half-span 0.5 frame interval (a 360-degree shutter), the longest
-#: of vsvideogen.train.blur's default range (blur level 4: the mean of instants i + j/K, |j| <= 4).
-BLUR_SPAN = BLUR_FACTOR // 2
+#: Shutter angles the deblurring tables are made for: 360 degrees (exposure half-span 0.5 frame interval, the
+#: longest of vsvideogen.train.blur's default range) and 180 (the film standard).
+DEFAULT_SHUTTERS = (360.0, 180.0)
 
 
-def blurred_frames(clip: vs.VideoNode, device: str) -> tuple[list[np.ndarray], float]:
-    """Blurred frames 1 .. len-2 of ``clip`` (see the module docstring) as uint8 RGB, and the seconds taken."""
+def blur_span(shutter: float) -> int:
+    """Instants each side of the real frame a ``shutter``-degree exposure averages (4 for 360 degrees)."""
+    return round(shutter / 720 * BLUR_FACTOR)
+
+
+def blurred_frames(clip: vs.VideoNode, device: str, shutters: list[float]) -> tuple[dict[float, list[np.ndarray]], float]:
+    """Blurred frames 1 .. len-2 of ``clip`` (see the module docstring) as uint8 RGB for each shutter angle, from
+    one interpolation, and the seconds taken."""
     from vsvideogen import interpolate
 
     start = time.perf_counter()
     sub = interpolate(clip, BLUR_FACTOR, model="default", scene_change=None, device=device, fp16=False)
     sub = sub.resize.Bicubic(format=vs.RGBS)
-    out = []
+    out: dict[float, list[np.ndarray]] = {s: [] for s in shutters}
+    widest = max(blur_span(s) for s in shutters)
     for n in range(1, clip.num_frames - 1):
-        instants = [np.stack(common.frame_planes(sub.get_frame(BLUR_FACTOR * n + j))).astype(np.float64)
-                    for j in range(-BLUR_SPAN, BLUR_SPAN + 1)]
-        out.append(np.clip(np.rint(np.mean(instants, axis=0) * 255.0), 0, 255).astype(np.uint8))
+        instants = {j: np.stack(common.frame_planes(sub.get_frame(BLUR_FACTOR * n + j))).astype(np.float64)
+                    for j in range(-widest, widest + 1)}
+        for shutter in shutters:
+            span = blur_span(shutter)
+            mean = np.mean([instants[j] for j in range(-span, span + 1)], axis=0)
+            out[shutter].append(np.clip(np.rint(mean * 255.0), 0, 255).astype(np.uint8))
     return out, time.perf_counter() - start
 
 
@@ -465,33 +479,36 @@ def unsharp(clip: vs.VideoNode, amount: float) -> vs.VideoNode:
     return core.std.Expr([rgb, blur], f"x x y - {amount} * +")
 
 
-def deblur_rows(name: str, clip: vs.VideoNode, ctx: Context, notes: dict[str, str]) -> tuple[dict, dict]:
-    """Rows of the deblur table for one clip (``clip``: N scored frames, CONTEXT each side and 1 more each side
-    to interpolate from)."""
+def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Context,
+                notes: dict[str, str]) -> tuple[dict[float, dict], dict]:
+    """Rows of the deblur tables (one a shutter angle) for one clip (``clip``: N scored frames, CONTEXT each
+    side and 1 more each side to interpolate from)."""
     truth_clip = truth_rgb(clip)[1:-1]
     planes = [np.stack(common.frame_planes(f)) for f in truth_clip.frames()]
-    blurred, synth_seconds = blurred_frames(clip, ctx.device)
-    blurred_clip = common.clip_from_planes([tuple(b) for b in blurred], truth_clip)
+    blurred, synth_seconds = blurred_frames(clip, ctx.device, shutters)
     matrix = int(clip.get_frame(0).props.get("_Matrix", common.MATRIX_BT709))
     weights = luma_weights(matrix)
     first = CONTEXT if len(planes) >= 2 * CONTEXT + 1 else 0
     rgb = [p.astype(np.float64) for p in planes[first: len(planes) - first]]
     truth = Truth(rgb, [luma(r, weights) for r in rgb], weights, first)
-    rows: dict[str, dict] = {}
-    candidates: list[tuple[str, Callable[[], vs.VideoNode]]] = [("blurred", lambda: blurred_clip)]
-    candidates += [(f"unsharp-{a:g}", lambda a=a: unsharp(blurred_clip, a)) for a in UNSHARP_AMOUNTS]
-    candidates.append(("ours-deblur", lambda: _deblur(blurred_clip, ctx)))
-    for key, make in candidates:
-        try:
-            frames, seconds = render(make())
-        except Unavailable as reason:
-            rows[key] = {"available": False, "reason": str(reason)}
-            notes[f"deblur:{key}"] = str(reason)
-            continue
-        rows[key] = {"available": True, **score(truth, frames, seconds)}
-        _log(f"{name} deblur: {key}: Y-PSNR {rows[key]['y_psnr']:.2f} dB, RGB-PSNR {rows[key]['rgb_psnr']:.2f} dB, "
-             f"{rows[key]['fps']:.2f} fps")
-    return rows, {"frames": len(rgb), "processed": len(planes), "synthesis_seconds": synth_seconds}
+    tables: dict[float, dict] = {}
+    for shutter in shutters:
+        blurred_clip = common.clip_from_planes([tuple(b) for b in blurred[shutter]], truth_clip)
+        candidates: list[tuple[str, Callable[[], vs.VideoNode]]] = [("blurred", lambda: blurred_clip)]
+        candidates += [(f"unsharp-{a:g}", lambda a=a: unsharp(blurred_clip, a)) for a in UNSHARP_AMOUNTS]
+        candidates.append(("ours-deblur", lambda: _deblur(blurred_clip, ctx)))
+        rows = tables[shutter] = {}
+        for key, make in candidates:
+            try:
+                frames, seconds = render(make())
+            except Unavailable as reason:
+                rows[key] = {"available": False, "reason": str(reason)}
+                notes[f"deblur:{key}"] = str(reason)
+                continue
+            rows[key] = {"available": True, **score(truth, frames, seconds)}
+            _log(f"{name} deblur, {shutter:g} degrees: {key}: Y-PSNR {rows[key]['y_psnr']:.2f} dB, RGB-PSNR "
+                 f"{rows[key]['rgb_psnr']:.2f} dB, {rows[key]['fps']:.2f} fps")
+    return tables, {"frames": len(rgb), "processed": len(planes), "synthesis_seconds": synth_seconds}
 
 
 def _deblur(clip: vs.VideoNode, ctx: Context) -> vs.VideoNode:
@@ -522,6 +539,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--frames", type=common.count_parser(0, "frames"), default=DEFAULT_FRAMES,
                         help=f"scored frames per clip, or 'all' (default {DEFAULT_FRAMES}); {CONTEXT} more each side "
                              "are processed as temporal context")
+    parser.add_argument("--shutters", nargs="+", type=_shutter, default=list(DEFAULT_SHUTTERS), metavar="DEG",
+                        help="shutter angles of the synthetic motion blur, one deblurring table each (default 360 180)")
     parser.add_argument("--deblur-frames", type=common.count_parser(0, "frames"), default=DEFAULT_DEBLUR_FRAMES,
                         help=f"scored frames per clip in the deblur section (default {DEFAULT_DEBLUR_FRAMES}; 0 skips it)")
     parser.add_argument("--crop", type=_crop, default=DEFAULT_CROP, metavar="WxH|none",
@@ -541,6 +560,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=common.RESULTS_DIR, help="folder for restore.md/.json")
     parser.add_argument("--no-write", action="store_true", help="print the tables only")
     return parser.parse_args(argv)
+
+
+def _shutter(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 720:
+        raise argparse.ArgumentTypeError(f"{text} is not a shutter angle of more than 0 and at most 720 degrees")
+    return value
 
 
 def _crop(text: str) -> tuple[int, int] | None:
@@ -620,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.clips:
             t0 = time.perf_counter()
             clip = centre_crop(common.load_clip(name, args.deblur_frames + 2 * CONTEXT + 2), args.crop)
-            deblur[name], deblur_info[name] = deblur_rows(name, clip, ctx, notes)
+            deblur[name], deblur_info[name] = deblur_rows(name, clip, args.shutters, ctx, notes)
             wall[f"deblur {name}"] = time.perf_counter() - t0
     wall["total"] = time.perf_counter() - started
     header = common.run_header(
@@ -669,7 +695,8 @@ def settings() -> dict[str, object]:
                      "input": "OPP YUV444P16 from bm3d.RGB2OPP; vectors from two 3x3 binomial blurs"},
         "neural": "vsvideogen.denoise, fp32, untiled unless memory demands; realistic: strength=None",
         "deblur": f"interpolate x{BLUR_FACTOR} (default model), mean of instants n + j/{BLUR_FACTOR}, |j| <= "
-                  f"{BLUR_SPAN}; {CONTEXT} context frames each side; unsharp amounts {UNSHARP_AMOUNTS}",
+                  f"shutter / 720 * {BLUR_FACTOR}; {CONTEXT} context frames each side; unsharp amounts "
+                  f"{UNSHARP_AMOUNTS}",
         "tuning": "classical parameters tuned on the first frames of bikes (training clip of ours), not carphone",
     }
 
@@ -700,18 +727,22 @@ def render_markdown(results: dict, clips: dict, cases: list[str], methods: list[
         "the channels' SSIM (11x11 Gaussian window, sigma 1.5). fps: processed frames (context included) per "
         "wall-clock second. (training): footage our temporal model was trained on; (held out): never seen.", "",
     ]
-    if deblur:
-        headers_d = headers
+    shutters = list(next(iter(deblur.values()), {}))
+    for shutter in shutters:
         body = []
-        for name, rows in deblur.items():
+        for name, tables in deblur.items():
             tag = f"{name} (training)" if name in TRAINING_CLIPS else f"{name} (held out)"
-            for key, row in rows.items():
+            for key, row in tables[shutter].items():
                 body.append([tag, DEBLUR_LABELS[key], *_cells(row)])
-        text += ["## Deblurring: synthetic motion blur", "", common.markdown_table(headers_d, body), "",
-                 f"Blur: vsvideogen.interpolate x{BLUR_FACTOR} (default model), mean of the {2 * BLUR_SPAN + 1} "
-                 "instants within half a frame interval of each real frame (a 360-degree shutter), rounded to 8-bit "
-                 "RGB; the truth is that real frame. Synthesis time (not in fps): " + ", ".join(
-                     f"{n} {i['synthesis_seconds']:.0f} s" for n, i in deblur_info.items()) + ".", ""]
+        span = blur_span(shutter)
+        text += [f"## Deblurring: synthetic motion blur, {shutter:g}-degree shutter", "",
+                 common.markdown_table(headers, body), "",
+                 f"Blur: vsvideogen.interpolate x{BLUR_FACTOR} (default model), mean of the {2 * span + 1} instants "
+                 f"within {span}/{BLUR_FACTOR} of a frame interval of each real frame, rounded to 8-bit RGB; the "
+                 "truth is that real frame.", ""]
+    if deblur:
+        text += ["Blur synthesis time (not in fps; one interpolation serves every shutter): " + ", ".join(
+            f"{n} {i['synthesis_seconds']:.0f} s" for n, i in deblur_info.items()) + ".", ""]
     labels = {m.key: m.label for m in methods} | {f"deblur:{k}": v for k, v in DEBLUR_LABELS.items()}
     for key, reason in notes.items():
         text += [f"*{labels.get(key, key)}*: not available: {reason}", ""]
