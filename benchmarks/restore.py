@@ -28,7 +28,7 @@ shutter: the blurred input, unsharp masks, and ``vsvideogen.deblur`` when it and
 
 Usage::
 
-    .venv/bin/python -m benchmarks.restore [--sigmas 15 25 50] [--shutters 360 180] [--frames N|all] [--clips ...]
+    .venv/bin/python -m benchmarks.restore [--sigmas 15 25 50] [--shutters 360 270 180 90] [--frames N|all] [--clips ...]
         [--device cpu]
         [--model-temporal PATH] [--model-deblur PATH] [--methods ...] [--out DIR] [--no-write]
 
@@ -443,8 +443,8 @@ def run_method(method: Method, case: Case, ctx: Context, truth: Truth) -> dict:
 
 BLUR_FACTOR = 8
 #: Shutter angles the deblurring tables are made for: 360 degrees (exposure half-span 0.5 frame interval, the
-#: longest of vsvideogen.train.blur's default range) and 180 (the film standard).
-DEFAULT_SHUTTERS = (360.0, 180.0)
+#: longest of vsvideogen.train.blur's default range) down to 90; 180 is the film standard.
+DEFAULT_SHUTTERS = (360.0, 270.0, 180.0, 90.0)
 
 
 def blur_span(shutter: float) -> int:
@@ -496,7 +496,8 @@ def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Conte
         blurred_clip = common.clip_from_planes([tuple(b) for b in blurred[shutter]], truth_clip)
         candidates: list[tuple[str, Callable[[], vs.VideoNode]]] = [("blurred", lambda: blurred_clip)]
         candidates += [(f"unsharp-{a:g}", lambda a=a: unsharp(blurred_clip, a)) for a in UNSHARP_AMOUNTS]
-        candidates.append(("ours-deblur", lambda: _deblur(blurred_clip, ctx)))
+        candidates.append(("ours-deblur", lambda: _deblur(blurred_clip, ctx, ctx.model_deblur or "default")))
+        candidates.append(("ours-deblur-long", lambda: _deblur(blurred_clip, ctx, LONG_EXPOSURE_MODEL)))
         rows = tables[shutter] = {}
         for key, make in candidates:
             try:
@@ -511,7 +512,7 @@ def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Conte
     return tables, {"frames": len(rgb), "processed": len(planes), "synthesis_seconds": synth_seconds}
 
 
-def _deblur(clip: vs.VideoNode, ctx: Context) -> vs.VideoNode:
+def _deblur(clip: vs.VideoNode, ctx: Context, model: str) -> vs.VideoNode:
     import vsvideogen
 
     deblur = getattr(vsvideogen, "deblur", None) if "deblur" in getattr(vsvideogen, "__all__", ()) else None
@@ -520,12 +521,15 @@ def _deblur(clip: vs.VideoNode, ctx: Context) -> vs.VideoNode:
     from vsvideogen.errors import VSVideoGenError
 
     try:
-        return deblur(_rgbs(clip), model=ctx.model_deblur or "default", device=ctx.device, fp16=False)
+        return deblur(_rgbs(clip), model=model, device=ctx.device, fp16=False)
     except (VSVideoGenError, vs.Error) as error:
         raise Unavailable(str(error).splitlines()[0]) from error
 
 
+#: The bundled deblurrer for long exposures, a row of its own beside the default.
+LONG_EXPOSURE_MODEL = "deblur-long-exposure"
 DEBLUR_LABELS = {"blurred": "blurred input", "ours-deblur": "vsvideogen.deblur",
+                 "ours-deblur-long": f"vsvideogen.deblur, model={LONG_EXPOSURE_MODEL!r}",
                  **{f"unsharp-{a:g}": f"unsharp mask 5x5, amount {a:g}" for a in UNSHARP_AMOUNTS}}
 
 
@@ -540,7 +544,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"scored frames per clip, or 'all' (default {DEFAULT_FRAMES}); {CONTEXT} more each side "
                              "are processed as temporal context")
     parser.add_argument("--shutters", nargs="+", type=_shutter, default=list(DEFAULT_SHUTTERS), metavar="DEG",
-                        help="shutter angles of the synthetic motion blur, one deblurring table each (default 360 180)")
+                        help="shutter angles of the synthetic motion blur, one deblurring table each (default 360 270 180 90)")
     parser.add_argument("--deblur-frames", type=common.count_parser(0, "frames"), default=DEFAULT_DEBLUR_FRAMES,
                         help=f"scored frames per clip in the deblur section (default {DEFAULT_DEBLUR_FRAMES}; 0 skips it)")
     parser.add_argument("--crop", type=_crop, default=DEFAULT_CROP, metavar="WxH|none",
@@ -741,12 +745,30 @@ def render_markdown(results: dict, clips: dict, cases: list[str], methods: list[
                  f"within {span}/{BLUR_FACTOR} of a frame interval of each real frame, rounded to 8-bit RGB; the "
                  "truth is that real frame.", ""]
     if deblur:
+        text += deblur_gains(deblur)
         text += ["Blur synthesis time (not in fps; one interpolation serves every shutter): " + ", ".join(
             f"{n} {i['synthesis_seconds']:.0f} s" for n, i in deblur_info.items()) + ".", ""]
     labels = {m.key: m.label for m in methods} | {f"deblur:{k}": v for k, v in DEBLUR_LABELS.items()}
     for key, reason in notes.items():
         text += [f"*{labels.get(key, key)}*: not available: {reason}", ""]
     return "\n".join(text).rstrip() + "\n"
+
+
+def deblur_gains(deblur: dict) -> list[str]:
+    """A summary: each neural row's luma PSNR gain over the blurred input, per shutter angle and clip."""
+    names = list(deblur)
+    shutters = list(deblur[names[0]])
+    keys = [k for k in deblur[names[0]][shutters[0]] if k.startswith("ours")]
+    body = []
+    for key in keys:
+        for shutter in shutters:
+            cells = []
+            for name in names:
+                row, blurred = deblur[name][shutter][key], deblur[name][shutter]["blurred"]
+                cells.append(f"{row['y_psnr'] - blurred['y_psnr']:+.2f}" if row["available"] else "—")
+            body.append([DEBLUR_LABELS[key], f"{shutter:g}°", *cells])
+    headers = ["Method", "Shutter", *[f"{n} ({'training' if n in TRAINING_CLIPS else 'held out'})" for n in names]]
+    return ["## Deblurring: luma PSNR gain over the blurred input (dB)", "", common.markdown_table(headers, body), ""]
 
 
 def headline(results: dict, held: list[str], case: str, methods: list[Method]) -> list[str]:

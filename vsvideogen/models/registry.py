@@ -147,16 +147,31 @@ MODELS: tuple[ModelSpec, ...] = (
         bundled=True,
     ),
     ModelSpec(
+        id="deblur-long-exposure",
+        task="deblur",
+        arch="temporal-deblurrer",
+        file="deblur_long_exposure.safetensors",
+        sha256="8b40390dfe3fe06f3337f15970b2124e005c253f135ed8dcd7f14b5b4413c100",
+        licence="MIT",
+        source="vsvideogen: trained from scratch with `vsvideogen train deblur` on 180-720 degree shutters; "
+        "model card vsvideogen/weights/deblur_long_exposure.md",
+        modulo=4,
+        description="vsvideogen's temporal deblurrer for long exposures (360-degree shutter, blended frames; "
+        "over-sharpens short ones; 5 frames, width 32, fp16)",
+        bundled=True,
+    ),
+    ModelSpec(
         id="deblur-default",
         task="deblur",
         arch="temporal-deblurrer",
         file="deblur_default.safetensors",
-        sha256="8b40390dfe3fe06f3337f15970b2124e005c253f135ed8dcd7f14b5b4413c100",
+        sha256="c0b7eb55c6f32b70282fbd9f6dd00b6ae3c4083377f911390ff70049d1580054",
         licence="MIT",
-        source="vsvideogen: trained from scratch with `vsvideogen train deblur`; model card "
-        "vsvideogen/weights/deblur_default.md",
+        source="vsvideogen: deblur-long-exposure fine-tuned with `vsvideogen train deblur` on 90-360 degree "
+        "shutters; model card vsvideogen/weights/deblur_default.md",
         modulo=4,
-        description="vsvideogen's default temporal deblurrer (5 frames, width 32, motion blur and defocus, fp16)",
+        description="vsvideogen's default temporal deblurrer (the shutters cameras record, 90-360 degrees; 5 frames, "
+        "width 32, motion blur and defocus, fp16)",
         bundled=True,
     ),
     ModelSpec(
