@@ -18,8 +18,10 @@ reused by the next output frames (see :mod:`vsvideogen.filters._temporal`), whic
 and changes no value.
 
 ``model="default"`` is the registered default deblur model
-(:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``; model
-card ``vsvideogen/weights/deblur_default.md``).
+(:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``, trained on
+90-360 degree shutters; model card ``vsvideogen/weights/deblur_default.md``). ``"deblur-long-exposure"``, trained
+on 180-720 degrees, gains more on 360-degree blur and over-sharpens shorter exposures
+(``vsvideogen/weights/deblur_long_exposure.md``).
 """
 from __future__ import annotations
 
