@@ -448,8 +448,11 @@ DEFAULT_SHUTTERS = (360.0, 270.0, 180.0, 90.0)
 
 
 def blur_span(shutter: float) -> int:
-    """Instants each side of the real frame a ``shutter``-degree exposure averages (4 for 360 degrees)."""
-    return round(shutter / 720 * BLUR_FACTOR)
+    """Instants each side of the real frame a ``shutter``-degree exposure averages (4 for 360 degrees): the
+    training blur's own rule, :func:`vsvideogen.train.blur.blur_level`."""
+    from vsvideogen.train.blur import blur_level
+
+    return blur_level(shutter / 720, BLUR_FACTOR)
 
 
 def blurred_frames(clip: vs.VideoNode, device: str, shutters: list[float]) -> tuple[dict[float, list[np.ndarray]], float]:
