@@ -89,6 +89,17 @@ def noise_sigma(text: str) -> float:
     return value
 
 
+def shutter_angle(text: str) -> float:
+    """argparse type: a shutter angle in degrees, above 0 and at most 720."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shutter angle; give degrees, e.g. 180") from None
+    if not 0 < value <= 720:
+        raise argparse.ArgumentTypeError(f"{text} is not a shutter angle; give degrees above 0 and at most 720")
+    return value
+
+
 def frame_rate(text: str) -> Fraction:
     """argparse type: a frame rate written ``NUM/DEN`` (``60000/1001``), as an integer or a decimal."""
     try:
@@ -112,6 +123,7 @@ class FilterOption:
         type: argparse type of the value; ``None`` makes the option a switch without a value.
         metavar: How the value is shown in the help.
         exclusive: Options with the same tag cannot be combined.
+        optional_value: The value may be left out (the option alone gives ``True``).
     """
 
     flag: str
@@ -121,6 +133,7 @@ class FilterOption:
     type: Callable[[str], Any] | None = None
     metavar: str | None = None
     exclusive: str | None = None
+    optional_value: bool = False
 
     @property
     def dest(self) -> str:
@@ -138,8 +151,10 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
         "remove noise of this sigma (8-bit scale) with the default denoiser", noise_sigma, "SIGMA",
     ),
     FilterOption(
-        "--deblur", "deblur", lambda _on: {},
-        "remove motion blur and defocus with the default deblurrer (or --model, a `vsvideogen train deblur` export)",
+        "--deblur", "deblur", lambda shutter: {} if shutter is True else {"shutter": shutter},
+        "remove motion blur and defocus with the default deblurrer (or --model, a `vsvideogen train deblur` export); "
+        "DEGREES: the shutter angle the footage was shot with, e.g. 180, if known",
+        shutter_angle, "DEGREES", optional_value=True,
     ),
     FilterOption(
         "--upscale", "upscale", lambda n: {"scale": n},
@@ -167,7 +182,7 @@ class FilterStep:
     value: Any
 
     def __str__(self) -> str:
-        return self.option.flag if self.option.type is None else f"{self.option.flag} {self.value}"
+        return self.option.flag if self.option.type is None or self.value is True else f"{self.option.flag} {self.value}"
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -179,6 +194,9 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
         )
         if option.type is None:
             target.add_argument(option.flag, dest=option.dest, action="store_true", help=option.help)
+        elif option.optional_value:
+            target.add_argument(option.flag, dest=option.dest, nargs="?", const=True, type=option.type,
+                                metavar=option.metavar, help=option.help)
         else:
             target.add_argument(option.flag, dest=option.dest, type=option.type, metavar=option.metavar, help=option.help)
     parser.add_argument("--model", metavar="ID", help="model id (see `vsvideogen models`); default: the filter's own")

@@ -61,10 +61,10 @@ class WholeForward(torch.nn.Module):
     def __init__(self, net: TemporalDenoiser) -> None:
         super().__init__()
         self.net, self.radius, self.channels = net, net.radius, net.channels
-        self.noise_conditional = net.noise_conditional
+        self.noise_conditional, self.exposure_conditional = net.noise_conditional, net.exposure_conditional
 
-    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(frames) if sigma is None else self.net(frames, sigma)
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | None = None, exposure: float | None = None) -> torch.Tensor:
+        return self.net(frames, sigma, exposure)
 
 
 class PrepareAlone(torch.nn.Module):

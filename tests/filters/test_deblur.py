@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import vapoursynth as vs
 
 from tests.filters.temporal_helpers import Spy, WholeForward, bikes_80x48, count_calls, fetch_all, ramp_clip
@@ -118,6 +119,30 @@ def test_errors(blurry_yuv, tmp_path):
         deblur(blurry_yuv, model=net, tiles=(0, 1))
 
 
+def told_net() -> TemporalDenoiser:
+    """A small deblurrer with a live exposure input."""
+    net = small_net(noise_map=False).with_exposure_input().eval()
+    for stage in (net.stage1, net.stage2):
+        torch.nn.init.normal_(stage.condition.weight, std=0.5)
+    return net
+
+
+def test_shutter_tells_an_exposure_conditioned_model_the_exposure(blurry_yuv, tmp_path):
+    net = told_net()
+    blind = fetch_all(deblur(blurry_yuv, model=net))
+    short, long = (fetch_all(deblur(blurry_yuv, model=net, shutter=angle)) for angle in (90, 360))
+    assert not same_frames(short, long) and not same_frames(short, blind)
+    # the kept first-stage estimates and the whole network on every window see the same exposure
+    assert same_frames(short, fetch_all(deblur(blurry_yuv, model=WholeForward(net), shutter=90)))
+    path = save_safetensors(net.state_dict(), tmp_path / "told.safetensors")
+    assert same_frames(fetch_all(deblur(blurry_yuv, model=str(path), shutter=360)), long)
+    with pytest.raises(VSVideoGenError, match="takes no shutter angle .* leave shutter out"):
+        deblur(blurry_yuv, model=small_net(noise_map=False), shutter=180)
+    for bad in (0, -90, 800, "180", True):
+        with pytest.raises(VSVideoGenError, match="is not a shutter angle"):
+            deblur(blurry_yuv, model=net, shutter=bad)
+
+
 def test_deblur_option_of_vsvideogen_run(blurry_yuv):
     import argparse
 
@@ -129,6 +154,15 @@ def test_deblur_option_of_vsvideogen_run(blurry_yuv):
     out = pipeline.apply_chain(blurry_yuv, steps[1:], {"model": small_net(noise_map=False), "device": "cpu"})
     assert out.format.id == vs.YUV420P8 and out.get_frame(0).width == 80
     assert pipeline.chain_from_args(parser.parse_args([])) == []
+    told = pipeline.chain_from_args(parser.parse_args(["--deblur", "180"]))
+    assert [str(s) for s in told] == ["--deblur 180.0"] and told[0].option.kwargs(told[0].value) == {"shutter": 180.0}
+    assert steps[1].option.kwargs(steps[1].value) == {}
+    net = told_net()
+    assert same_frames(fetch_all(pipeline.apply_chain(blurry_yuv, told, {"model": net, "device": "cpu"})),
+                       fetch_all(deblur(blurry_yuv, model=net, shutter=180)))
+    for bad in ("0", "721", "fast"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a shutter angle"):
+            pipeline.shutter_angle(bad)
 
 
 @pytest.fixture(scope="module")

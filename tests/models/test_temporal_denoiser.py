@@ -1,7 +1,8 @@
 """The temporal denoiser/deblurrer network: its U-Nets' reach per number of scales, growing a trained network
-to more scales, and reading the scales back from a checkpoint."""
+to more scales, reading the scales back from a checkpoint, and the deblurrer's exposure input."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +15,9 @@ from vsvideogen.models.archs.temporal_denoiser import (
     unet_reach,
 )
 from vsvideogen.models.weights import save_safetensors
+from vsvideogen.train.blur import BlurConfig
+from vsvideogen.train.deblur import BlurWindows, DeblurBatch, DeblurTask
+from vsvideogen.train.footage import Footage
 from vsvideogen.train.window_task import load_temporal_model
 
 
@@ -65,3 +69,36 @@ def test_scales_are_read_back_from_a_checkpoint(tmp_path):
     assert load_temporal_model(str(path), 2, 99, False, scales=5).scales == 5
     with pytest.raises(VSVideoGenError, match="has 4 scales, more than --scales 3; pass --scales 4"):
         load_temporal_model(str(path), 2, 4, False, scales=3)
+
+
+def test_exposure_input_starts_silent_and_then_tells_shutters_apart(tmp_path):
+    blind = lively(TemporalDenoiser(3, 1, features=4, noise_map=False)).eval()
+    told = blind.with_exposure_input().eval()
+    assert told.exposure_conditional and not blind.exposure_conditional and not told.training
+    x = torch.rand(3, 3, 3, 20, 28)
+    with torch.no_grad():
+        # zero weights at first: the exposure changes nothing, told or not
+        assert torch.equal(told(x, exposure=torch.tensor([0.25, 0.5, 1.0])), blind(x)) and torch.equal(told(x), blind(x))
+        for stage in (told.stage1, told.stage2):
+            torch.nn.init.normal_(stage.condition.weight, std=0.5)
+        short, long, unknown = told(x, exposure=0.25), told(x, exposure=1.0), told(x, exposure=0.0)
+        assert (short - long).abs().max() > 1e-3
+        assert torch.equal(unknown, told(x)) and torch.equal(unknown, blind(x))  # unknown adds nothing
+        mixed = told(x, exposure=torch.tensor([0.25, 1.0, 0.0]))  # one exposure per window of a batch
+        assert torch.allclose(mixed, torch.stack([short[0], long[1], unknown[2]]), atol=1e-6)
+    loaded = temporal_deblurrer_from_state_dict(told.state_dict())
+    assert loaded.exposure_conditional and torch.equal(loaded(x, exposure=0.5), told(x, exposure=0.5))
+    with pytest.raises(ValueError, match="takes no exposure"):
+        blind(x, exposure=0.5)
+    with pytest.raises(ValueError, match="without a noise map"):
+        TemporalDenoiser(3, 1, features=4).with_exposure_input()
+    # grown keeps the input; a deblur task told to add it to a blind --init adds it
+    assert told.grown(4).exposure_conditional
+    path = save_safetensors(blind.state_dict(), tmp_path / "blind.safetensors")
+    windows = BlurWindows([Footage("levels 0-4", np.zeros((5, 16, 16, 15), np.uint8))], [], 1, BlurConfig())
+    batch = DeblurBatch(torch.rand(2, 3, 3, 8, 8), torch.rand(2, 3, 8, 8), torch.tensor([0.5, 0.0]))
+    task = DeblurTask(windows, batch, radius=1, init=str(path), exposure_input=True)
+    model = task.build_model()
+    assert model.exposure_conditional and task.split(batch)[0][2] is batch.exposure
+    assert DeblurTask(windows, batch, radius=1, init=str(path)).split(batch)[0] == (batch.blurred,)
+

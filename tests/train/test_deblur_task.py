@@ -137,14 +137,21 @@ def test_each_window_draws_one_exposure_for_all_its_frames():
     assert set(drawn) == {1, 2, 3, 4} and 0.3 < np.mean(np.array(drawn) >= 3) < 0.7
     # Levels coded as values (level m: 40 m + 20 everywhere, level 0: 0): every frame of a window shows one level.
     frames = np.concatenate([np.full((9, 16, 16, 3), 40 * m + 20 * (m > 0), np.uint8) for m in range(5)], axis=-1)
-    windows = BlurWindows([Footage("coded", frames)], [], 2, config, motion_crops=0.5)
-    seen = set()
-    for _ in range(60):
-        blurred, sharp = windows.sample(rng, 8)
+    windows = BlurWindows([Footage("coded", frames)], [], 2, config, motion_crops=0.5, blind_fraction=0.25)
+    seen, blind = set(), 0
+    for _ in range(200):
+        blurred, sharp, told = windows.sample(rng, 8)
         values = torch.unique(torch.round(blurred * 255))
         assert len(values) == 1 and torch.all(sharp == 0)
         seen.add(int(values[0]))
-    assert seen == {60, 100, 140, 180}
+        # The exposure told is the level's (level m: half-span m/8, so m/4 of the frame interval), or 0: unknown.
+        assert told in (0.0, (int(values[0]) - 20) // 40 / 4)
+        blind += told == 0.0
+    assert seen == {60, 100, 140, 180} and 30 < blind < 70
+    batch = windows.sample_batch(rng, 5, 8)
+    assert batch.exposure.shape == (5,) and batch.blurred.shape == (5, 5, 3, 8, 8)
+    with pytest.raises(VSVideoGenError, match="blind_fraction"):
+        BlurWindows([Footage("coded", frames)], [], 2, config, blind_fraction=1.5)
     with pytest.raises(VSVideoGenError, match="fewer blur levels"):
         BlurWindows([Footage("coded", frames[..., :12])], [], 2, config)
     with pytest.raises(VSVideoGenError, match="720 degrees"):
@@ -181,15 +188,17 @@ def test_photo_windows_are_reused_as_symmetric_variants(monkeypatch):
     photo = (np.random.default_rng(6).random((120, 120, 3)) * 255).astype(np.uint8)
     windows = BlurWindows([], [photo], 1, SHARP, photo_reuse=3)
     rng = np.random.default_rng(0)
-    served = [windows._photo_window(rng, 48) for _ in range(6)]
+    served_levels = [windows._photo_window(rng, 48) for _ in range(6)]
+    served, levels = [w for w, _ in served_levels], [m for _, m in served_levels]
     assert len(renders) == 2 and all(w.shape == (3, 6, 48, 48) for w in served)
+    assert levels[:3] == [levels[0]] * 3 and levels[3:] == [levels[3]] * 3  # a reuse keeps its exposure
     for first, later in ((served[0], served[1]), (served[0], served[2]), (served[3], served[5])):
         # the same pixels, rearranged (mirror, transpose, channel order, time order): equal sorted values
         assert torch.equal(first.flatten().sort().values, later.flatten().sort().values)
     assert not torch.equal(served[0].flatten().sort().values, served[3].flatten().sort().values)
     assert not all(torch.equal(served[0], w) for w in served[1:3])  # variants, not copies
     once = BlurWindows([], [photo], 1, SHARP)
-    assert once.photo_reuse == 1 and torch.equal(once._photo_window(np.random.default_rng(0), 48), served[0])
+    assert once.photo_reuse == 1 and torch.equal(once._photo_window(np.random.default_rng(0), 48)[0], served[0])
     with pytest.raises(VSVideoGenError, match="photo_reuse"):
         BlurWindows([], [photo], 1, SHARP, photo_reuse=0)
 
@@ -273,20 +282,23 @@ def test_cli_three_steps_export_a_model_the_filter_runs(tmp_path: Path, capsys):
     assert meta["task"] == "deblur" and meta["arch"] == "temporal-deblurrer" and meta["radius"] == 2
     assert meta["steps"] == 3 and meta["val"] == bikes and meta["blur"]["subframes"] == 2 and meta["photos"] == 1
     assert meta["val_psnr"] >= meta["val_reference_blurred_psnr"] - 1
+    assert meta["exposure_input"] is False and "shutter" not in meta["usage"]
 
     clip = vs.core.bs.VideoSource(carphone)[:5]
     frame = deblur(clip, model=str(out / "model.safetensors"), tiles=(1, 1)).get_frame(2)
     assert frame.format.id == clip.format.id and (frame.width, frame.height) == (176, 144)
 
-    grown = tmp_path / "grown"  # the export grown to 4 scales, reusing the blur: one step, a deeper network
+    # the export grown to 4 scales and given an exposure input, reusing the blur: one step, a deeper network told shutters
+    grown = tmp_path / "grown"
     again = [str(grown) if a == str(out) else "1" if a == "3" else a for a in argv]
     assert again[again.index("--steps") + 1] == "1" and again[-1] == str(grown)
     assert cli.main([*again, "--init", str(out / "model.safetensors"), "--scales", "4",
-                     "--blur-cache", str(out / "blur-cache")]) == 0
+                     "--blur-cache", str(out / "blur-cache"), "--exposure-input"]) == 0
     meta = json.loads((grown / "model.json").read_text())
     assert (meta["scales"], meta["modulo"], meta["tile_context"], meta["features"]) == (4, 8, 104, 4)
+    assert meta["exposure_input"] is True and meta["blind_fraction"] == 0.25 and "shutter=DEGREES" in meta["usage"]
     assert len(list((out / "blur-cache").glob("*.npy"))) == 1
-    deeper = deblur(clip, model=str(grown / "model.safetensors"), tiles=(1, 1)).get_frame(2)
+    deeper = deblur(clip, model=str(grown / "model.safetensors"), tiles=(1, 1), shutter=180).get_frame(2)
     assert (deeper.width, deeper.height) == (176, 144)
 
     argv[argv.index("--val") + 1] = carphone

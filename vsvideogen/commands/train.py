@@ -574,6 +574,14 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
     blur.add_argument("--max-defocus", type=float, metavar="PX", help="largest defocus disc radius (default 3)")
     blur.add_argument("--max-noise", type=float, metavar="LEVELS", help="largest noise sigma, 8-bit levels (default 2)")
     _add_window_model_options(dbl, "deblur")
+    told = dbl.add_argument_group("exposure input")
+    told.add_argument("--exposure-input", action="store_true",
+                      help="tell the network each window's exposure (vsvideogen.deblur(..., shutter=DEGREES) then "
+                      "uses it); an --init model without that input gets one that starts out changing nothing; an "
+                      "--init model with it keeps it")
+    told.add_argument("--blind-fraction", type=_fraction, default=0.25, metavar="F",
+                      help="share of windows whose exposure the network is not told, so it still deblurs blind "
+                      "(default 0.25; with --exposure-input)")
 
     def build(args: argparse.Namespace):
         import dataclasses
@@ -609,9 +617,9 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         info = {"data": [str(p) for p in clip_paths], "data_frames": sum(len(c) for c in clips), "photos": len(photos),
                 "photo_dirs": [str(d) for d in photo_dirs], "val": str(val_path)}
         windows = BlurWindows(clips, photos, args.radius, config, args.photo_fraction, args.motion_crops,
-                              args.photo_reuse)
+                              args.photo_reuse, args.blind_fraction)
         return DeblurTask(windows, val, radius=args.radius, features=args.features, loss=args.loss, init=args.init,
-                          info=info, scales=args.scales)
+                          info=info, scales=args.scales, exposure_input=args.exposure_input)
 
     dbl.set_defaults(handler=main, build_task=build)
 

@@ -162,24 +162,28 @@ class WindowEngine:
         with self._lock:
             return run_tiled(self._run, inputs, self.tiles, self.overlap, context=self.context, modulo=self.modulo)
 
-    def staged(self, stack: torch.Tensor, ids: list[int], sigma: float | None = None) -> torch.Tensor:
+    def staged(self, stack: torch.Tensor, ids: list[int], sigma: float | None = None,
+               exposure: float | None = None) -> torch.Tensor:
         """A two-stage network (see the module docstring) on the window ``stack`` of source frames ``ids`` over
         the tile grid, first-stage estimates reused across output frames; ``sigma``: a uniform noise level on
-        the 0..1 scale for a noise-conditional network, else None."""
+        the 0..1 scale for a noise-conditional network, else None; ``exposure``: the shutter angle / 360 for a
+        network with an exposure input, else None."""
         def tile(k: int, x: torch.Tensor) -> torch.Tensor:
-            return run_channels(lambda t, replicated: self._two_stages(k, ids, t, sigma, replicated), x, self.channels)
+            return run_channels(lambda t, replicated: self._two_stages(k, ids, t, sigma, exposure, replicated), x,
+                                self.channels)
 
         with self._lock:
             return run_tiled(tile, [stack], self.tiles, self.overlap, context=self.context, modulo=self.modulo,
                              indexed=True)
 
-    def _two_stages(self, k: int, ids: list[int], x: torch.Tensor, sigma: float | None, replicated: bool) -> torch.Tensor:
+    def _two_stages(self, k: int, ids: list[int], x: torch.Tensor, sigma: float | None, exposure: float | None,
+                    replicated: bool) -> torch.Tensor:
         if sigma is not None and replicated:
             sigma *= REPLICATED_NOISE_GAIN
-        padded, level = self.net.pad(x, sigma)
+        padded, level = self.net.pad(x, sigma) if exposure is None else self.net.pad(x, sigma, exposure)
 
         def estimate(i: int) -> torch.Tensor:
-            return self._estimates.get_or_make((k, tuple(ids[i : i + 3]), sigma),
+            return self._estimates.get_or_make((k, tuple(ids[i : i + 3]), sigma, exposure),
                                                lambda: self.net.first_stage(padded[:, i : i + 3], level))
 
         estimates = torch.stack([estimate(i) for i in range(len(ids) - 2)], 1)

@@ -42,11 +42,14 @@ __all__ = ["deblur"]
 FUNC = "deblur"
 # Assumed for a ready module without the attribute: tile context (px).
 _DEFAULT_CONTEXT = 56
+#: The longest shutter ``deblur`` takes (degrees): frames blended over two frame intervals.
+MAX_SHUTTER = 720.0
 
 
 def deblur(
     clip: vs.VideoNode,
     *,
+    shutter: float | None = None,
     model: str | Any = "default",
     temporal: bool = True,
     radius: int = 2,
@@ -60,6 +63,12 @@ def deblur(
     Args:
         clip: Constant-format clip (GRAY/YUV/RGB, 8-16-bit integer or 16/32-bit float, YUV 4:4:4/4:2:2/4:2:0).
             The output has the same format, size, length and props.
+        shutter: The shutter angle the clip was shot with, in degrees (180: open half of each frame interval,
+            the film standard; 360: all of it; more for frames blended from a slower shutter), for a model with
+            an exposure input (trained with ``vsvideogen train deblur --exposure-input``), which then removes as
+            much blur as that exposure makes; None: unknown, the model deblurs blind. Models are trained on a
+            range of shutters (the bundled ones on 90-360 degrees, see their model cards) and are only
+            measured inside it.
         model: ``"default"`` (the registered default deblur model, once there is one), a registered deblur id,
             the path of a ``vsvideogen train deblur`` export (its ``model.safetensors``), or a ready
             ``torch.nn.Module`` called as ``net(x)`` with ``x`` ``[N, 2 * radius + 1, C, H, W]`` in 0..1
@@ -68,7 +77,8 @@ def deblur(
             a spatial one called with ``[N, C, H, W]``, for ``temporal=False``). Optional attributes:
             ``channels`` (1 or 3, default 3), ``radius`` (checked against ``radius``), ``modulo`` (tile
             alignment, default 1), ``tile_context`` (context pixels around each tile, default 56),
-            ``bytes_per_pixel`` (for automatic tiling).
+            ``bytes_per_pixel`` (for automatic tiling), ``exposure_conditional`` (True: it is also called as
+            ``net(x, exposure=shutter / 360)`` when ``shutter`` is given).
         temporal: Use a temporal (multi-frame) model: True needs one, False a spatial one.
         radius: Frames each side a temporal model sees (an int >= 1, the model's own).
         tiles: ``(nx, ny)`` tiles across and down, an int ``n`` for ``(n, n)``, or None to choose the fewest
@@ -90,7 +100,12 @@ def deblur(
     and the result does not depend on the order (bit-identical on the CPU).
     """
     dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
+    exposure = _exposure(shutter)
     net = _get_model(model, temporal, dev, dtype)
+    if exposure is not None and not getattr(net, "exposure_conditional", False):
+        what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
+        raise VSVideoGenError(FUNC, f"{what} takes no shutter angle (it deblurs blind); leave shutter out, or use a "
+                                    "model with an exposure input (`vsvideogen train deblur --exposure-input`)")
     window = window_radius(net, radius, FUNC)
     channels, modulo, context = net_layout(net, _DEFAULT_CONTEXT, FUNC)
     engine = _Engine(
@@ -102,10 +117,21 @@ def deblur(
         context=context,
         modulo=modulo,
         radius=window,
+        exposure=exposure,
     )
     if window:
         return map_frames(clip, engine, range(-window, window + 1), template=clip)
     return clip.std.ModifyFrame(clip, engine)
+
+
+def _exposure(shutter: Any) -> float | None:
+    """``shutter`` (degrees) as the exposure a network takes (shutter / 360), or None."""
+    if shutter is None:
+        return None
+    if isinstance(shutter, bool) or not isinstance(shutter, (int, float)) or not 0 < shutter <= MAX_SHUTTER:
+        raise VSVideoGenError(FUNC, f"shutter={shutter!r} is not a shutter angle; pass degrees above 0 and at most "
+                                    f"{MAX_SHUTTER} (e.g. 180), or None if it is unknown")
+    return float(shutter) / 360.0
 
 
 def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
@@ -133,13 +159,20 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
 
 
 class _Engine(WindowEngine):
-    """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (``radius=0``: frame ``n``)."""
+    """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (``radius=0``: frame ``n``);
+    ``exposure``: what an exposure-conditioned network is told (shutter / 360), or None."""
+
+    def __init__(self, *, exposure: float | None, **engine: Any) -> None:
+        super().__init__(**engine)
+        self.exposure = exposure
 
     def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         with torch.inference_mode():
             source, _image, stack, ids = self.load(n, f if isinstance(f, list) else [f])
             staged = self.radius and self.is_two_stage(self.net)
-            return self.converter.to_frame(self.staged(stack, ids) if staged else self.tiled([stack]), source)
+            result = self.staged(stack, ids, exposure=self.exposure) if staged else self.tiled([stack])
+            return self.converter.to_frame(result, source)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        return run_channels(lambda t, _replicated: self.net(t), x, self.channels)
+        told = {} if self.exposure is None else {"exposure": self.exposure}
+        return run_channels(lambda t, _replicated: self.net(t, **told), x, self.channels)

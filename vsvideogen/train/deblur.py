@@ -49,10 +49,12 @@ MOTION_CANDIDATES = 4
 
 @dataclass(frozen=True)
 class DeblurBatch:
-    """Blurred windows ``[N, T, 3, H, W]`` and their sharp centre frames ``[N, 3, H, W]``, 0..1."""
+    """Blurred windows ``[N, T, 3, H, W]``, their sharp centre frames ``[N, 3, H, W]`` (0..1), and their
+    exposures ``[N]`` (shutter angle / 360, what an exposure-conditioned network is told; 0: not told)."""
 
     blurred: torch.Tensor
     sharp: torch.Tensor
+    exposure: torch.Tensor
 
 
 class BlurWindows:
@@ -67,21 +69,26 @@ class BlurWindows:
         photo_fraction: share of photo windows when clips and photos are both given.
         motion_crops: share of footage windows cropped where the blur is strongest (see the module docstring).
         photo_reuse: times each rendered photo window is served (see the module docstring).
+        blind_fraction: share of windows whose exposure is given as unknown (0), so that an
+            exposure-conditioned network also learns to deblur blind.
     """
 
     def __init__(self, clips: list[Footage], photos: list[np.ndarray], radius: int = 2,
                  config: BlurConfig = BlurConfig(), photo_fraction: float = 0.25, motion_crops: float = 0.5,
-                 photo_reuse: int = 1) -> None:
+                 photo_reuse: int = 1, blind_fraction: float = 0.25) -> None:
         config.check()
         if not clips and not photos:
             raise VSVideoGenError(FUNC, "there is no training data; pass video clips (--data) and/or photo folders (--photos)")
-        if not 0 <= motion_crops <= 1:
-            raise VSVideoGenError(FUNC, f"motion_crops={motion_crops} must be between 0 and 1")
+        for name, value in (("motion_crops", motion_crops), ("blind_fraction", blind_fraction)):
+            if not 0 <= value <= 1:
+                raise VSVideoGenError(FUNC, f"{name}={value} must be between 0 and 1")
         if photo_reuse < 1:
             raise VSVideoGenError(FUNC, f"photo_reuse={photo_reuse} must be at least 1")
         self.motion_crops = motion_crops
         self.photo_reuse = photo_reuse
+        self.blind_fraction = blind_fraction
         self._kept: torch.Tensor | None = None  # the last rendered photo window, blurred and sharp channels
+        self._kept_level = 0
         self._kept_uses = 0
         short = [c.name for c in clips if c.frames.shape[-1] < 3 * (config.max_level + 1)]
         if short:
@@ -93,13 +100,17 @@ class BlurWindows:
         self.config = config
         self.photo_fraction = photo_fraction if clips and photos else float(bool(photos))
 
-    def sample(self, rng: np.random.Generator, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """One finished blurred window ``[2 * radius + 1, 3, crop, crop]`` and its sharp centre ``[3, crop, crop]``."""
+    def sample(self, rng: np.random.Generator, crop: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """One finished blurred window ``[2 * radius + 1, 3, crop, crop]``, its sharp centre ``[3, crop, crop]``
+        and its exposure as told (shutter angle / 360 of its blur level; 0, unknown, for a ``blind_fraction``
+        share)."""
         if self.video is None or rng.random() < self.photo_fraction:
-            both = self._photo_window(rng, crop)
+            both, level = self._photo_window(rng, crop)
         else:
-            both = self._mirrored(frames_to_tensor(self._pick_footage(rng, crop, self.config.draw_level(rng))), rng)
-        return finish_window(both[:, :3], rng, self.config), both[self.radius, 3:]
+            level = self.config.draw_level(rng)
+            both = self._mirrored(frames_to_tensor(self._pick_footage(rng, crop, level)), rng)
+        told = 0.0 if rng.random() < self.blind_fraction else 2 * level / self.config.subframes
+        return finish_window(both[:, :3], rng, self.config), both[self.radius, 3:], told
 
     @staticmethod
     def _mirrored(both: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
@@ -110,19 +121,21 @@ class BlurWindows:
         both = both[:, torch.cat([order, order + 3])]
         return both.flip(0) if rng.random() < 0.5 else both
 
-    def _photo_window(self, rng: np.random.Generator, crop: int) -> torch.Tensor:
-        """A photo window as ``[T, 6, crop, crop]`` (the sharp centre repeated in channels 3-5): newly rendered,
-        or the last one again, transposed and mirrored (see the module docstring)."""
+    def _photo_window(self, rng: np.random.Generator, crop: int) -> tuple[torch.Tensor, int]:
+        """A photo window as ``[T, 6, crop, crop]`` (the sharp centre repeated in channels 3-5) and its blur
+        level: newly rendered, or the last one again, transposed and mirrored (see the module docstring)."""
         if self._kept_uses and self._kept is not None and self._kept.shape[-1] == crop:
             self._kept_uses -= 1
-            return self._mirrored(random_transpose(self._kept, rng), rng)
+            return self._mirrored(random_transpose(self._kept, rng), rng), self._kept_level
         photo = self.photos[int(rng.integers(len(self.photos)))]
+        level = self.config.draw_level(rng)
         try:
-            blurred, sharp = photo_window(photo, crop, self.radius, self.config, rng)
+            blurred, sharp = photo_window(photo, crop, self.radius, self.config, rng, level=level)
         except ValueError as exc:
             raise VSVideoGenError(FUNC, f"{exc}; use a smaller --crop or larger photos") from None
         self._kept, self._kept_uses = torch.cat([blurred, sharp.expand_as(blurred)], 1), self.photo_reuse - 1
-        return self._kept
+        self._kept_level = level
+        return self._kept, level
 
     def _pick_footage(self, rng: np.random.Generator, crop: int, level: int) -> np.ndarray:
         """A footage window at blur ``level`` (``[T, crop, crop, 6]``, blurred then sharp channels): random, or
@@ -138,9 +151,10 @@ class BlurWindows:
         return np.concatenate([window[..., blurred], window[..., sharp]], axis=-1)
 
     def sample_batch(self, rng: np.random.Generator, batch: int, crop: int) -> DeblurBatch:
-        """``batch`` blurred windows with their sharp centres."""
-        pairs = [self.sample(rng, crop) for _ in range(batch)]
-        return DeblurBatch(torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]))
+        """``batch`` blurred windows with their sharp centres and exposures."""
+        samples = [self.sample(rng, crop) for _ in range(batch)]
+        return DeblurBatch(torch.stack([s[0] for s in samples]), torch.stack([s[1] for s in samples]),
+                           torch.tensor([s[2] for s in samples], dtype=torch.float32))
 
 
 def validation_windows(
@@ -162,13 +176,14 @@ def validation_windows(
     needed = sorted({i for s in starts for i in range(s, s + size)})
     levels = motion_blur(cropped, interpolate, config.max_level, config.subframes, device, needed)
     row = {i: k for k, i in enumerate(needed)}
-    windows, sharp = [], []
+    windows, sharp, exposure = [], [], []
     for s in starts:
         m = config.draw_level(rng)
         frames = np.stack([levels[row[i], ..., 3 * m : 3 * m + 3] for i in range(s, s + size)])
         windows.append(finish_window(frames_to_tensor(frames), rng, config))
         sharp.append(frames_to_tensor(cropped.frames[s + radius][None])[0])
-    return DeblurBatch(torch.stack(windows), torch.stack(sharp))
+        exposure.append(2 * m / config.subframes)
+    return DeblurBatch(torch.stack(windows), torch.stack(sharp), torch.tensor(exposure, dtype=torch.float32))
 
 
 class DeblurTask(WindowTask):
@@ -176,7 +191,9 @@ class DeblurTask(WindowTask):
 
     Takes :class:`WindowTask`'s arguments: ``windows`` a :class:`BlurWindows`, ``val`` held-out blurred
     windows (from :func:`validation_windows`) or None, then ``radius``, ``features``, ``loss``, ``init``,
-    ``val_batch`` and ``info``.
+    ``val_batch`` and ``info``; and ``exposure_input``: train a network told each window's exposure (see
+    :meth:`TemporalDenoiser.with_exposure_input`; an ``init`` without that input gets it, an ``init`` with it
+    keeps it either way). Validation tells such a network every window's exposure.
     """
 
     name = "deblur"
@@ -184,8 +201,24 @@ class DeblurTask(WindowTask):
     arch = "temporal-deblurrer"
     noise_map = False
 
-    def split(self, batch: DeblurBatch) -> tuple[tuple[torch.Tensor], torch.Tensor]:
-        """The network's input (blurred windows) and the sharp centre frames of ``batch``."""
+    def __init__(self, windows: BlurWindows, val: DeblurBatch | None, *args: Any, exposure_input: bool = False,
+                 **kwargs: Any) -> None:
+        self.exposure_input = exposure_input
+        super().__init__(windows, val, *args, **kwargs)
+
+    def build_model(self) -> torch.nn.Module:
+        """The network to train, with an exposure input if asked for or if ``init`` has one."""
+        model = super().build_model()
+        if self.exposure_input and not model.exposure_conditional:
+            model = model.with_exposure_input()
+        self.exposure_input = model.exposure_conditional
+        return model
+
+    def split(self, batch: DeblurBatch) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """The network's inputs (blurred windows; with an exposure input, then no noise level and the
+        exposures) and the sharp centre frames of ``batch``."""
+        if self.exposure_input:
+            return (batch.blurred, None, batch.exposure), batch.sharp
         return (batch.blurred,), batch.sharp
 
     def sample_batch(self, rng: np.random.Generator, batch: int, crop: int) -> DeblurBatch:
@@ -200,8 +233,11 @@ class DeblurTask(WindowTask):
             "photo_fraction": self.windows.photo_fraction,
             "motion_crops": self.windows.motion_crops,
             "photo_reuse": self.windows.photo_reuse,
+            "exposure_input": self.exposure_input,
+            "blind_fraction": self.windows.blind_fraction if self.exposure_input else 0.0,
             "val_windows": 0 if self.val is None else len(self.val.sharp),
             "val_seed": VAL_SEED,
             "val_reference_blurred_psnr": self.reference_psnr,
-            "usage": f"vsvideogen.deblur(clip, model='<run>/model.safetensors', radius={self.radius})",
+            "usage": f"vsvideogen.deblur(clip, model='<run>/model.safetensors', radius={self.radius}"
+                     + (", shutter=DEGREES)" if self.exposure_input else ")"),
         }

@@ -110,7 +110,7 @@ class WindowTask:
     def loss(self, model: torch.nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
         """L1 or Charbonnier distance of the restored centre frame to the target one."""
         inputs, target = self.split(batch)
-        pred = model(*(x.to(device, non_blocking=True) for x in inputs))
+        pred = model(*_on(device, inputs))
         target = target.to(device, non_blocking=True)
         value = PIXEL_LOSSES[self.loss_name](pred, target)
         return value, {self.loss_name: value.item()}
@@ -123,7 +123,7 @@ class WindowTask:
         scores = []
         for start in range(0, len(target), self.val_batch):
             part = slice(start, start + self.val_batch)
-            scores.append(psnr(model(*(x[part].to(device) for x in inputs)), target[part].to(device)).cpu())
+            scores.append(psnr(model(*_on(device, inputs, part)), target[part].to(device)).cpu())
         return float(torch.cat(scores).mean())
 
     def describe(self) -> dict[str, Any]:
@@ -146,3 +146,8 @@ class WindowTask:
             **self.facts(),
             **self.info,
         }
+
+
+def _on(device: torch.device, inputs: tuple[torch.Tensor | None, ...], part: slice = slice(None)) -> list[torch.Tensor | None]:
+    """The network's ``inputs`` (None stays None) cut to ``part`` of the batch, on ``device``."""
+    return [None if x is None else x[part].to(device, non_blocking=True) for x in inputs]

@@ -28,6 +28,13 @@ network then serves tasks without a level to condition on (the temporal deblurre
 deblur``, registered as ``"temporal-deblurrer"``). Which of the two a checkpoint is follows from its first
 convolutions' input channels (``3 * C + 1`` with the map, ``3 * C`` without).
 
+Exposure input (a deblurrer's, ``exposure_input=True``): the time the shutter was open, as a fraction of the
+frame interval (shutter angle / 360), coded as two numbers, whether it is known and its value
+(:func:`exposure_code`); a 1x1 convolution of them is added to the first convolution of each stage. Its
+weights start at zero (:meth:`TemporalDenoiser.with_exposure_input`), so a blind deblurrer grown this way
+first computes what it did, and an unknown exposure (code ``(0, 0)``) adds nothing: one network deblurs
+blind or told the shutter. A checkpoint with it has ``stage1.condition.weight``.
+
 Shapes: the frame side is padded internally (edge replication) to a multiple of ``modulo`` =
 ``2 ** (scales - 1)`` (4 for three scales) and cropped back, so any size works. Fully convolutional;
 receptive field: each U-Net reaches :func:`unet_reach` pixels from the output pixel (28 for three scales, 52
@@ -49,7 +56,7 @@ from ...errors import WeightsError
 from ..weights import load_into
 
 __all__ = ["TemporalDenoiser", "temporal_denoiser_from_state_dict", "temporal_deblurrer_from_state_dict", "unet_reach",
-           "tile_layout", "noise_level"]
+           "tile_layout", "noise_level", "exposure_code", "EXPOSURE_CHANNELS"]
 
 
 def unet_reach(scales: int) -> int:
@@ -73,7 +80,7 @@ class _UNet(nn.Module):
     ``cout`` out. Levels past the third keep ``4 * width`` channels (two convolutions down, one up), so they
     add reach at little cost. Modules are named ``down1``, ``down2``, ... and ``up1``, ``up2``, ... by level."""
 
-    def __init__(self, cin: int, cout: int, width: int, scales: int = 3) -> None:
+    def __init__(self, cin: int, cout: int, width: int, scales: int = 3, condition: int = 0) -> None:
         super().__init__()
         w = width
         relu = nn.ReLU(inplace=True)
@@ -89,9 +96,17 @@ class _UNet(nn.Module):
         self.outc = nn.Sequential(_conv(w, w), relu, _conv(w, cout))
         nn.init.zeros_(self.outc[-1].weight)
         nn.init.zeros_(self.outc[-1].bias)
+        if condition:
+            # ``condition`` uniform inputs, added to the first convolution's output per channel; zero at first.
+            self.condition = nn.Conv2d(condition, w, 1, bias=False)
+            nn.init.zeros_(self.condition.weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        levels = [self.inc(x)]
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` ``[N, cin, H, W]``; ``cond`` ``[N, condition, 1, 1]`` or None (all zero: no effect)."""
+        first = self.inc[0](x)
+        if cond is not None:
+            first = first + self.condition(cond)
+        levels = [self.inc[1:](first)]
         for level in range(1, self.scales):
             levels.append(getattr(self, f"down{level}")(levels[-1]))
         x = levels.pop()
@@ -117,10 +132,13 @@ class TemporalDenoiser(nn.Module):
         features: Width of the U-Nets' full-resolution layers.
         noise_map: Take a noise-level map (``forward(frames, sigma)``); False: no map (``forward(frames)``).
         scales: Resolution levels of each U-Net (>= 3; see the module docstring).
+        exposure_input: Take the exposure (``forward(frames, exposure=...)``, see :func:`exposure_code`), for a
+            deblurrer without a noise map.
 
     Attributes:
         temporal: True: ``forward`` takes a window of frames.
         noise_conditional: ``noise_map``: whether ``forward`` needs ``sigma``.
+        exposure_conditional: ``exposure_input``: whether ``forward`` takes ``exposure``.
         channels: as given.
         radius: as given.
         scales: as given.
@@ -132,20 +150,24 @@ class TemporalDenoiser(nn.Module):
     temporal = True
 
     def __init__(self, channels: int = 3, radius: int = 2, features: int = 24, noise_map: bool = True,
-                 scales: int = 3) -> None:
+                 scales: int = 3, exposure_input: bool = False) -> None:
         super().__init__()
         if radius < 1 or channels < 1 or features < 1 or scales < 3:
             raise ValueError("TemporalDenoiser: need channels, radius and features >= 1 and scales >= 3")
+        if noise_map and exposure_input:
+            raise ValueError("TemporalDenoiser: an exposure input is for a deblurrer, without a noise map")
         self.channels = channels
         self.radius = radius
         self.features = features
         self.scales = scales
         self.modulo, self.tile_context = tile_layout(scales)
         self.noise_conditional = bool(noise_map)
+        self.exposure_conditional = bool(exposure_input)
         extra = int(self.noise_conditional)
+        condition = EXPOSURE_CHANNELS if exposure_input else 0
         inner = 2 * radius - 1
-        self.stage1 = _UNet(3 * channels + extra, channels, features, scales)
-        self.stage2 = _UNet(inner * channels + extra, channels, features, scales)
+        self.stage1 = _UNet(3 * channels + extra, channels, features, scales, condition)
+        self.stage2 = _UNet(inner * channels + extra, channels, features, scales, condition)
         frames = 2 * radius + 1
         # Live tensors at the peak: the window, the triplet batch, and a few full-width activations per triplet.
         self.bytes_per_pixel = 4 * (2 * frames * channels + inner * (3 * channels + extra + 3 * features))
@@ -156,13 +178,24 @@ class TemporalDenoiser(nn.Module):
         it is trained further."""
         if scales < self.scales:
             raise ValueError(f"TemporalDenoiser: cannot grow {self.scales} scales to {scales}")
-        net = TemporalDenoiser(self.channels, self.radius, self.features, self.noise_conditional, scales)
+        net = TemporalDenoiser(self.channels, self.radius, self.features, self.noise_conditional, scales,
+                               self.exposure_conditional)
         net.load_state_dict(self.state_dict(), strict=False)  # the added levels' tensors keep their fresh values
         for stage in (net.stage1, net.stage2):
             stage.silence_levels_from(self.scales)
         return net.train(self.training)
 
-    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | float | None = None) -> torch.Tensor:
+    def with_exposure_input(self) -> TemporalDenoiser:
+        """This deblurrer (no noise map) with an exposure input added, its weights zero: it computes what this
+        one computes, whatever the exposure, until it is trained further."""
+        if self.noise_conditional:
+            raise ValueError("TemporalDenoiser: an exposure input is for a deblurrer, without a noise map")
+        net = TemporalDenoiser(self.channels, self.radius, self.features, False, self.scales, exposure_input=True)
+        net.load_state_dict(self.state_dict(), strict=False)  # the exposure weights keep their zero start
+        return net.train(self.training)
+
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | float | None = None,
+                exposure: torch.Tensor | float | None = None) -> torch.Tensor:
         """The restored centre frame ``[N, C, H, W]`` of ``frames`` (``[N, 2 * radius + 1, C, H, W]``, 0..1).
 
         Args:
@@ -170,31 +203,43 @@ class TemporalDenoiser(nn.Module):
             sigma: Noise level on the 0..1 scale (8-bit sigma / 255): a float, ``[N]``, ``[N, 1, 1, 1]`` or a
                 per-pixel map ``[N, 1, H, W]`` (a batch of 1 is broadcast). Required with a noise map, and
                 must be None without one.
+            exposure: With an exposure input, the time the shutter was open as a fraction of the frame interval
+                (shutter angle / 360): a float or ``[N]``; 0 or None where it is unknown (see
+                :func:`exposure_code`). Must be None without an exposure input.
         """
         n, t, c, h, w = frames.shape
         if t != 2 * self.radius + 1 or c != self.channels:
             raise ValueError(f"TemporalDenoiser: need [N, {2 * self.radius + 1}, {self.channels}, H, W] frames, "
                              f"got {tuple(frames.shape)}")
-        x, level = self.pad(frames, sigma)
+        x, level = self.pad(frames, sigma, exposure)
         estimates = torch.stack([self.first_stage(x[:, i : i + 3], level) for i in range(t - 2)], 1)
         return self.second_stage(estimates, level)[..., :h, :w]
 
-    def pad(self, frames: torch.Tensor, sigma: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def pad(self, frames: torch.Tensor, sigma: torch.Tensor | float | None = None,
+            exposure: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``frames`` (``[N, T, C, H, W]``) padded by edge replication to multiples of :attr:`modulo`, and the
-        noise level for them (``[N, 1, 1, 1]`` or a padded ``[N, 1, H', W']`` map; None without a noise map):
-        the inputs of :meth:`first_stage` and :meth:`second_stage`, whose result is cropped back to ``H x W``.
+        level for them: the noise level (``[N, 1, 1, 1]`` or a padded ``[N, 1, H', W']`` map) with a noise map,
+        the :func:`exposure_code` of ``exposure`` with an exposure input (None for an unknown one), else None.
+        These are the inputs of :meth:`first_stage` and :meth:`second_stage`, whose result is cropped back to
+        ``H x W``.
 
         Raises:
-            ValueError: ``sigma`` given without a noise map or missing with one, or a map of the wrong size.
+            ValueError: ``sigma`` given without a noise map or missing with one, ``exposure`` given without an
+                exposure input, or a map of the wrong size.
         """
         if (sigma is None) == self.noise_conditional:
             raise ValueError("TemporalDenoiser: pass sigma if and only if the network has a noise map")
+        if exposure is not None and not self.exposure_conditional:
+            raise ValueError("TemporalDenoiser: this network takes no exposure")
         n, t, c, h, w = frames.shape
         pad = (0, -w % self.modulo, 0, -h % self.modulo)
         x = frames.reshape(n, t * c, h, w)
         if any(pad):
             x = F.pad(x, pad, mode="replicate")
-        level = noise_level(sigma, frames, pad) if self.noise_conditional else None
+        if self.noise_conditional:
+            level = noise_level(sigma, frames, pad)
+        else:
+            level = None if exposure is None else exposure_code(exposure, frames)
         return x.reshape(n, t, c, *x.shape[-2:]), level
 
     def first_stage(self, triplet: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
@@ -202,15 +247,33 @@ class TemporalDenoiser(nn.Module):
         by :meth:`pad`, with its ``level``). It depends on these three frames only, so a filter may keep it for
         the next output frames' windows."""
         n, _, c, h, w = triplet.shape
-        extra = [] if level is None else [level.expand(n, 1, h, w)]
-        return triplet[:, 1] + self.stage1(torch.cat([triplet.reshape(n, 3 * c, h, w), *extra], 1))
+        x, cond = self._conditioned(triplet.reshape(n, 3 * c, h, w), level)
+        return triplet[:, 1] + self.stage1(x, cond)
 
     def second_stage(self, estimates: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
         """Stage 2: the centre frame ``[N, C, H, W]`` from the :meth:`first_stage` estimates of the window's inner
         frames (``[N, 2 * radius - 1, C, H, W]``, oldest first) and the ``level`` of :meth:`pad`."""
         n, inner, c, h, w = estimates.shape
-        extra = [] if level is None else [level.expand(n, 1, h, w)]
-        return estimates[:, inner // 2] + self.stage2(torch.cat([estimates.reshape(n, inner * c, h, w), *extra], 1))
+        x, cond = self._conditioned(estimates.reshape(n, inner * c, h, w), level)
+        return estimates[:, inner // 2] + self.stage2(x, cond)
+
+    def _conditioned(self, x: torch.Tensor, level: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A stage's input: ``x`` with the noise map appended, or ``x`` and the exposure code beside it."""
+        if self.noise_conditional:
+            return torch.cat([x, level.expand(x.shape[0], 1, *x.shape[-2:])], 1), None
+        return x, level
+
+
+#: Inputs of the exposure code: whether the exposure is known, and the exposure.
+EXPOSURE_CHANNELS = 2
+
+
+def exposure_code(exposure: torch.Tensor | float, frames: torch.Tensor) -> torch.Tensor:
+    """``exposure`` (a float or ``[N]``: shutter angle / 360, 0 where unknown) as the ``[N, 2, 1, 1]`` input of
+    an exposure-conditioned network, in the dtype and on the device of ``frames``: a known exposure ``e`` is
+    ``(1, e)``, an unknown one ``(0, 0)``, which adds nothing (the network then deblurs blind)."""
+    e = torch.as_tensor(exposure, dtype=frames.dtype, device=frames.device).reshape(-1, 1, 1, 1)
+    return torch.cat([(e > 0).to(e.dtype), e], 1)
 
 
 def noise_level(sigma: torch.Tensor | float, frames: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
@@ -246,7 +309,8 @@ def temporal_denoiser_from_state_dict(state_dict: Mapping[str, torch.Tensor], fu
 
 
 def temporal_deblurrer_from_state_dict(state_dict: Mapping[str, torch.Tensor], func: str = "load_model") -> TemporalDenoiser:
-    """Build the map-less :class:`TemporalDenoiser` of a ``vsvideogen train deblur`` export.
+    """Build the map-less :class:`TemporalDenoiser` of a ``vsvideogen train deblur`` export (with an exposure
+    input where the checkpoint has one: ``stage1.condition.weight``).
 
     Raises:
         WeightsError: not such a checkpoint (e.g. a temporal denoiser, which has a noise map), or a tensor is
@@ -283,5 +347,7 @@ def _from_state_dict(state_dict: Mapping[str, torch.Tensor], func: str, noise_ma
     scales = 3
     while f"stage1.down{scales}.0.weight" in state_dict:
         scales += 1
-    net = TemporalDenoiser(channels, (inner + 1) // 2, features, noise_map=noise_map, scales=scales)
+    exposure_input = not noise_map and "stage1.condition.weight" in state_dict
+    net = TemporalDenoiser(channels, (inner + 1) // 2, features, noise_map=noise_map, scales=scales,
+                           exposure_input=exposure_input)
     return load_into(net, {k: v.float() for k, v in state_dict.items()}, func).eval()
