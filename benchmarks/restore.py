@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
+from vsvideogen.pipeline import shutter_angle
 
 from . import common
 from .common import Unavailable
@@ -500,6 +501,8 @@ def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Conte
         candidates: list[tuple[str, Callable[[], vs.VideoNode]]] = [("blurred", lambda: blurred_clip)]
         candidates += [(f"unsharp-{a:g}", lambda a=a: unsharp(blurred_clip, a)) for a in UNSHARP_AMOUNTS]
         candidates.append(("ours-deblur", lambda: _deblur(blurred_clip, ctx, ctx.model_deblur or "default")))
+        candidates.append(("ours-deblur-told", lambda: _deblur(blurred_clip, ctx, ctx.model_deblur or "default",
+                                                               shutter)))
         candidates.append(("ours-deblur-long", lambda: _deblur(blurred_clip, ctx, LONG_EXPOSURE_MODEL)))
         rows = tables[shutter] = {}
         for key, make in candidates:
@@ -515,7 +518,8 @@ def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Conte
     return tables, {"frames": len(rgb), "processed": len(planes), "synthesis_seconds": synth_seconds}
 
 
-def _deblur(clip: vs.VideoNode, ctx: Context, model: str) -> vs.VideoNode:
+def _deblur(clip: vs.VideoNode, ctx: Context, model: str, shutter: float | None = None) -> vs.VideoNode:
+    """``vsvideogen.deblur`` with ``model`` on ``clip``, told the ``shutter`` angle if given."""
     import vsvideogen
 
     deblur = getattr(vsvideogen, "deblur", None) if "deblur" in getattr(vsvideogen, "__all__", ()) else None
@@ -524,7 +528,7 @@ def _deblur(clip: vs.VideoNode, ctx: Context, model: str) -> vs.VideoNode:
     from vsvideogen.errors import VSVideoGenError
 
     try:
-        return deblur(_rgbs(clip), model=model, device=ctx.device, fp16=False)
+        return deblur(_rgbs(clip), model=model, device=ctx.device, fp16=False, shutter=shutter)
     except (VSVideoGenError, vs.Error) as error:
         raise Unavailable(str(error).splitlines()[0]) from error
 
@@ -532,6 +536,7 @@ def _deblur(clip: vs.VideoNode, ctx: Context, model: str) -> vs.VideoNode:
 #: The bundled deblurrer for long exposures, a row of its own beside the default.
 LONG_EXPOSURE_MODEL = "deblur-long-exposure"
 DEBLUR_LABELS = {"blurred": "blurred input", "ours-deblur": "vsvideogen.deblur",
+                 "ours-deblur-told": "vsvideogen.deblur, shutter=(the angle)",
                  "ours-deblur-long": f"vsvideogen.deblur, model={LONG_EXPOSURE_MODEL!r}",
                  **{f"unsharp-{a:g}": f"unsharp mask 5x5, amount {a:g}" for a in UNSHARP_AMOUNTS}}
 
@@ -546,7 +551,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--frames", type=common.count_parser(0, "frames"), default=DEFAULT_FRAMES,
                         help=f"scored frames per clip, or 'all' (default {DEFAULT_FRAMES}); {CONTEXT} more each side "
                              "are processed as temporal context")
-    parser.add_argument("--shutters", nargs="+", type=_shutter, default=list(DEFAULT_SHUTTERS), metavar="DEG",
+    parser.add_argument("--shutters", nargs="+", type=shutter_angle, default=list(DEFAULT_SHUTTERS), metavar="DEG",
                         help="shutter angles of the synthetic motion blur, one deblurring table each (default 360 270 180 90)")
     parser.add_argument("--deblur-frames", type=common.count_parser(0, "frames"), default=DEFAULT_DEBLUR_FRAMES,
                         help=f"scored frames per clip in the deblur section (default {DEFAULT_DEBLUR_FRAMES}; 0 skips it)")
@@ -567,13 +572,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=common.RESULTS_DIR, help="folder for restore.md/.json")
     parser.add_argument("--no-write", action="store_true", help="print the tables only")
     return parser.parse_args(argv)
-
-
-def _shutter(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 720:
-        raise argparse.ArgumentTypeError(f"{text} is not a shutter angle of more than 0 and at most 720 degrees")
-    return value
 
 
 def _crop(text: str) -> tuple[int, int] | None:

@@ -47,8 +47,10 @@ def passthrough_vpy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return script
 
 
-def vspipe_y4m(script: Path, source: Path, env: dict[str, str]) -> bytes:
-    result = subprocess.run([str(BIN / "vspipe"), "-c", "y4m", str(script), "-a", f"input={source}", "-"],
+def vspipe_y4m(script: Path, source: Path, env: dict[str, str], *arguments: str) -> bytes:
+    """The y4m stream ``vspipe`` makes of ``script`` with ``input=source`` and each ``name=value`` of ``arguments``."""
+    extra = [a for argument in arguments for a in ("-a", argument)]
+    result = subprocess.run([str(BIN / "vspipe"), "-c", "y4m", str(script), "-a", f"input={source}", *extra, "-"],
                             capture_output=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     return result.stdout
@@ -66,6 +68,14 @@ def test_vspipe_interpolate_example(vspipe_env, av_input):
     stream = parse_y4m(vspipe_y4m(EXAMPLES / "interpolate.vpy", short, vspipe_env))
     assert (stream.width, stream.height, stream.fps) == (160, 120, (50, 1))
     assert len(stream.frames) == 6
+
+
+def test_vspipe_restore_example(vspipe_env, av_input):
+    short = make_video(av_input.with_name("short3.mkv"), 3, fps=25, audio=False)
+    plain = parse_y4m(vspipe_y4m(EXAMPLES / "restore.vpy", short, vspipe_env))
+    told = parse_y4m(vspipe_y4m(EXAMPLES / "restore.vpy", short, vspipe_env, "shutter=180", "sigma=8"))
+    assert (plain.width, plain.height, plain.fps, len(plain.frames)) == (160, 120, (25, 1), 3)
+    assert len(told.frames) == 3 and told.frames != plain.frames  # the arguments reach the filters
 
 
 FORMAT_VPY = textwrap.dedent("""

@@ -16,7 +16,7 @@ from vsvideogen.models.archs.temporal_denoiser import (
 )
 from vsvideogen.models.weights import save_safetensors
 from vsvideogen.train.blur import BlurConfig
-from vsvideogen.train.deblur import BlurWindows, DeblurBatch, DeblurTask
+from vsvideogen.train.deblur import EXPOSURE_LR_SCALE, BlurWindows, DeblurBatch, DeblurTask
 from vsvideogen.train.footage import Footage
 from vsvideogen.train.window_task import load_temporal_model
 
@@ -100,5 +100,7 @@ def test_exposure_input_starts_silent_and_then_tells_shutters_apart(tmp_path):
     task = DeblurTask(windows, batch, radius=1, init=str(path), exposure_input=True)
     model = task.build_model()
     assert model.exposure_conditional and task.split(batch)[0][2] is batch.exposure
-    assert DeblurTask(windows, batch, radius=1, init=str(path)).split(batch)[0] == (batch.blurred,)
+    assert task.lr_scales() == {"condition": EXPOSURE_LR_SCALE}  # the zero-started weights learn faster
+    blind_task = DeblurTask(windows, batch, radius=1, init=str(path))
+    assert blind_task.split(batch)[0] == (batch.blurred,) and blind_task.lr_scales() == {}
 

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.train.losses import psnr
-from vsvideogen.train.trainer import TrainConfig, learning_rate, train
+from vsvideogen.train.trainer import TrainConfig, _param_groups, learning_rate, train
 
 
 class ToyTask:
@@ -174,3 +174,15 @@ def test_time_limit_cuts_the_run_and_completes_the_schedule(tmp_path: Path):
 def test_time_limit_must_be_positive(tmp_path: Path):
     with pytest.raises(VSVideoGenError, match="time_limit"):
         train(ToyTask(), _config(tmp_path, time_limit=0))
+
+
+def test_parameters_named_in_lr_scales_get_their_own_group():
+    from vsvideogen.models.archs.temporal_denoiser import TemporalDenoiser
+
+    net = TemporalDenoiser(3, 1, features=4, noise_map=False).with_exposure_input()
+    plain = _param_groups(net, {})
+    assert len(plain) == 1 and plain[0]["lr_scale"] == 1.0 and plain[0]["params"] == list(net.parameters())
+    groups = {g["lr_scale"]: g["params"] for g in _param_groups(net, {"condition": 10.0})}
+    assert set(groups) == {1.0, 10.0}
+    assert groups[10.0] == [net.stage1.condition.weight, net.stage2.condition.weight]
+    assert len(groups[1.0]) == len(list(net.parameters())) - 2

@@ -17,6 +17,11 @@ first stage estimates each inner frame of a window from three frames; those esti
 reused by the next output frames (see :mod:`vsvideogen.filters._temporal`), which halves the work per frame
 and changes no value.
 
+Exposure: a model with an exposure input (``vsvideogen train deblur --exposure-input``) can be told the shutter
+angle the clip was shot with (``shutter=180``); it then removes as much blur as that exposure makes, where a
+blind deblurrer corrects about as much as the exposures it was trained on blur on average. Without ``shutter``
+the same model deblurs blind.
+
 ``model="default"`` is the registered default deblur model
 (:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``, trained on
 90-360 degree shutters; model card ``vsvideogen/weights/deblur_default.md``). ``"deblur-long-exposure"``, trained

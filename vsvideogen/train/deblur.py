@@ -45,6 +45,8 @@ FUNC = "train"
 VAL_SEED = 0
 #: Random crops a motion-weighted crop is chosen from.
 MOTION_CANDIDATES = 4
+#: Learning-rate factor of an exposure input's weights (see :meth:`DeblurTask.lr_scales`).
+EXPOSURE_LR_SCALE = 10.0
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,11 @@ class DeblurTask(WindowTask):
             model = model.with_exposure_input()
         self.exposure_input = model.exposure_conditional
         return model
+
+    def lr_scales(self) -> dict[str, float]:
+        """The exposure input's weights learn :data:`EXPOSURE_LR_SCALE` times faster than the rest (they start
+        at zero in a trained network, and the exposure's effect on the loss is small and noisy per batch)."""
+        return {"condition": EXPOSURE_LR_SCALE} if self.exposure_input else {}
 
     def split(self, batch: DeblurBatch) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         """The network's inputs (blurred windows; with an exposure input, then no noise level and the

@@ -43,6 +43,16 @@ _STEP_MILESTONES = (0.6, 0.85)
 TIME_PLAN_STEPS = 20
 
 
+def _param_groups(model: torch.nn.Module, scales: dict[str, float]) -> list[dict[str, Any]]:
+    """``model``'s parameters in optimiser groups, each with its ``lr_scale``: the factor of the first key of
+    ``scales`` its name contains, else 1 (without ``scales``: one group, as a plain ``model.parameters()``)."""
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        factor = next((f for key, f in scales.items() if key in name), 1.0)
+        groups.setdefault(float(factor), []).append(parameter)
+    return [{"params": params, "lr_scale": factor} for factor, params in groups.items()]
+
+
 class Task(Protocol):
     """What a task gives the trainer. ``name`` names the task (``"interpolate"``).
 
@@ -55,6 +65,9 @@ class Task(Protocol):
       optimiser) and returns named floats for the log.
     * ``extra_state() -> dict`` and ``load_extra_state(state: dict) -> None``: the task's own training state
       (auxiliary networks, their optimisers), saved in ``last.pt`` and handed back on ``--resume``.
+    * ``lr_scales() -> dict[str, float]``: learning-rate factors for the parameters whose names contain a key
+      (e.g. weights added at zero to a trained network, which must move faster than the rest); called after
+      ``build_model``.
 
     ``validate`` may also return ``(psnr, {name: value})``: the extra values are logged next to ``val_psnr``.
     """
@@ -203,7 +216,9 @@ class _Run:
         self.device = resolve_device(config.device, FUNC)
         torch.manual_seed(config.seed)
         self.model = task.build_model().to(self.device).train()
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        scales = getattr(task, "lr_scales", dict)()
+        self.optimizer = torch.optim.AdamW(_param_groups(self.model, scales), lr=config.lr,
+                                           weight_decay=config.weight_decay)
         self.state = _State()
         self.history: list[dict[str, Any]] = []
         self._plots_off = False  # set when matplotlib is missing
@@ -305,7 +320,7 @@ class _Run:
         config = self.config
         lr = learning_rate(step, config, total)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # a last.pt from before lr_scale has one group
         loss, parts = self.task.loss(self.model, batch, self.device)
         value = loss.item()
         if not math.isfinite(value):
