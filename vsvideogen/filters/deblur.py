@@ -24,7 +24,9 @@ the same model deblurs blind.
 
 ``model="default"`` is the registered default deblur model
 (:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``, trained on
-90-360 degree shutters; model card ``vsvideogen/weights/deblur_default.md``). ``"deblur-long-exposure"``, trained
+90-360 degree shutters; model card ``vsvideogen/weights/deblur_default.md``), and with ``shutter`` given
+:data:`vsvideogen.models.registry.SHUTTER_DEFAULT_MODEL`, the bundled ``"deblur-shutter"`` (the same network
+with an exposure input, fine-tuned told the shutter; ``vsvideogen/weights/deblur_shutter.md``). ``"deblur-long-exposure"``, trained
 on 180-720 degrees, gains more on 360-degree blur and over-sharpens shorter exposures
 (``vsvideogen/weights/deblur_long_exposure.md``).
 """
@@ -37,7 +39,7 @@ import torch
 import vapoursynth as vs
 
 from ..errors import VSVideoGenError
-from ..models.registry import DEFAULT_MODELS, load_model
+from ..models.registry import DEFAULT_MODELS, SHUTTER_DEFAULT_MODEL, load_model
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_frames
 from ._temporal import WindowEngine, check_arguments, net_layout, run_channels, tile_grid, window_radius
@@ -74,7 +76,8 @@ def deblur(
             much blur as that exposure makes; None: unknown, the model deblurs blind. Models are trained on a
             range of shutters (the bundled ones on 90-360 degrees, see their model cards) and are only
             measured inside it.
-        model: ``"default"`` (the registered default deblur model, once there is one), a registered deblur id,
+        model: ``"default"`` (the bundled blind ``"deblur-default"``, or with ``shutter`` the bundled
+            ``"deblur-shutter"``, which has an exposure input), a registered deblur id,
             the path of a ``vsvideogen train deblur`` export (its ``model.safetensors``), or a ready
             ``torch.nn.Module`` called as ``net(x)`` with ``x`` ``[N, 2 * radius + 1, C, H, W]`` in 0..1
             (oldest frame first) on the device in the right dtype, returning the centre frame ``[N, C, H, W]``
@@ -106,7 +109,7 @@ def deblur(
     """
     dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
     exposure = _exposure(shutter)
-    net = _get_model(model, temporal, dev, dtype)
+    net = _get_model(model, temporal, dev, dtype, told=exposure is not None)
     if exposure is not None and not getattr(net, "exposure_conditional", False):
         what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
         raise VSVideoGenError(FUNC, f"{what} takes no shutter angle (it deblurs blind); leave shutter out, or use a "
@@ -139,12 +142,13 @@ def _exposure(shutter: Any) -> float | None:
     return float(shutter) / 360.0
 
 
-def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dtype, told: bool) -> torch.nn.Module:
+    """The network for ``model`` (``"default"``: the blind default, or with ``told`` the shutter default)."""
     if not isinstance(model, (str, os.PathLike, torch.nn.Module)):
         raise VSVideoGenError(FUNC, f"model={model!r} is not a model; use 'default', a `vsvideogen train deblur` "
                                     "export (RUN/model.safetensors) or a torch.nn.Module")
     if isinstance(model, str) and model == "default":
-        model = DEFAULT_MODELS["deblur"]
+        model = SHUTTER_DEFAULT_MODEL if told else DEFAULT_MODELS["deblur"]
     if isinstance(model, torch.nn.Module):
         net = model.eval()
     else:

@@ -64,6 +64,9 @@ DEFAULT_MODELS: dict[str, str] = {
 # back to DEFAULT_MODELS).
 TEMPORAL_DEFAULT_MODELS: dict[str, str] = {"denoise": "denoise-temporal-default"}
 
+# The model ``deblur`` uses for ``model="default"`` when it is told the shutter angle (one with an exposure input).
+SHUTTER_DEFAULT_MODEL = "deblur-shutter"
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pkl", ".ckpt", ".bin")
 
@@ -172,6 +175,20 @@ MODELS: tuple[ModelSpec, ...] = (
         modulo=4,
         description="vsvideogen's default temporal deblurrer (the shutters cameras record, 90-360 degrees; 5 frames, "
         "width 32, motion blur and defocus, fp16)",
+        bundled=True,
+    ),
+    ModelSpec(
+        id="deblur-shutter",
+        task="deblur",
+        arch="temporal-deblurrer",
+        file="deblur_shutter.safetensors",
+        sha256="cca951770dbedca345653e12ccb2085844f96221a1d9db245c436065262a9458",
+        licence="MIT",
+        source="vsvideogen: deblur-default given an exposure input and fine-tuned with `vsvideogen train deblur "
+        "--exposure-input` on 90-360 degree shutters; model card vsvideogen/weights/deblur_shutter.md",
+        modulo=4,
+        description="vsvideogen's temporal deblurrer told the shutter angle (deblur(clip, shutter=DEGREES) uses it "
+        "by default; 90-360 degrees, 5 frames, width 32, fp16)",
         bundled=True,
     ),
     ModelSpec(
