@@ -7,10 +7,11 @@
 #      wall-time budget (--time-limit, counted after its data is ready) so the run ends on time. By default only
 #      the open deblur work (both runs get all the batch-making processes: data, not the GPU, limited the
 #      earlier deblur runs):
-#        deblur (the bundled deblurrer, continued) and deblur-deep (it grown to 5 scales a U-Net, 100 px of
-#        reach instead of 28, for the long streaks it leaves; a CPU try gained 0.0-0.16 dB in 990 steps);
-#      on request (RUNS="... deblur-wide upscale-x4 upscale-x2-gan denoise-motion"):
-#        deblur-wide (width 48, from scratch);
+#        deblur-shutter (the bundled deblurrer told the shutter, continued: 710 CPU steps so far) and
+#        deblur-deep (the blind default grown to 5 scales a U-Net, 100 px of reach instead of 28, for the long
+#        streaks it leaves; a CPU try gained 0.0-0.16 dB in 990 steps);
+#      on request (RUNS="... deblur deblur-wide upscale-x4 upscale-x2-gan denoise-motion"):
+#        deblur (the blind default, continued); deblur-wide (width 48, from scratch);
 #        upscale-x4 (fidelity x4 from scratch), then upscale-x4-gan from it;
 #        upscale-x2-gan-patch and -unet (GAN x2 from the bundled x2 fidelity default, either discriminator);
 #        denoise-motion (the bundled motion-compensated denoiser's fusion, continued on a larger pool);
@@ -39,7 +40,7 @@ TEST_S=${TEST_S:-300}
 FRAMES=${FRAMES:-61}           # speed benchmark source frames (13 in the first two sessions: too few to amortise a call's fixed costs)
 WORKERS=${WORKERS:-3}          # batch-making processes per run (unless the run sets its own)
 DEBLUR_WORKERS=${DEBLUR_WORKERS:-6}  # per deblur run: photo windows are rendered on the CPU (about 0.1 s each)
-RUNS=${RUNS:-"deblur deblur-deep"}
+RUNS=${RUNS:-"deblur-shutter deblur-deep"}
 DEVICE=${DEVICE:-cuda}         # cpu: a dry run of this script on a machine without a GPU
 
 for need in .whl .gpu-data/clips .gpu-data/val; do
@@ -108,6 +109,8 @@ wanted denoise-motion && train denoise-motion "$TRAIN_S" denoise --workers 0 --a
 DEBLUR_DATA="--data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 --workers $DEBLUR_WORKERS --photo-reuse 4"
 wanted deblur && train deblur "$TRAIN_S" deblur --init $W/deblur_default.safetensors --batch 16 --crop 128 --lr 3e-4 $V \
   $DEBLUR_DATA &
+wanted deblur-shutter && train deblur-shutter "$TRAIN_S" deblur --init $W/deblur_shutter.safetensors --exposure-input \
+  --batch 16 --crop 128 --lr 3e-4 $V $DEBLUR_DATA &
 wanted deblur-deep && train deblur-deep "$TRAIN_S" deblur --init $W/deblur_default.safetensors --scales 5 --batch 12 \
   --crop 160 --lr 3e-4 $V $DEBLUR_DATA &
 wanted deblur-wide && train deblur-wide "$TRAIN_S" deblur --features 48 --batch 16 --crop 128 --lr 5e-4 $V $DEBLUR_DATA &

@@ -63,7 +63,8 @@ class WholeForward(torch.nn.Module):
         self.net, self.radius, self.channels = net, net.radius, net.channels
         self.noise_conditional, self.exposure_conditional = net.noise_conditional, net.exposure_conditional
 
-    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | None = None, exposure: float | None = None) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, sigma: torch.Tensor | None = None,
+                exposure: float | None = None) -> torch.Tensor:
         return self.net(frames, sigma, exposure)
 
 

@@ -288,7 +288,8 @@ def test_cli_three_steps_export_a_model_the_filter_runs(tmp_path: Path, capsys):
     frame = deblur(clip, model=str(out / "model.safetensors"), tiles=(1, 1)).get_frame(2)
     assert frame.format.id == clip.format.id and (frame.width, frame.height) == (176, 144)
 
-    # the export grown to 4 scales and given an exposure input, reusing the blur: one step, a deeper network told shutters
+    # the export grown to 4 scales and given an exposure input, reusing the blur: one step, a deeper network
+    # told shutters
     grown = tmp_path / "grown"
     again = [str(grown) if a == str(out) else "1" if a == "3" else a for a in argv]
     assert again[again.index("--steps") + 1] == "1" and again[-1] == str(grown)

@@ -26,9 +26,9 @@ the same model deblurs blind.
 (:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``, trained on
 90-360 degree shutters; model card ``vsvideogen/weights/deblur_default.md``), and with ``shutter`` given
 :data:`vsvideogen.models.registry.SHUTTER_DEFAULT_MODEL`, the bundled ``"deblur-shutter"`` (the same network
-with an exposure input, fine-tuned told the shutter; ``vsvideogen/weights/deblur_shutter.md``). ``"deblur-long-exposure"``, trained
-on 180-720 degrees, gains more on 360-degree blur and over-sharpens shorter exposures
-(``vsvideogen/weights/deblur_long_exposure.md``).
+with an exposure input, fine-tuned told the shutter; ``vsvideogen/weights/deblur_shutter.md``).
+``"deblur-long-exposure"``, trained on 180-720 degrees, gains more on 360-degree blur and over-sharpens shorter
+exposures (``vsvideogen/weights/deblur_long_exposure.md``).
 """
 from __future__ import annotations
 

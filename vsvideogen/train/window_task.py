@@ -148,6 +148,7 @@ class WindowTask:
         }
 
 
-def _on(device: torch.device, inputs: tuple[torch.Tensor | None, ...], part: slice = slice(None)) -> list[torch.Tensor | None]:
+def _on(device: torch.device, inputs: tuple[torch.Tensor | None, ...],
+        part: slice = slice(None)) -> list[torch.Tensor | None]:
     """The network's ``inputs`` (None stays None) cut to ``part`` of the batch, on ``device``."""
     return [None if x is None else x[part].to(device, non_blocking=True) for x in inputs]
