@@ -94,7 +94,7 @@ def test_windows_are_deterministic_per_seed():
     assert torch.equal(a.blurred, b.blurred) and torch.equal(a.sharp, b.sharp)
     assert not torch.equal(a.blurred, c.blurred)
     photo = (np.random.default_rng(6).random((120, 120, 3)) * 255).astype(np.uint8)
-    p1, p2 = (photo_window(photo, 48, 1, config, np.random.default_rng(7)) for _ in range(2))
+    p1, p2 = (photo_window(photo, 48, 1, config, config.max_level, np.random.default_rng(7)) for _ in range(2))
     assert torch.equal(p1[0], p2[0]) and p1[0].shape == (3, 3, 48, 48) and p1[1].shape == (3, 48, 48)
 
 

@@ -292,21 +292,20 @@ def finish_window(blurred: torch.Tensor, rng: np.random.Generator, config: BlurC
 
 
 def photo_window(
-    photo: np.ndarray, size: int, radius: int, config: BlurConfig, rng: np.random.Generator,
-    motion: CameraMotion = PHOTO_MOTION, level: int | None = None,
+    photo: np.ndarray, size: int, radius: int, config: BlurConfig, level: int, rng: np.random.Generator,
+    motion: CameraMotion = PHOTO_MOTION,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A motion-blurred window of ``2 * radius + 1`` frames of a camera move over ``photo``, before
     :func:`finish_window`.
 
     Frame ``f`` is centred at time ``f / (2 * radius)`` of the move and is the mean of the instants of an
-    exposure of blur ``level`` (the instants ``j / K``, ``|j| <= level``; one level per window, drawn by
-    :meth:`BlurConfig.draw_level` if None).
+    exposure of blur ``level`` (the instants ``j / K``, ``|j| <= level``; one level per window, e.g. from
+    :meth:`BlurConfig.draw_level`).
 
     Returns:
         The blurred window ``[2 * radius + 1, 3, size, size]`` and the sharp centre frame ``[3, size, size]``.
     """
     frames = 2 * radius + 1
-    level = config.draw_level(rng) if level is None else level
     offsets = exposure_offsets(level / config.subframes, config.subframes) / (2 * radius)
     times = tuple(float(f / (2 * radius) + o) for f in range(frames) for o in offsets)
     instants, _ = camera_move_frames(photo, size, times, rng, motion)

@@ -132,7 +132,7 @@ class BlurWindows:
         photo = self.photos[int(rng.integers(len(self.photos)))]
         level = self.config.draw_level(rng)
         try:
-            blurred, sharp = photo_window(photo, crop, self.radius, self.config, rng, level=level)
+            blurred, sharp = photo_window(photo, crop, self.radius, self.config, level, rng)
         except ValueError as exc:
             raise VSVideoGenError(FUNC, f"{exc}; use a smaller --crop or larger photos") from None
         self._kept, self._kept_uses = torch.cat([blurred, sharp.expand_as(blurred)], 1), self.photo_reuse - 1
