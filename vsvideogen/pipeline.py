@@ -182,7 +182,8 @@ class FilterStep:
     value: Any
 
     def __str__(self) -> str:
-        return self.option.flag if self.option.type is None or self.value is True else f"{self.option.flag} {self.value}"
+        bare = self.option.type is None or self.value is True
+        return self.option.flag if bare else f"{self.option.flag} {self.value}"
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
