@@ -24,11 +24,13 @@ the same model deblurs blind.
 
 ``model="default"`` is the registered default deblur model
 (:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``, trained on
-90-360 degree shutters; model card ``vsvideogen/weights/deblur_default.md``), and with ``shutter`` given
-:data:`vsvideogen.models.registry.SHUTTER_DEFAULT_MODEL`, the bundled ``"deblur-shutter"`` (the same network
-with an exposure input, fine-tuned told the shutter; ``vsvideogen/weights/deblur_shutter.md``).
-``"deblur-long-exposure"``, trained on 180-720 degrees, gains more on 360-degree blur and over-sharpens shorter
-exposures (``vsvideogen/weights/deblur_long_exposure.md``).
+90-360 degree shutters; model card ``vsvideogen/weights/deblur_default.md``). With ``shutter`` given it is
+:data:`vsvideogen.models.registry.SHUTTER_BLEND`: the bundled ``"deblur-shutter"`` (the same network with an
+exposure input, fine-tuned told the shutter; ``vsvideogen/weights/deblur_shutter.md``) interpolated parameter
+by parameter towards ``"deblur-long-exposure"`` (:mod:`vsvideogen.models.blend`): not at all up to 180
+degrees, a quarter of the way at 270, all the way at 360 and beyond. ``"deblur-long-exposure"``, trained on
+180-720 degrees, gains more on long exposures and over-sharpens shorter ones
+(``vsvideogen/weights/deblur_long_exposure.md``).
 """
 from __future__ import annotations
 
@@ -39,9 +41,11 @@ import torch
 import vapoursynth as vs
 
 from ..errors import VSVideoGenError
-from ..models.registry import DEFAULT_MODELS, SHUTTER_DEFAULT_MODEL, load_model
+from ..models.blend import interpolate_networks
+from ..models.registry import DEFAULT_MODELS, SHUTTER_BLEND, load_model
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_frames
+from ._lru import LRU
 from ._temporal import WindowEngine, check_arguments, net_layout, run_channels, tile_grid, window_radius
 
 __all__ = ["deblur"]
@@ -51,6 +55,8 @@ FUNC = "deblur"
 _DEFAULT_CONTEXT = 56
 #: The longest shutter ``deblur`` takes (degrees): frames blended over two frame intervals.
 MAX_SHUTTER = 720.0
+# The shutter defaults made (one network per weight, device and dtype).
+_BLENDS = LRU(4)
 
 
 def deblur(
@@ -77,7 +83,8 @@ def deblur(
             range of shutters (the bundled ones on 90-360 degrees, see their model cards) and are only
             measured inside it.
         model: ``"default"`` (the bundled blind ``"deblur-default"``, or with ``shutter`` the bundled
-            ``"deblur-shutter"``, which has an exposure input), a registered deblur id,
+            ``"deblur-shutter"``, which has an exposure input, interpolated towards ``"deblur-long-exposure"``
+            above 180 degrees), a registered deblur id,
             the path of a ``vsvideogen train deblur`` export (its ``model.safetensors``), or a ready
             ``torch.nn.Module`` called as ``net(x)`` with ``x`` ``[N, 2 * radius + 1, C, H, W]`` in 0..1
             (oldest frame first) on the device in the right dtype, returning the centre frame ``[N, C, H, W]``
@@ -109,7 +116,7 @@ def deblur(
     """
     dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
     exposure = _exposure(shutter)
-    net = _get_model(model, temporal, dev, dtype, told=exposure is not None)
+    net = _get_model(model, temporal, dev, dtype, shutter)
     if exposure is not None and not getattr(net, "exposure_conditional", False):
         what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
         raise VSVideoGenError(FUNC, f"{what} takes no shutter angle (it deblurs blind); leave shutter out, or use a "
@@ -142,17 +149,18 @@ def _exposure(shutter: Any) -> float | None:
     return float(shutter) / 360.0
 
 
-def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dtype, told: bool) -> torch.nn.Module:
-    """The network for ``model`` (``"default"``: the blind default, or with ``told`` the shutter default)."""
+def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dtype,
+               shutter: float | None) -> torch.nn.Module:
+    """The network for ``model`` (``"default"``: the blind default, or given a ``shutter`` the shutter default)."""
     if not isinstance(model, (str, os.PathLike, torch.nn.Module)):
         raise VSVideoGenError(FUNC, f"model={model!r} is not a model; use 'default', a `vsvideogen train deblur` "
                                     "export (RUN/model.safetensors) or a torch.nn.Module")
-    if isinstance(model, str) and model == "default":
-        model = SHUTTER_DEFAULT_MODEL if told else DEFAULT_MODELS["deblur"]
-    if isinstance(model, torch.nn.Module):
+    if isinstance(model, str) and model == "default" and shutter is not None:
+        net = _shutter_default(shutter, device, dtype)
+    elif isinstance(model, torch.nn.Module):
         net = model.eval()
     else:
-        net = load_model(model, "deblur", device, dtype, FUNC)
+        net = load_model(DEFAULT_MODELS["deblur"] if model == "default" else model, "deblur", device, dtype, FUNC)
     what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
     if getattr(net, "noise_conditional", False):
         raise VSVideoGenError(FUNC, f"{what} takes a noise level: it is a denoiser; use it with vsvideogen.denoise, "
@@ -165,6 +173,17 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
         raise VSVideoGenError(FUNC, f"{what} is a temporal model (it takes a window of frames); pass temporal=True "
                                     "to use it, or a spatial model for temporal=False")
     return net
+
+
+def _shutter_default(shutter: float, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """:data:`SHUTTER_BLEND` for a ``shutter``-degree exposure (interpolated in float32, then cast)."""
+    weight = SHUTTER_BLEND.weight(shutter)
+
+    def make() -> torch.nn.Module:
+        short, long = (load_model(m, "deblur", "cpu", torch.float32, FUNC) for m in (SHUTTER_BLEND.short, SHUTTER_BLEND.long))
+        return interpolate_networks(short, long, weight, FUNC).to(device=device, dtype=dtype)
+
+    return _BLENDS.get_or_make((weight, str(device), dtype), make)
 
 
 class _Engine(WindowEngine):

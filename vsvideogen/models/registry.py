@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import VSVideoGenError, WeightsError
+from .blend import ShutterBlend
 from .weights import cache_dir, read_state_dict, sha256_file
 
 if TYPE_CHECKING:
@@ -64,8 +65,12 @@ DEFAULT_MODELS: dict[str, str] = {
 # back to DEFAULT_MODELS).
 TEMPORAL_DEFAULT_MODELS: dict[str, str] = {"denoise": "denoise-temporal-default"}
 
-# The model ``deblur`` uses for ``model="default"`` when it is told the shutter angle (one with an exposure input).
-SHUTTER_DEFAULT_MODEL = "deblur-shutter"
+# What ``deblur`` uses for ``model="default"`` when it is told the shutter angle: ``deblur-shutter`` (told the
+# exposure) interpolated towards ``deblur-long-exposure`` by the shutter. The knots are the weights (of 0, 1/4, 1/2,
+# 3/4 and 1) that gained most on the training clips bikes and bigbuckbunny together at each shutter of the
+# benchmark (90 degrees: 0, like 180; docs/experiments/2026-11-27-shutter-blend-deblur.md).
+SHUTTER_BLEND = ShutterBlend(short="deblur-shutter", long="deblur-long-exposure",
+                             knots=((180.0, 0.0), (270.0, 0.25), (360.0, 1.0)))
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pkl", ".ckpt", ".bin")
