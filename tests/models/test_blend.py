@@ -6,7 +6,7 @@ import torch
 
 from vsvideogen.errors import WeightsError
 from vsvideogen.models.blend import ShutterBlend, interpolate_networks
-from vsvideogen.models.registry import SHUTTER_BLEND, get_spec
+from vsvideogen.models.registry import SHUTTER_BLEND, clear_model_cache, get_spec, load_model, load_shutter_blend
 
 
 def _net(seed: int, extra: bool = False) -> torch.nn.Module:
@@ -59,3 +59,15 @@ def test_the_shutter_default_names_two_bundled_deblurrers():
     for model in (SHUTTER_BLEND.short, SHUTTER_BLEND.long):
         spec = get_spec(model, "test")
         assert spec.task == "deblur" and spec.bundled
+
+
+def test_the_shutter_default_is_built_once_per_weight_and_forgotten_with_the_model_cache():
+    first = load_shutter_blend(SHUTTER_BLEND, 300.0, "cpu", torch.float32, "test")
+    assert load_shutter_blend(SHUTTER_BLEND, 300.0, "cpu", torch.float32, "test") is first
+    assert not first.training and not any(p.requires_grad for p in first.parameters())
+    told, long = (load_model(m, "deblur", "cpu", torch.float32, "test") for m in (SHUTTER_BLEND.short, SHUTTER_BLEND.long))
+    weight = SHUTTER_BLEND.weight(300.0)
+    assert torch.allclose(first.stage1.condition.weight, (1 - weight) * told.stage1.condition.weight)
+    assert load_shutter_blend(SHUTTER_BLEND, 270.0, "cpu", torch.float32, "test") is not first
+    clear_model_cache()
+    assert load_shutter_blend(SHUTTER_BLEND, 300.0, "cpu", torch.float32, "test") is not first

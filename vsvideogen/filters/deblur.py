@@ -41,11 +41,9 @@ import torch
 import vapoursynth as vs
 
 from ..errors import VSVideoGenError
-from ..models.blend import interpolate_networks
-from ..models.registry import DEFAULT_MODELS, SHUTTER_BLEND, load_model
+from ..models.registry import DEFAULT_MODELS, SHUTTER_BLEND, load_model, load_shutter_blend
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_frames
-from ._lru import LRU
 from ._temporal import WindowEngine, check_arguments, net_layout, run_channels, tile_grid, window_radius
 
 __all__ = ["deblur"]
@@ -55,8 +53,6 @@ FUNC = "deblur"
 _DEFAULT_CONTEXT = 56
 #: The longest shutter ``deblur`` takes (degrees): frames blended over two frame intervals.
 MAX_SHUTTER = 720.0
-# The shutter defaults made (one network per weight, device and dtype).
-_BLENDS = LRU(4)
 
 
 def deblur(
@@ -156,7 +152,7 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
         raise VSVideoGenError(FUNC, f"model={model!r} is not a model; use 'default', a `vsvideogen train deblur` "
                                     "export (RUN/model.safetensors) or a torch.nn.Module")
     if isinstance(model, str) and model == "default" and shutter is not None:
-        net = _shutter_default(shutter, device, dtype)
+        net = load_shutter_blend(SHUTTER_BLEND, shutter, device, dtype, FUNC)
     elif isinstance(model, torch.nn.Module):
         net = model.eval()
     else:
@@ -173,17 +169,6 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
         raise VSVideoGenError(FUNC, f"{what} is a temporal model (it takes a window of frames); pass temporal=True "
                                     "to use it, or a spatial model for temporal=False")
     return net
-
-
-def _shutter_default(shutter: float, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """:data:`SHUTTER_BLEND` for a ``shutter``-degree exposure (interpolated in float32, then cast)."""
-    weight = SHUTTER_BLEND.weight(shutter)
-
-    def make() -> torch.nn.Module:
-        short, long = (load_model(m, "deblur", "cpu", torch.float32, FUNC) for m in (SHUTTER_BLEND.short, SHUTTER_BLEND.long))
-        return interpolate_networks(short, long, weight, FUNC).to(device=device, dtype=dtype)
-
-    return _BLENDS.get_or_make((weight, str(device), dtype), make)
 
 
 class _Engine(WindowEngine):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import VSVideoGenError, WeightsError
-from .blend import ShutterBlend
+from .blend import ShutterBlend, interpolate_networks
 from .weights import cache_dir, read_state_dict, sha256_file
 
 if TYPE_CHECKING:
@@ -544,7 +544,35 @@ def load_model(
     else:
         stat = path.stat()
         ident = ("file", str(path), stat.st_mtime_ns, stat.st_size, arch)
-    device = torch.device(device)
+
+    def build() -> torch.nn.Module:
+        weights = resolve_weights_path(spec, func) if spec is not None else path
+        return _build(spec.arch if spec is not None else arch or TASK_ARCHS[task], weights,
+                      spec.sha256 if spec is not None else None, func)
+
+    return _cached(ident, torch.device(device), dtype, build)
+
+
+def load_shutter_blend(blend: ShutterBlend, shutter: float, device: torch.device | str, dtype: torch.dtype,
+                       func: str) -> torch.nn.Module:
+    """``blend``'s network for a ``shutter``-degree exposure: its two registered deblur models interpolated
+    (:func:`vsvideogen.models.blend.interpolate_networks`, in float32), ready like :func:`load_model`'s and cached
+    with them per weight, device and dtype."""
+    import torch
+
+    weight = blend.weight(shutter)
+
+    def build() -> torch.nn.Module:
+        short, long = (load_model(m, "deblur", "cpu", torch.float32, func) for m in (blend.short, blend.long))
+        return interpolate_networks(short, long, weight, func)
+
+    return _cached(("blend", blend, weight), torch.device(device), dtype, build)
+
+
+def _cached(ident: tuple, device: torch.device, dtype: torch.dtype,
+            build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """The cached network for ``(ident, device, dtype)``, made by ``build()`` (then put in eval mode, without
+    grad, on ``device`` in ``dtype``) once, however many threads ask at the same time."""
     key = (ident, str(device), dtype)
     with _lock:
         cached = _cache.get(key)
@@ -556,11 +584,7 @@ def load_model(
             cached = _cache.get(key)
         if cached is not None:
             return cached
-        if spec is not None:
-            path = resolve_weights_path(spec, func)
-        arch = spec.arch if spec is not None else arch or TASK_ARCHS[task]
-        module = _build(arch, path, spec.sha256 if spec is not None else None, func)
-        module = module.eval().requires_grad_(False).to(device=device, dtype=dtype)
+        module = build().eval().requires_grad_(False).to(device=device, dtype=dtype)
         with _lock:
             _cache[key] = module
             _building.pop(key, None)
