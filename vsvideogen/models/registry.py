@@ -192,8 +192,8 @@ MODELS: tuple[ModelSpec, ...] = (
         source="vsvideogen: deblur-default given an exposure input and fine-tuned with `vsvideogen train deblur "
         "--exposure-input` on 90-360 degree shutters; model card vsvideogen/weights/deblur_shutter.md",
         modulo=4,
-        description="vsvideogen's temporal deblurrer told the shutter angle (deblur(clip, shutter=DEGREES) uses it "
-        "by default; 90-360 degrees, 5 frames, width 32, fp16)",
+        description="vsvideogen's temporal deblurrer told the shutter angle (deblur(clip, shutter=DEGREES) uses it, "
+        "mixed with deblur-long-exposure above 180 degrees; 90-360 degrees, 5 frames, width 32, fp16)",
         bundled=True,
     ),
     ModelSpec(
