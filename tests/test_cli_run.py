@@ -102,6 +102,18 @@ def test_high_bit_depth_input_keeps_its_depth(tmp_path, out_dir):
     assert (info.frames, info.pix_fmt, info.audio) == (4, "yuv422p10le", [])
 
 
+def test_y4m_output_holds_the_decoded_frames_and_says_what_it_left_out(tmp_path, out_dir, capsys):
+    source = make_video(tmp_path / "ten.mkv", 4, subtitles=True, pix_fmt="yuv420p10le")
+    output = out_dir / "ten.y4m"
+    assert cli("run", source, output) == 0
+    notes = capsys.readouterr().err
+    assert "audio stream 1 (aac) left out: .y4m holds video only" in notes and "subtitle stream 2" in notes
+    parsed = parse_y4m(output.read_bytes())
+    assert (parsed.width, parsed.height, parsed.fields["C"], len(parsed.frames)) == (160, 120, "420p10", 4)
+    decoded = vs.core.bs.VideoSource(str(source)).get_frame(2)
+    assert parsed.frames[2] == b"".join(np.asarray(decoded[p]).tobytes() for p in range(3))  # lossless
+
+
 def test_invalid_ffmpeg_option_leaves_nothing(av_input, out_dir, capsys):
     output = out_dir / "out.mp4"
     assert cli("run", av_input, output, "--", "-no-such-option", "1") == 1

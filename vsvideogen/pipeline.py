@@ -302,6 +302,8 @@ _STREAM_LINE = re.compile(r"^\s*Stream #0:(\d+)[^:]*: (Audio|Subtitle): (\w+)", 
 _MP4_FAMILY = {".mp4", ".m4v", ".mov"}
 _MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac"}
 _TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
+# Containers of raw video alone: the frames go in as piped, without audio or subtitles.
+_VIDEO_ONLY = {".y4m"}
 
 
 def _probe_streams(ffmpeg: str, path: Path) -> list[_Stream]:
@@ -316,6 +318,9 @@ def _stream_options(streams: Sequence[_Stream], suffix: str) -> tuple[list[str],
     mp4 = suffix.lower() in _MP4_FAMILY
     options: list[str] = []
     notes: list[str] = []
+    if suffix.lower() in _VIDEO_ONLY:
+        return options, [f"{s.kind.lower()} stream {s.index} ({s.codec}) left out: {suffix} holds video only"
+                         for s in streams if s.kind in ("Audio", "Subtitle")]
     audio = [s for s in streams if s.kind == "Audio"]
     for k, stream in enumerate(audio):
         copy = not mp4 or stream.codec in _MP4_AUDIO
@@ -366,10 +371,13 @@ def _x264_pix_fmt(fmt: vs.VideoFormat) -> str:
     return f"yuv{layout}p{deep}"
 
 
-def _video_options(fmt: vs.VideoFormat, props: vs.FrameProps, user: Sequence[str]) -> list[str]:
-    """Default encoder settings, left out when the user's options pick a video codec of their own."""
+def _video_options(fmt: vs.VideoFormat, props: vs.FrameProps, user: Sequence[str], suffix: str) -> list[str]:
+    """Default encoder settings, left out when the user's options pick a video codec of their own; a ``.y4m``
+    output gets the piped frames as they are (``-strict -1``: ffmpeg calls y4m's deeper formats unofficial)."""
     if any(arg in _VIDEO_CODEC_OPTIONS for arg in user):
         return _colour_options(props)
+    if suffix.lower() in _VIDEO_ONLY:
+        return ["-c:v", "rawvideo", "-strict", "-1", *_colour_options(props)]
     return ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", _x264_pix_fmt(fmt), *_colour_options(props)]
 
 
@@ -438,7 +446,7 @@ def encode(
                         "-i", str(source),
                         "-map", "0:v:0", *stream_options,
                         "-map_metadata", "1", "-map_chapters", "-1" if source_span else "1",
-                        *_video_options(clip.format, frame.props, ffmpeg_args),
+                        *_video_options(clip.format, frame.props, ffmpeg_args, output.suffix),
                         *ffmpeg_args, str(temp),
                     ]
                     # A session of its own: Ctrl-C reaches only us, and we decide what happens to ffmpeg.
