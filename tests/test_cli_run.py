@@ -351,9 +351,14 @@ def test_upscale_doubles_the_size(tmp_path, out_dir, pix_fmt, codec, written):
     assert (info.frames, info.pix_fmt, info.size) == (3, written, (128, 96))
 
 
-def test_denoise_then_deblur_in_one_run(tmp_path, out_dir):
-    source = make_video(tmp_path / "in.mp4", 3, audio=False, size="64x48")
-    output = out_dir / "clean.mp4"
+@pytest.mark.parametrize("pix_fmt, codec, written", [
+    ("yuv420p", "libx264", "yuv420p"),
+    ("yuv420p10le", "libx264", "yuv420p10le"),
+    ("bgr0", "ffv1", "yuv444p"),  # RGB is piped and encoded as 4:4:4 (y4m carries no RGB)
+])
+def test_denoise_then_deblur_in_one_run(tmp_path, out_dir, pix_fmt, codec, written):
+    source = make_video(tmp_path / "in.mkv", 3, audio=False, size="64x48", pix_fmt=pix_fmt, codec=codec)
+    output = out_dir / "clean.mkv"
     assert cli("run", source, output, "--denoise", "10", "--deblur", "--device", "cpu") == 0
     info = probe(output)
-    assert (info.frames, info.pix_fmt, info.size) == (3, "yuv420p", (64, 48))
+    assert (info.frames, info.pix_fmt, info.size) == (3, written, (64, 48))
