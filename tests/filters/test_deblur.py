@@ -12,9 +12,9 @@ from tests.filters.temporal_helpers import with_props
 from vsvideogen import deblur, pipeline
 from vsvideogen import interpolate as vsvideogen_interpolate
 from vsvideogen.errors import VSVideoGenError, WeightsError
+from vsvideogen.models.archs.temporal_denoiser import TemporalDenoiser
 from vsvideogen.models.blend import interpolate_networks
 from vsvideogen.models.registry import SHUTTER_BLEND, load_model
-from vsvideogen.models.archs.temporal_denoiser import TemporalDenoiser
 from vsvideogen.models.weights import save_safetensors
 
 core = vs.core
