@@ -26,6 +26,13 @@ from .y4m import parse_y4m
 
 FRAMES = 12
 FPS = 25
+# Source pixel format, its codec, and the pixel format run's default encode writes: 8- and 10-bit YUV, and RGB,
+# which is piped and encoded as 4:4:4 (y4m carries no RGB).
+SOURCE_FORMATS = [
+    ("yuv420p", "libx264", "yuv420p"),
+    ("yuv420p10le", "libx264", "yuv420p10le"),
+    ("bgr0", "ffv1", "yuv444p"),
+]
 
 
 def cli(*argv: str | Path) -> int:
@@ -337,11 +344,7 @@ def test_interpolate_in_the_chain_with_a_blending_model(av_input, out_dir):
     assert leftovers(out_dir, double.output, ntsc.output) == []
 
 
-@pytest.mark.parametrize("pix_fmt, codec, written", [
-    ("yuv420p", "libx264", "yuv420p"),
-    ("yuv420p10le", "libx264", "yuv420p10le"),
-    ("bgr0", "ffv1", "yuv444p"),  # RGB is piped and encoded as 4:4:4 (y4m carries no RGB)
-])
+@pytest.mark.parametrize("pix_fmt, codec, written", SOURCE_FORMATS)
 def test_upscale_doubles_the_size(tmp_path, out_dir, pix_fmt, codec, written):
     source = make_video(tmp_path / "in.mkv", 3, audio=False, size="64x48", pix_fmt=pix_fmt, codec=codec)
     assert probe(source).pix_fmt == pix_fmt
@@ -351,11 +354,7 @@ def test_upscale_doubles_the_size(tmp_path, out_dir, pix_fmt, codec, written):
     assert (info.frames, info.pix_fmt, info.size) == (3, written, (128, 96))
 
 
-@pytest.mark.parametrize("pix_fmt, codec, written", [
-    ("yuv420p", "libx264", "yuv420p"),
-    ("yuv420p10le", "libx264", "yuv420p10le"),
-    ("bgr0", "ffv1", "yuv444p"),  # RGB is piped and encoded as 4:4:4 (y4m carries no RGB)
-])
+@pytest.mark.parametrize("pix_fmt, codec, written", SOURCE_FORMATS)
 def test_denoise_then_deblur_in_one_run(tmp_path, out_dir, pix_fmt, codec, written):
     source = make_video(tmp_path / "in.mkv", 3, audio=False, size="64x48", pix_fmt=pix_fmt, codec=codec)
     output = out_dir / "clean.mkv"
