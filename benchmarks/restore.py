@@ -24,7 +24,8 @@ default model) makes 8 instants per frame interval, and blurred frame ``n`` is t
 ``n + j/8``, ``|j| <= s`` for each shutter angle of ``--shutters`` (``s = 4``: a 360-degree shutter centred on
 real frame ``n``, as :mod:`vsvideogen.train.blur` defines blur, exposure half-span 0.5; ``s = 2``: 180
 degrees, the film standard), rounded to 8-bit RGB; the truth is the real frame ``n``. Rows, one table per
-shutter: the blurred input, unsharp masks, and ``vsvideogen.deblur`` when it and a model exist.
+shutter: the blurred input, unsharp masks, and ``vsvideogen.deblur`` when it and a model exist (blind; told the
+shutter, with its default refinement and with ``refine=0``; ``deblur-long-exposure``).
 
 Usage::
 
@@ -503,6 +504,8 @@ def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Conte
         candidates.append(("ours-deblur", lambda: _deblur(blurred_clip, ctx, ctx.model_deblur or "default")))
         candidates.append(("ours-deblur-told", lambda: _deblur(blurred_clip, ctx, ctx.model_deblur or "default",
                                                                shutter)))
+        candidates.append(("ours-deblur-told-alone", lambda: _deblur(blurred_clip, ctx, ctx.model_deblur or "default",
+                                                                     shutter, refine=0)))
         candidates.append(("ours-deblur-long", lambda: _deblur(blurred_clip, ctx, LONG_EXPOSURE_MODEL)))
         rows = tables[shutter] = {}
         for key, make in candidates:
@@ -518,8 +521,10 @@ def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Conte
     return tables, {"frames": len(rgb), "processed": len(planes), "synthesis_seconds": synth_seconds}
 
 
-def _deblur(clip: vs.VideoNode, ctx: Context, model: str, shutter: float | None = None) -> vs.VideoNode:
-    """``vsvideogen.deblur`` with ``model`` on ``clip``, told the ``shutter`` angle if given."""
+def _deblur(clip: vs.VideoNode, ctx: Context, model: str, shutter: float | None = None,
+            refine: int | None = None) -> vs.VideoNode:
+    """``vsvideogen.deblur`` with ``model`` on ``clip``, told the ``shutter`` angle if given (``refine``: its
+    refinement steps; None: the default)."""
     import vsvideogen
 
     deblur = getattr(vsvideogen, "deblur", None) if "deblur" in getattr(vsvideogen, "__all__", ()) else None
@@ -528,7 +533,7 @@ def _deblur(clip: vs.VideoNode, ctx: Context, model: str, shutter: float | None 
     from vsvideogen.errors import VSVideoGenError
 
     try:
-        return deblur(_rgbs(clip), model=model, device=ctx.device, fp16=False, shutter=shutter)
+        return deblur(_rgbs(clip), model=model, device=ctx.device, fp16=False, shutter=shutter, refine=refine)
     except (VSVideoGenError, vs.Error) as error:
         raise Unavailable(str(error).splitlines()[0]) from error
 
@@ -537,6 +542,7 @@ def _deblur(clip: vs.VideoNode, ctx: Context, model: str, shutter: float | None 
 LONG_EXPOSURE_MODEL = "deblur-long-exposure"
 DEBLUR_LABELS = {"blurred": "blurred input", "ours-deblur": "vsvideogen.deblur",
                  "ours-deblur-told": "vsvideogen.deblur, shutter=(the angle)",
+                 "ours-deblur-told-alone": "vsvideogen.deblur, shutter=(the angle), refine=0 (the network alone)",
                  "ours-deblur-long": f"vsvideogen.deblur, model={LONG_EXPOSURE_MODEL!r}",
                  **{f"unsharp-{a:g}": f"unsharp mask 5x5, amount {a:g}" for a in UNSHARP_AMOUNTS}}
 

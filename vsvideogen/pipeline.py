@@ -153,7 +153,8 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
     FilterOption(
         "--deblur", "deblur", lambda shutter: {} if shutter is True else {"shutter": shutter},
         "remove motion blur and defocus with the default deblurrer (or --model, a `vsvideogen train deblur` export); "
-        "DEGREES: the shutter angle the footage was shot with, e.g. 180, if known",
+        "DEGREES: the shutter angle the footage was shot with, e.g. 180, if known (long motion blur is then also "
+        "undone along the motion)",
         shutter_angle, "DEGREES", optional_value=True,
     ),
     FilterOption(

@@ -10,6 +10,7 @@ import torch
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.ops import _cuda
 from vsvideogen.ops.color import affine_color, affine_color_reference
+from vsvideogen.ops.exposure import exposure_blur, refine_to_exposure
 from vsvideogen.ops.resize import pixel_shuffle, pixel_shuffle_reference, resize, resize_reference
 from vsvideogen.ops.splat import forward_splat, forward_splat_reference
 from vsvideogen.ops.warp import backward_warp, backward_warp_reference
@@ -67,6 +68,19 @@ def test_warp_and_splat(dtype, shape, flow_scale, launches):
     close(forward_splat(image, flow, metric), forward_splat_reference(image, flow, metric))
     assert any(name.startswith("backward_warp") for name in launches)
     assert any(name.startswith("forward_splat_softmax") for name in launches)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_exposure_blur_and_refinement_match_the_cpu(dtype, launches):
+    image, flow, _ = inputs((1, 3, 37, 53), dtype, flow_scale=4.0)
+    weight = torch.rand(1, 1, 37, 53, generator=torch.Generator().manual_seed(3)).to("cuda", image.dtype)
+    on_cpu = [t.cpu().float() for t in (image, flow, weight)]
+    close(exposure_blur(image, flow, 0.75), exposure_blur(*on_cpu[:2], 0.75).to("cuda", image.dtype))
+    blurred = exposure_blur(image, flow, 1.0)
+    refined = refine_to_exposure(blurred, image, flow, 1.0, 5, weight)
+    expected = refine_to_exposure(blurred.cpu().float(), on_cpu[0], on_cpu[1], 1.0, 5, on_cpu[2])
+    close(refined, expected.to("cuda", image.dtype))
+    assert any(name.startswith("backward_warp") for name in launches)
 
 
 @pytest.mark.parametrize("kernel, b, c", [("bilinear", 0, 0.5), ("bicubic", 0, 0.5), ("bicubic", 1 / 3, 1 / 3)])

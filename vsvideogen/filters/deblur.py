@@ -20,7 +20,11 @@ and changes no value.
 Exposure: a model with an exposure input (``vsvideogen train deblur --exposure-input``) can be told the shutter
 angle the clip was shot with (``shutter=180``); it then removes as much blur as that exposure makes, where a
 blind deblurrer corrects about as much as the exposures it was trained on blur on average. Without ``shutter``
-the same model deblurs blind.
+the same model deblurs blind. Told the shutter, ``deblur`` also refines the network's frame (``refine`` steps,
+default 10; :mod:`vsvideogen.filters._exposure_refine`): the exposure and the motion (SPyNet flow to the
+neighbouring frames) give the blur itself, and Landweber steps pull the frame towards one whose blur is the
+recorded frame, wherever the motion blurs and stays steady. The networks leave much of a long streak (their
+reach is 28 px a U-Net); the refinement has no reach limit.
 
 ``model="default"`` is the registered default deblur model
 (:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``, trained on
@@ -35,15 +39,17 @@ degrees, a quarter of the way at 270, all the way at 360 and beyond. ``"deblur-l
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 import torch
 import vapoursynth as vs
 
 from ..errors import VSVideoGenError
-from ..models.registry import DEFAULT_MODELS, SHUTTER_BLEND, load_model, load_shutter_blend
+from ..models.registry import DEFAULT_MODELS, SHUTTER_BLEND, load_flow_net, load_model, load_shutter_blend
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_frames
+from ._exposure_refine import DEFAULT_REFINEMENT, ExposureRefinement, refine_centre
 from ._temporal import WindowEngine, check_arguments, net_layout, run_channels, tile_grid, window_radius
 
 __all__ = ["deblur"]
@@ -59,6 +65,7 @@ def deblur(
     clip: vs.VideoNode,
     *,
     shutter: float | None = None,
+    refine: int | None = None,
     model: str | Any = "default",
     temporal: bool = True,
     radius: int = 2,
@@ -78,6 +85,12 @@ def deblur(
             much blur as that exposure makes; None: unknown, the model deblurs blind. Models are trained on a
             range of shutters (the bundled ones on 90-360 degrees, see their model cards) and are only
             measured inside it.
+        refine: With ``shutter``: Landweber steps that pull the network's frame back to consistency with the
+            blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
+            frames) make, kept where the motion blurs and stays steady (see
+            :mod:`vsvideogen.filters._exposure_refine`). None: 10 steps with a ``shutter`` (0 without one);
+            0: the network alone; more steps sharpen long streaks further and cost more. Needs
+            ``temporal=True``.
         model: ``"default"`` (the bundled blind ``"deblur-default"``, or with ``shutter`` the bundled
             ``"deblur-shutter"``, which has an exposure input, interpolated towards ``"deblur-long-exposure"``
             above 180 degrees), a registered deblur id,
@@ -118,6 +131,7 @@ def deblur(
         raise VSVideoGenError(FUNC, f"{what} takes no shutter angle (it deblurs blind); leave shutter out, or use a "
                                     "model with an exposure input (`vsvideogen train deblur --exposure-input`)")
     window = window_radius(net, radius, FUNC)
+    steps = _refine_steps(refine, exposure, window)
     channels, modulo, context = net_layout(net, _DEFAULT_CONTEXT, FUNC)
     engine = _Engine(
         net=net,
@@ -129,6 +143,8 @@ def deblur(
         modulo=modulo,
         radius=window,
         exposure=exposure,
+        refinement=replace(DEFAULT_REFINEMENT, steps=steps) if steps else None,
+        flow_net=load_flow_net(dev, dtype, FUNC) if steps else None,
     )
     if window:
         return map_frames(clip, engine, range(-window, window + 1), template=clip)
@@ -143,6 +159,22 @@ def _exposure(shutter: Any) -> float | None:
         raise VSVideoGenError(FUNC, f"shutter={shutter!r} is not a shutter angle; pass degrees above 0 and at most "
                                     f"{MAX_SHUTTER} (e.g. 180), or None if it is unknown")
     return float(shutter) / 360.0
+
+
+def _refine_steps(refine: Any, exposure: float | None, window: int) -> int:
+    """The refinement steps ``refine`` asks for (None: the default when the shutter is known)."""
+    if refine is None:
+        return DEFAULT_REFINEMENT.steps if exposure is not None and window else 0
+    if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
+        raise VSVideoGenError(FUNC, f"refine={refine!r} is not a step count; pass an int >= 0 (0: the network alone) "
+                                    "or None")
+    if refine and exposure is None:
+        raise VSVideoGenError(FUNC, f"refine={refine} needs the shutter angle the blur was made with; pass "
+                                    "shutter=(degrees) too, or refine=0")
+    if refine and not window:
+        raise VSVideoGenError(FUNC, f"refine={refine} takes the motion from the neighbouring frames; use "
+                                    "temporal=True, or refine=0")
+    return refine
 
 
 def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dtype,
@@ -173,17 +205,25 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
 
 class _Engine(WindowEngine):
     """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (``radius=0``: frame ``n``);
-    ``exposure``: what an exposure-conditioned network is told (shutter / 360), or None."""
+    ``exposure``: what an exposure-conditioned network is told (shutter / 360), or None; ``refinement``: how its
+    frame is then refined (:mod:`vsvideogen.filters._exposure_refine`, with the flow network ``flow_net``), or
+    None."""
 
-    def __init__(self, *, exposure: float | None, **engine: Any) -> None:
+    def __init__(self, *, exposure: float | None, refinement: ExposureRefinement | None,
+                 flow_net: torch.nn.Module | None, **engine: Any) -> None:
         super().__init__(**engine)
         self.exposure = exposure
+        self.refinement = refinement
+        self.flow_net = flow_net
 
     def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         with torch.inference_mode():
             source, _image, stack, ids = self.load(n, f if isinstance(f, list) else [f])
             staged = self.radius and self.is_two_stage(self.net)
             result = self.staged(stack, ids, exposure=self.exposure) if staged else self.tiled([stack])
+            if self.refinement is not None:
+                with self._lock:
+                    result = refine_centre(self.flow_net, stack, ids, result, self.exposure, self.refinement)
             return self.converter.to_frame(result, source)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:

@@ -569,6 +569,18 @@ def load_shutter_blend(blend: ShutterBlend, shutter: float, device: torch.device
     return _cached(("blend", blend, weight), torch.device(device), dtype, build)
 
 
+#: The registered model whose SPyNet (BasicVSR-REDS's official flow weights, stored with it) gives motion to
+#: filters that need optical flow outside a network (see :func:`load_flow_net`).
+FLOW_SOURCE_MODEL = "denoise-temporal-default"
+
+
+def load_flow_net(device: torch.device | str, dtype: torch.dtype, func: str) -> torch.nn.Module:
+    """A ready SPyNet (``spynet(first, second)`` -> the flow from ``first`` to ``second``, see
+    :class:`vsvideogen.models.archs.spynet.SpyNet`): the one inside :data:`FLOW_SOURCE_MODEL`, shared with it
+    through :func:`load_model`'s cache."""
+    return load_model(FLOW_SOURCE_MODEL, "denoise", device, dtype, func).flow
+
+
 def _cached(ident: tuple, device: torch.device, dtype: torch.dtype,
             build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
     """The cached network for ``(ident, device, dtype)``, made by ``build()`` (then put in eval mode, without

@@ -1,0 +1,92 @@
+"""vsvideogen.ops.exposure: the blur an open shutter makes under constant motion, and refining towards it."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vsvideogen.errors import VSVideoGenError
+from vsvideogen.ops.exposure import exposure_blur, exposure_taps, refine_to_exposure
+
+
+def texture(h: int = 40, w: int = 64, seed: int = 0) -> torch.Tensor:
+    """A smooth random RGB picture in 0..1, ``[1, 3, h, w]``."""
+    noise = torch.rand(1, 3, h // 4 + 3, w // 4 + 3, generator=torch.Generator().manual_seed(seed))
+    return F.interpolate(noise, size=(h + 12, w + 12), mode="bicubic", align_corners=False)[..., 6:-6, 6:-6].clamp(0, 1)
+
+
+def uniform(velocity: tuple[float, float], like: torch.Tensor) -> torch.Tensor:
+    n, _, h, w = like.shape
+    return torch.tensor(velocity, dtype=torch.float32).view(1, 2, 1, 1).expand(n, 2, h, w).contiguous()
+
+
+def shifted(image: torch.Tensor, dx: int) -> torch.Tensor:
+    """``image`` sampled at ``x + dx`` with the border clamped."""
+    w = image.shape[-1]
+    index = (torch.arange(w) + dx).clamp(0, w - 1)
+    return image[..., index]
+
+
+def test_taps_follow_the_longest_blur():
+    assert exposure_taps(0.0) == 1 and exposure_taps(0.5) == 2 and exposure_taps(12.0) == 25
+    assert exposure_taps(1e6) == 65
+
+
+def test_no_motion_or_no_exposure_leaves_the_picture():
+    image = texture()
+    assert torch.equal(exposure_blur(image, uniform((0, 0), image), 1.0), image)
+    assert torch.equal(exposure_blur(image, uniform((7, 3), image), 0.0), image)
+
+
+@pytest.mark.parametrize("exposure, taps", [(1.0, 9), (0.5, 5)])
+def test_blur_is_the_mean_of_the_positions_the_shutter_saw(exposure, taps):
+    # 8 px a frame interval: instants 1 px apart sample whole pixels, so the mean of shifted copies is exact.
+    image = texture()
+    blurred = exposure_blur(image, uniform((8, 0), image), exposure, taps=taps)
+    half = taps // 2
+    expected = torch.stack([shifted(image, -k) for k in range(-half, half + 1)]).mean(0)
+    torch.testing.assert_close(blurred, expected, atol=1e-6, rtol=0)
+    # the default tap count samples the 8 px blur at most TAP_SPACING apart: close to the 1 px one
+    assert (exposure_blur(image, uniform((8, 0), image), exposure) - expected).abs().mean() < 0.01
+
+
+def test_blur_follows_each_pixels_own_velocity():
+    image = texture()
+    velocity = uniform((6, 0), image).clone()
+    velocity[..., 20:, :] = 0  # the lower half stands still
+    blurred = exposure_blur(image, velocity, 1.0)
+    torch.testing.assert_close(blurred[..., 20:, :], image[..., 20:, :], atol=1e-5, rtol=0)
+    assert (blurred[..., :20, :] - image[..., :20, :]).abs().mean() > 0.01
+
+
+def test_refinement_recovers_a_blurred_picture_and_keeps_only_the_weighted_change():
+    sharp = texture(seed=3)
+    velocity = uniform((10, 0), sharp)
+    blurred = exposure_blur(sharp, velocity, 1.0)
+    ones, zeros = torch.ones_like(sharp[:, :1]), torch.zeros_like(sharp[:, :1])
+
+    def error(x: torch.Tensor) -> float:
+        return float(((x - sharp)[..., 8:-8] ** 2).mean())  # away from the clamped borders
+
+    refined = refine_to_exposure(blurred, blurred, velocity, 1.0, 30, ones)
+    assert error(refined) < 0.5 * error(blurred)
+    # closer to explaining the recorded frame than the estimate it started from
+    assert float(((exposure_blur(refined, velocity, 1.0) - blurred) ** 2).mean()) < \
+        0.2 * float(((exposure_blur(blurred, velocity, 1.0) - blurred) ** 2).mean())
+    assert torch.equal(refine_to_exposure(blurred, blurred, velocity, 1.0, 30, zeros), blurred)
+    assert refine_to_exposure(blurred, blurred, velocity, 1.0, 0, ones) is blurred
+    half = ones.clone()
+    half[..., :20, :] = 0
+    mixed = refine_to_exposure(blurred, blurred, velocity, 1.0, 30, half)
+    assert torch.equal(mixed[..., :20, :], blurred[..., :20, :])
+    torch.testing.assert_close(mixed[..., 20:, :], refined[..., 20:, :])
+
+
+def test_bad_input_is_refused_naming_the_op():
+    image = texture()
+    with pytest.raises(VSVideoGenError, match="exposure_blur.*exposure=-1"):
+        exposure_blur(image, uniform((1, 0), image), -1.0)
+    with pytest.raises(VSVideoGenError, match="exposure_blur.*velocity has 3 channels"):
+        exposure_blur(image, image, 1.0)
+    with pytest.raises(VSVideoGenError, match="refine_to_exposure.*weight"):
+        refine_to_exposure(image, image, uniform((1, 0), image), 1.0, 3, image[..., :10, :1])

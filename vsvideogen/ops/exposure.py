@@ -1,0 +1,91 @@
+"""The motion blur an open shutter makes, and pulling a deblurred frame back to consistency with it.
+
+A shutter open for ``exposure`` frame intervals (the shutter angle / 360) records the mean of the instants it
+stays open. Under a constant velocity ``v`` (pixels per frame interval) the instant ``t`` frame intervals from
+the frame's own time shows the sharp frame moved by ``v t``, so the recorded frame is the mean of the sharp
+frame sampled at ``p - v t`` for ``t`` uniform in ``[-exposure / 2, exposure / 2]``: :func:`exposure_blur`,
+built from :func:`vsvideogen.ops.warp.backward_warp` (CuPy kernel on CUDA, plain torch elsewhere) and so
+needing no kernel of its own. The operator is symmetric in ``t``, hence (for a velocity field that is smooth
+on the scale of the blur) its own adjoint.
+
+:func:`refine_to_exposure` takes Landweber steps ``x <- clip(x + A(b - A x))`` on ``||A x - b||^2`` from a
+deblurrer's estimate ``x`` of a blurred frame ``b``: where the estimate is still too blurred to explain ``b``,
+the steps sharpen it along the motion; a per-pixel weight says how much of the change to keep.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import VSVideoGenError
+from ._checks import check_nchw
+from .warp import backward_warp
+
+#: Largest spacing (pixels) of the instants :func:`exposure_blur` averages along the longest blur.
+TAP_SPACING = 0.5
+#: Most instants :func:`exposure_blur` averages (a blur longer than ``TAP_SPACING * (MAX_TAPS - 1)`` px is
+#: sampled more coarsely).
+MAX_TAPS = 65
+
+
+def exposure_taps(longest: float) -> int:
+    """Instants :func:`exposure_blur` averages for a longest blur of ``longest`` pixels (1 for no blur)."""
+    return int(min(MAX_TAPS, 1 + math.ceil(max(longest, 0.0) / TAP_SPACING)))
+
+
+def exposure_blur(image: torch.Tensor, velocity: torch.Tensor, exposure: float, taps: int | None = None) -> torch.Tensor:
+    """The frame a shutter open for ``exposure`` frame intervals records of ``image`` moving at ``velocity``.
+
+    Args:
+        image: ``[N, C, H, W]`` sharp frame (fp16 or fp32).
+        velocity: ``[N, 2, H, W]`` motion in pixels per frame interval (x, y) at each pixel.
+        exposure: Frame intervals the shutter is open (shutter angle / 360), >= 0.
+        taps: Instants averaged, spread evenly over the exposure; None: :func:`exposure_taps` of the longest
+            blur in ``velocity``.
+
+    Returns:
+        ``[N, C, H, W]``: the mean of ``image`` sampled at ``p - velocity * t`` (bilinear, border clamped) for
+        ``taps`` times ``t`` evenly from ``-exposure / 2`` to ``exposure / 2``.
+    """
+    check_nchw("exposure_blur", "image", image)
+    check_nchw("exposure_blur", "velocity", velocity, like=image, channels=2)
+    if exposure < 0:
+        raise VSVideoGenError("exposure_blur", f"exposure={exposure!r}: pass the frame intervals the shutter is open, >= 0")
+    if taps is None:
+        taps = exposure_taps(float(velocity.float().norm(dim=1).max()) * exposure)
+    if taps == 1 or exposure == 0:
+        return image.clone()
+    total = torch.zeros(image.shape, dtype=torch.float32, device=image.device)
+    for k in range(taps):
+        t = exposure * (k / (taps - 1) - 0.5)
+        total += backward_warp(image, velocity * -t).float()
+    return (total / taps).to(image.dtype)
+
+
+def refine_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, velocity: torch.Tensor, exposure: float,
+                       steps: int, weight: torch.Tensor) -> torch.Tensor:
+    """``estimate`` moved towards a sharp frame whose :func:`exposure_blur` is ``blurred``.
+
+    Args:
+        blurred: ``[N, C, H, W]`` recorded frame, 0..1.
+        estimate: A deblurrer's sharp estimate of it, same shape.
+        velocity: ``[N, 2, H, W]`` motion at ``blurred``'s time, pixels per frame interval.
+        exposure: Frame intervals the shutter was open (shutter angle / 360).
+        steps: Landweber steps ``x <- clamp(x + A(blurred - A x), 0, 1)`` from ``estimate``, ``A`` the exposure
+            blur (its own adjoint); 0 returns ``estimate``.
+        weight: ``[N, 1, H, W]`` in 0..1, the share of each pixel's change to keep (0: the estimate).
+
+    Computed in fp32; returned in ``estimate``'s dtype.
+    """
+    check_nchw("refine_to_exposure", "weight", weight, like=estimate, channels=1)
+    if steps <= 0:
+        return estimate
+    b, x0 = blurred.float(), estimate.float()
+    v = velocity.float()
+    taps = exposure_taps(float(v.norm(dim=1).max()) * exposure)
+    x = x0
+    for _ in range(steps):
+        residual = b - exposure_blur(x, v, exposure, taps)
+        x = (x + exposure_blur(residual, v, exposure, taps)).clamp(0.0, 1.0)
+    return (x0 + weight.float() * (x - x0)).to(estimate.dtype)
