@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..models.archs.mc_denoiser import MotionCompensatedDenoiser
 from ..ops.exposure import refine_to_exposure
 
 
@@ -38,8 +39,6 @@ class ExposureRefinement:
     tolerance: float
 
 
-#: Pixels (about) SPyNet's level CNNs see at once (bounded memory on large frames, the same flow).
-FLOW_PIXELS = 1 << 20
 #: ``deblur``'s refinement with a ``shutter`` and ``refine=None``.
 DEFAULT_REFINEMENT = ExposureRefinement(steps=10, min_length=0.25, tolerance=1.0)
 
@@ -55,20 +54,19 @@ def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int]
     def flow(to: int) -> torch.Tensor | None:
         if ids[to] == ids[centre]:
             return None
-        return flow_net(frames[:, centre], frames[:, to], max_pixels=FLOW_PIXELS).float()
+        pixels = MotionCompensatedDenoiser.prepare_pixels  # the denoiser's bound on SPyNet's memory
+        return flow_net(frames[:, centre], frames[:, to], max_pixels=pixels).float()
 
     forward, backward = flow(centre + 1), flow(centre - 1)
     if forward is None and backward is None:
         return estimate
-    if forward is None or backward is None:
-        velocity = forward if backward is None else -backward
-        steadiness = torch.ones_like(velocity[:, :1])
+    if forward is None or backward is None:  # one neighbour: its motion, with nothing to check it against
+        velocity, change = (forward if backward is None else -backward), None
     else:
-        velocity = (forward - backward) / 2
-        speed = velocity.norm(dim=1, keepdim=True)
-        change = (forward + backward).norm(dim=1, keepdim=True)
-        steadiness = (1 - change / (refinement.tolerance * speed + 1)).clamp(0, 1)
-    length = velocity.norm(dim=1, keepdim=True) * exposure
-    weight = ((length - refinement.min_length) / refinement.min_length).clamp(0, 1) * steadiness
+        velocity, change = (forward - backward) / 2, (forward + backward).norm(dim=1, keepdim=True)
+    speed = velocity.norm(dim=1, keepdim=True)
+    weight = ((speed * exposure - refinement.min_length) / refinement.min_length).clamp(0, 1)
+    if change is not None:
+        weight = weight * (1 - change / (refinement.tolerance * speed + 1)).clamp(0, 1)
     blurred = stack[:, centre].float()
     return refine_to_exposure(blurred, estimate, velocity, exposure, refinement.steps, weight)
