@@ -138,8 +138,11 @@ def test_shutter_tells_an_exposure_conditioned_model_the_exposure(blurry_yuv, tm
     assert same_frames(short, fetch_all(deblur(blurry_yuv, model=WholeForward(net), shutter=90)))
     path = save_safetensors(net.state_dict(), tmp_path / "told.safetensors")
     assert same_frames(fetch_all(deblur(blurry_yuv, model=str(path), shutter=360)), long)
-    with pytest.raises(VSVideoGenError, match="takes no shutter angle .* leave shutter out"):
-        deblur(blurry_yuv, model=small_net(noise_map=False), shutter=180)
+    blind_net = small_net(noise_map=False)
+    for no_refinement in ({"refine": 0}, {"temporal": False, "model": CentreFrame(temporal=False, told=False)}):
+        with pytest.raises(VSVideoGenError, match="takes no shutter angle .* without the refinement .* leave "
+                                                  "shutter out"):
+            deblur(blurry_yuv, **({"model": blind_net, "shutter": 180} | no_refinement))
     for bad in (0, -90, 800, "180", True):
         with pytest.raises(VSVideoGenError, match="is not a shutter angle"):
             deblur(blurry_yuv, model=net, shutter=bad)
@@ -179,13 +182,17 @@ def test_deblur_option_of_vsvideogen_run(blurry_yuv):
 
 
 class CentreFrame(torch.nn.Module):
-    """A deblurrer that changes nothing: the window's centre frame (told the exposure, it ignores it)."""
+    """A deblurrer that changes nothing: the window's centre frame (``temporal=False``: the frame it is given).
+    ``told``: it has an exposure input, which it ignores; without one, being told an exposure fails."""
 
-    temporal = True
-    exposure_conditional = True
+    def __init__(self, temporal: bool = True, told: bool = True) -> None:
+        super().__init__()
+        self.temporal, self.exposure_conditional = temporal, told
 
-    def forward(self, x: torch.Tensor, exposure: float | None = None) -> torch.Tensor:
-        return x[:, x.shape[1] // 2]
+    def forward(self, x: torch.Tensor, **exposure: float) -> torch.Tensor:
+        if exposure and not self.exposure_conditional:
+            raise TypeError("a blind model was told the exposure")
+        return x[:, x.shape[1] // 2] if self.temporal else x
 
 
 def panned_texture(frames: int = 7, speed: int = 8, width: int = 96, height: int = 48):
@@ -222,6 +229,8 @@ def test_told_the_shutter_the_blur_of_fast_motion_is_undone_where_the_network_le
     further = deblur(blurred, model=net, shutter=360, refine=30)  # measured 0.35x
     assert error(further) < 0.8 * error(refined), (error(further), error(refined))
     assert same_in_any_order_and_thread_count(lambda: deblur(blurred[:5], model=net, shutter=360))
+    # a blind model is not told the shutter, and its frame is refined all the same
+    assert same_frames(fetch_all(deblur(blurred, model=CentreFrame(told=False), shutter=360)), fetch_all(refined))
     # frame 3 between two scene cuts has no neighbour to take the motion from: it is the network's alone
     cut = with_props(blurred, {3: {"_SceneChangeNext": 1, "_SceneChangePrev": 1}})
     assert np.array_equal(fetch_all(deblur(cut, model=net, shutter=360))[3][0], fetch_all(blurred)[3][0])
@@ -237,9 +246,7 @@ def test_refine_errors(blurry_yuv):
     for bad in (-1, True, 2.5):
         with pytest.raises(VSVideoGenError, match="is not a step count"):
             deblur(blurry_yuv, model=net, shutter=180, refine=bad)
-    spatial = CentreFrame()
-    spatial.temporal = False
-    spatial.forward = lambda x, exposure=None: x
+    spatial = CentreFrame(temporal=False)
     with pytest.raises(VSVideoGenError, match="refine=5 takes the motion from the neighbouring frames; use temporal=True"):
         deblur(blurry_yuv, model=spatial, temporal=False, shutter=180, refine=5)
     assert deblur(blurry_yuv, model=spatial, temporal=False, shutter=180).num_frames == 5

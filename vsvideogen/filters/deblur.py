@@ -21,7 +21,8 @@ Exposure: a model with an exposure input (``vsvideogen train deblur --exposure-i
 angle the clip was shot with (``shutter=180``); it then removes as much blur as that exposure makes, where a
 blind deblurrer corrects about as much as the exposures it was trained on blur on average. Without ``shutter``
 the same model deblurs blind. Told the shutter, ``deblur`` also refines the network's frame (``refine`` steps,
-default 10; :mod:`vsvideogen.filters._exposure_refine`): the exposure and the motion (SPyNet flow to the
+default 10; :mod:`vsvideogen.filters._exposure_refine`), whichever temporal model made it (a blind model is
+then run blind, and the shutter serves the refinement only): the exposure and the motion (SPyNet flow to the
 neighbouring frames) give the blur itself, and Landweber steps pull the frame towards one whose blur is the
 recorded frame, wherever the motion blurs and stays steady. The networks leave much of a long streak (their
 reach is 28 px a U-Net); the refinement has no reach limit.
@@ -80,11 +81,12 @@ def deblur(
         clip: Constant-format clip (GRAY/YUV/RGB, 8-16-bit integer or 16/32-bit float, YUV 4:4:4/4:2:2/4:2:0).
             The output has the same format, size, length and props.
         shutter: The shutter angle the clip was shot with, in degrees (180: open half of each frame interval,
-            the film standard; 360: all of it; more for frames blended from a slower shutter), for a model with
-            an exposure input (trained with ``vsvideogen train deblur --exposure-input``), which then removes as
-            much blur as that exposure makes; None: unknown, the model deblurs blind. Models are trained on a
-            range of shutters (the bundled ones on 90-360 degrees, see their model cards) and are only
-            measured inside it.
+            the film standard; 360: all of it; more for frames blended from a slower shutter). A model with an
+            exposure input (trained with ``vsvideogen train deblur --exposure-input``) is told it and removes as
+            much blur as that exposure makes; any other model deblurs blind, and the shutter is used by the
+            refinement only (so it needs ``refine`` to run). None: unknown, the model deblurs blind and nothing
+            is refined. Models are trained on a range of shutters (the bundled ones on 90-360 degrees, see their
+            model cards) and are only measured inside it.
         refine: With ``shutter``: Landweber steps that pull the network's frame back to consistency with the
             blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
             frames) make, kept where the motion blurs and stays steady (see
@@ -126,12 +128,15 @@ def deblur(
     dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
     exposure = _exposure(shutter)
     net = _get_model(model, temporal, dev, dtype, shutter)
-    if exposure is not None and not getattr(net, "exposure_conditional", False):
-        what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
-        raise VSVideoGenError(FUNC, f"{what} takes no shutter angle (it deblurs blind); leave shutter out, or use a "
-                                    "model with an exposure input (`vsvideogen train deblur --exposure-input`)")
     window = window_radius(net, radius, FUNC)
     steps = _refine_steps(refine, exposure, window)
+    told = getattr(net, "exposure_conditional", False)
+    if exposure is not None and not told and not steps:
+        what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
+        raise VSVideoGenError(FUNC, f"{what} takes no shutter angle (it deblurs blind), and without the refinement "
+                                    f"(refine={refine!r}, temporal={temporal!r}) nothing else would use it; leave "
+                                    "shutter out, let the refinement run (temporal=True, refine=None or > 0), or use "
+                                    "a model with an exposure input (`vsvideogen train deblur --exposure-input`)")
     channels, modulo, context = net_layout(net, _DEFAULT_CONTEXT, FUNC)
     engine = _Engine(
         net=net,
@@ -142,6 +147,7 @@ def deblur(
         context=context,
         modulo=modulo,
         radius=window,
+        told=exposure if told else None,
         exposure=exposure,
         refinement=replace(DEFAULT_REFINEMENT, steps=steps) if steps else None,
         flow_net=load_flow_net(dev, dtype, FUNC) if steps else None,
@@ -205,13 +211,14 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
 
 class _Engine(WindowEngine):
     """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (``radius=0``: frame ``n``);
-    ``exposure``: what an exposure-conditioned network is told (shutter / 360), or None; ``refinement``: how its
-    frame is then refined (:mod:`vsvideogen.filters._exposure_refine`, with the flow network ``flow_net``), or
-    None."""
+    ``told``: the exposure (shutter / 360) an exposure-conditioned network is told, or None; ``refinement``: how
+    its frame is then refined under ``exposure`` (:mod:`vsvideogen.filters._exposure_refine`, with the flow
+    network ``flow_net``), or None."""
 
-    def __init__(self, *, exposure: float | None, refinement: ExposureRefinement | None,
+    def __init__(self, *, told: float | None, exposure: float | None, refinement: ExposureRefinement | None,
                  flow_net: torch.nn.Module | None, **engine: Any) -> None:
         super().__init__(**engine)
+        self.told = told
         self.exposure = exposure
         self.refinement = refinement
         self.flow_net = flow_net
@@ -220,12 +227,12 @@ class _Engine(WindowEngine):
         with torch.inference_mode():
             source, _image, stack, ids = self.load(n, f if isinstance(f, list) else [f])
             staged = self.radius and self.is_two_stage(self.net)
-            result = self.staged(stack, ids, exposure=self.exposure) if staged else self.tiled([stack])
+            result = self.staged(stack, ids, exposure=self.told) if staged else self.tiled([stack])
             if self.refinement is not None:
                 with self._lock:
                     result = refine_centre(self.flow_net, stack, ids, result, self.exposure, self.refinement)
             return self.converter.to_frame(result, source)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        told = {} if self.exposure is None else {"exposure": self.exposure}
+        told = {} if self.told is None else {"exposure": self.told}
         return run_channels(lambda t, _replicated: self.net(t, **told), x, self.channels)
