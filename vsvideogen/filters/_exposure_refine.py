@@ -2,7 +2,8 @@
 blurred one under the blur that shutter and the clip's motion make (:mod:`vsvideogen.ops.exposure`).
 
 The motion at the centre frame's time is SPyNet's (:func:`vsvideogen.models.registry.load_flow_net`) from the
-blurred centre frame to each blurred neighbour, on whole frames: the velocity is half the difference of the
+blurred centre frame to each blurred neighbour, on whole frames at half their size (``flow_scale``; smoother
+flows, and better on bikes, at half the flow's cost): the velocity is half the difference of the
 two flows (one of them alone when the other neighbour lies across a scene cut or beyond the clip's end;
 none, and so no refinement, when both do). A pixel's change is kept in full where the blur is at least
 ``2 * min_length`` pixels long, not at all below ``min_length`` (no motion, nothing to undo), linearly
@@ -11,13 +12,16 @@ the blur does not hold: the change is kept less, none at all once the velocity c
 times its size plus a pixel over the two frame intervals.
 
 :data:`DEFAULT_REFINEMENT` was chosen on four 12-frame segments of the training clips that the benchmark does
-not score (bikes and bigbuckbunny from frames 40 and 80; docs/experiments/2026-11-27-exposure-refinement-deblur.md).
+not score (bikes and bigbuckbunny from frames 40 and 80; docs/experiments/2026-11-27-exposure-refinement-deblur.md;
+``flow_scale``: docs/experiments/2026-11-27-blind-shutter-from-reblur.md).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from ..models.archs.mc_denoiser import MotionCompensatedDenoiser
 from ..ops.exposure import refine_to_exposure
@@ -32,15 +36,18 @@ class ExposureRefinement:
         min_length: Blur length in pixels from which changes are kept (fully from twice this).
         tolerance: How far the flows to the two neighbours may depart from a constant velocity, relative to
             its size, before a change is no longer kept.
+        flow_scale: The flows are computed on frames this many times smaller (area-averaged), then brought
+            back to full size.
     """
 
     steps: int
     min_length: float
     tolerance: float
+    flow_scale: int = 1
 
 
 #: ``deblur``'s refinement with a ``shutter`` and ``refine=None``.
-DEFAULT_REFINEMENT = ExposureRefinement(steps=10, min_length=0.25, tolerance=1.0)
+DEFAULT_REFINEMENT = ExposureRefinement(steps=10, min_length=0.25, tolerance=1.0, flow_scale=2)
 
 
 def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int], estimate: torch.Tensor,
@@ -54,8 +61,7 @@ def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int]
     def flow(to: int) -> torch.Tensor | None:
         if ids[to] == ids[centre]:
             return None
-        pixels = MotionCompensatedDenoiser.prepare_pixels  # the denoiser's bound on SPyNet's memory
-        return flow_net(frames[:, centre], frames[:, to], max_pixels=pixels).float()
+        return scaled_flow(flow_net, frames[:, centre], frames[:, to], refinement.flow_scale)
 
     forward, backward = flow(centre + 1), flow(centre - 1)
     if forward is None and backward is None:
@@ -70,3 +76,16 @@ def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int]
         weight = weight * (1 - change / (refinement.tolerance * speed + 1)).clamp(0, 1)
     blurred = stack[:, centre].float()
     return refine_to_exposure(blurred, estimate, velocity, exposure, refinement.steps, weight)
+
+
+def scaled_flow(flow_net: torch.nn.Module, first: torch.Tensor, second: torch.Tensor, scale: int) -> torch.Tensor:
+    """``flow_net``'s flow from ``first`` to ``second`` (``[N, 3, H, W]``) computed on both frames area-averaged
+    to ``1 / scale`` of their size, then resized back to ``[N, 2, H, W]`` in full-size pixels (fp32)."""
+    pixels = MotionCompensatedDenoiser.prepare_pixels  # the denoiser's bound on SPyNet's memory
+    if scale == 1:
+        return flow_net(first, second, max_pixels=pixels).float()
+    h, w = first.shape[-2:]
+    small = (math.ceil(h / scale), math.ceil(w / scale))
+    flow = flow_net(*(F.interpolate(x, size=small, mode="area") for x in (first, second)), max_pixels=pixels)
+    flow = F.interpolate(flow.float(), size=(h, w), mode="bilinear", align_corners=False)
+    return torch.cat([flow[:, :1] * (w / small[1]), flow[:, 1:] * (h / small[0])], 1)
