@@ -54,6 +54,12 @@ def check_arguments(clip: vs.VideoNode, temporal: Any, radius: Any, overlap: Any
     return dev, resolve_dtype(fp16, dev, func)
 
 
+def model_label(model: Any) -> str:
+    """How an error message names the ``model`` argument of a filter: ``"this model"`` for a ready module, else
+    ``model='...'``."""
+    return "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
+
+
 def net_layout(net: torch.nn.Module, default_context: int, func: str) -> tuple[int, int, int]:
     """The network's ``channels`` (1 or 3, default 3), ``modulo`` (tile alignment, default 1) and
     ``tile_context`` (default ``default_context``), read from its attributes.

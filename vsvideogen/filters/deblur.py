@@ -51,7 +51,7 @@ from ..models.registry import DEFAULT_MODELS, SHUTTER_BLEND, load_flow_net, load
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_frames
 from ._exposure_refine import DEFAULT_REFINEMENT, ExposureRefinement, refine_centre
-from ._temporal import WindowEngine, check_arguments, net_layout, run_channels, tile_grid, window_radius
+from ._temporal import WindowEngine, check_arguments, model_label, net_layout, run_channels, tile_grid, window_radius
 
 __all__ = ["deblur"]
 
@@ -132,7 +132,7 @@ def deblur(
     steps = _refine_steps(refine, exposure, window)
     told = getattr(net, "exposure_conditional", False)
     if exposure is not None and not told and not steps:
-        what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
+        what = model_label(model)
         raise VSVideoGenError(FUNC, f"{what} takes no shutter angle (it deblurs blind), and without the refinement "
                                     f"(refine={refine!r}, temporal={temporal!r}) nothing else would use it; leave "
                                     "shutter out, let the refinement run (temporal=True, refine=None or > 0), or use "
@@ -195,7 +195,7 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
         net = model.eval()
     else:
         net = load_model(DEFAULT_MODELS["deblur"] if model == "default" else model, "deblur", device, dtype, FUNC)
-    what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
+    what = model_label(model)
     if getattr(net, "noise_conditional", False):
         raise VSVideoGenError(FUNC, f"{what} takes a noise level: it is a denoiser; use it with vsvideogen.denoise, "
                                     "and a `vsvideogen train deblur` export here")

@@ -87,7 +87,7 @@ from ..vs.temporal import map_frames
 from ..vs.tiling import run_tiled
 from ._lru import LRU
 from ._temporal import REPLICATED_NOISE_GAIN, WindowEngine, check_arguments, net_layout, run_channels, tile_grid
-from ._temporal import window_radius
+from ._temporal import model_label, window_radius
 
 __all__ = ["denoise", "SIGMA_PROP"]
 
@@ -193,7 +193,7 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
                                     "'ffdnet-color', a weight file path or a torch.nn.Module")
     if isinstance(model, str) and model == "default":
         return load_model(TEMPORAL_DEFAULT_MODELS.get("denoise") if temporal else None, "denoise", device, dtype, FUNC)
-    what = "this model" if isinstance(model, torch.nn.Module) else f"model={str(model)!r}"
+    what = model_label(model)
     registered = isinstance(model, str) and any(spec.id == model for spec in list_specs())
     if registered and get_spec(model, FUNC).task == "denoise":
         is_temporal = get_spec(model, FUNC).arch in _TEMPORAL_ARCHS
