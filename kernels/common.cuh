@@ -62,3 +62,31 @@ __device__ __forceinline__ Pos4 unflatten4(idx_t i, idx_t c, idx_t h, idx_t w) {
     p.n = i / c;
     return p;
 }
+
+// The four taps and weights of a bilinear sample at (x, y), clamped to an h x w image (border padding, as
+// grid_sample(align_corners=True, padding_mode="border")); offsets use the plane's row and column strides.
+// Computed once per position in fp32 and reused for every channel.
+struct Bilinear {
+    idx_t o00, o01, o10, o11;
+    float wx, wy;
+};
+
+__device__ __forceinline__ Bilinear bilinear_taps(float x, float y, idx_t h, idx_t w, idx_t sh, idx_t sw) {
+    // fminf/fmaxf return the non-NaN operand, so a NaN position still lands inside the image.
+    x = clampf(x, 0.0f, (float)(w - 1));
+    y = clampf(y, 0.0f, (float)(h - 1));
+    const float xf = floorf(x);
+    const float yf = floorf(y);
+    const idx_t x0 = (idx_t)xf;
+    const idx_t y0 = (idx_t)yf;
+    const idx_t x1 = min_idx(x0 + 1, w - 1);
+    const idx_t y1 = min_idx(y0 + 1, h - 1);
+    return Bilinear{y0 * sh + x0 * sw, y0 * sh + x1 * sw, y1 * sh + x0 * sw, y1 * sh + x1 * sw, x - xf, y - yf};
+}
+
+template <typename T>
+__device__ __forceinline__ float bilinear_load(const T* plane, const Bilinear& b) {
+    const float top = load(plane + b.o00) * (1.0f - b.wx) + load(plane + b.o01) * b.wx;
+    const float bottom = load(plane + b.o10) * (1.0f - b.wx) + load(plane + b.o11) * b.wx;
+    return top * (1.0f - b.wy) + bottom * b.wy;
+}

@@ -20,29 +20,11 @@ __device__ __forceinline__ void backward_warp_impl(
     for (idx_t i = thread_start(); i < total; i += thread_step()) {
         const Pos4 p = unflatten4(i, 1, h, w);
         const idx_t px = p.x, py = p.y, pn = p.n;
-        // fminf/fmaxf return the non-NaN operand, so a NaN flow still lands inside the image.
-        const float x = clampf((float)px + load(flow + offset4(fs, pn, 0, py, px)), 0.0f, (float)(w - 1));
-        const float y = clampf((float)py + load(flow + offset4(fs, pn, 1, py, px)), 0.0f, (float)(h - 1));
-        const float xf = floorf(x);
-        const float yf = floorf(y);
-        const float wx = x - xf;
-        const float wy = y - yf;
-        const idx_t x0 = (idx_t)xf;
-        const idx_t y0 = (idx_t)yf;
-        const idx_t x1 = min_idx(x0 + 1, w - 1);
-        const idx_t y1 = min_idx(y0 + 1, h - 1);
+        const Bilinear b = bilinear_taps((float)px + load(flow + offset4(fs, pn, 0, py, px)),
+                                         (float)py + load(flow + offset4(fs, pn, 1, py, px)), h, w, is.h, is.w);
         const T* base = image + pn * is.n;
-        const idx_t o00 = y0 * is.h + x0 * is.w;
-        const idx_t o01 = y0 * is.h + x1 * is.w;
-        const idx_t o10 = y1 * is.h + x0 * is.w;
-        const idx_t o11 = y1 * is.h + x1 * is.w;
         T* dst = out + offset4(os, pn, 0, py, px);
-        for (idx_t ch = 0; ch < c; ++ch) {
-            const T* plane = base + ch * is.c;
-            const float top = load(plane + o00) * (1.0f - wx) + load(plane + o01) * wx;
-            const float bottom = load(plane + o10) * (1.0f - wx) + load(plane + o11) * wx;
-            store(dst + ch * os.c, top * (1.0f - wy) + bottom * wy);
-        }
+        for (idx_t ch = 0; ch < c; ++ch) store(dst + ch * os.c, bilinear_load(base + ch * is.c, b));
     }
 }
 

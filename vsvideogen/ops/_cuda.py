@@ -21,7 +21,7 @@ import torch
 
 from ..errors import VSVideoGenError
 
-KERNEL_FILES = ("warp.cu", "splat.cu", "resize.cu", "color.cu")
+KERNEL_FILES = ("warp.cu", "splat.cu", "resize.cu", "color.cu", "exposure.cu")
 HEADER = "common.cuh"
 BLOCK = 256
 MAX_BLOCKS = 1 << 20  # kernels are grid-stride loops, so a capped grid still covers every element

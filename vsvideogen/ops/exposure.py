@@ -3,10 +3,11 @@
 A shutter open for ``exposure`` frame intervals (the shutter angle / 360) records the mean of the instants it
 stays open. Under a constant velocity ``v`` (pixels per frame interval) the instant ``t`` frame intervals from
 the frame's own time shows the sharp frame moved by ``v t``, so the recorded frame is the mean of the sharp
-frame sampled at ``p - v t`` for ``t`` uniform in ``[-exposure / 2, exposure / 2]``: :func:`exposure_blur`,
-built from :func:`vsvideogen.ops.warp.backward_warp` (CuPy kernel on CUDA, plain torch elsewhere) and so
-needing no kernel of its own. The operator is symmetric in ``t``, hence (for a velocity field that is smooth
-on the scale of the blur) its own adjoint.
+frame sampled at ``p - v t`` for ``t`` uniform in ``[-exposure / 2, exposure / 2]``: :func:`exposure_blur`.
+Every pixel averages the same instants, as many as the frame's longest blur needs. On CUDA the whole blur is one
+kernel launch (``kernels/exposure.cu``: each pixel loops over the instants, summing in fp32); elsewhere
+:func:`exposure_blur_reference` warps the frame once per instant. The operator is symmetric in ``t``, hence (for
+a velocity field that is smooth on the scale of the blur) its own adjoint.
 
 :func:`refine_to_exposure` takes Landweber steps ``x <- clip(x + A(b - A x))`` on ``||A x - b||^2`` from a
 deblurrer's estimate ``x`` of a blurred frame ``b``: where the estimate is still too blurred to explain ``b``,
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ..errors import VSVideoGenError
+from . import _cuda
 from ._checks import check_nchw
 from .warp import backward_warp
 
@@ -56,11 +59,32 @@ def exposure_blur(image: torch.Tensor, velocity: torch.Tensor, exposure: float, 
         taps = exposure_taps(float(velocity.float().norm(dim=1).max()) * exposure)
     if taps == 1 or exposure == 0:
         return image.clone()
+    if _cuda.use_kernel(image, velocity):
+        return exposure_blur_kernel(image, velocity, exposure, taps, _cuda.launcher("exposure_blur", image.device))
+    return exposure_blur_reference(image, velocity, exposure, taps)
+
+
+def exposure_blur_reference(image: torch.Tensor, velocity: torch.Tensor, exposure: float, taps: int) -> torch.Tensor:
+    """:func:`exposure_blur` in plain torch: the frame warped once per instant
+    (:func:`vsvideogen.ops.warp.backward_warp`), the warps summed in fp32 in the order of the instants."""
     total = torch.zeros(image.shape, dtype=torch.float32, device=image.device)
     for k in range(taps):
         t = exposure * (k / (taps - 1) - 0.5)
         total += backward_warp(image, velocity * -t).float()
     return (total / taps).to(image.dtype)
+
+
+def exposure_blur_kernel(image: torch.Tensor, velocity: torch.Tensor, exposure: float, taps: int,
+                         launch: _cuda.Launch) -> torch.Tensor:
+    """:func:`exposure_blur` through the ``exposure_blur_*`` kernel, run by ``launch`` (CuPy on CUDA, a CPU
+    harness in tests): one launch for all ``taps`` (>= 2) instants. ``velocity`` runs as fp32; any strides."""
+    velocity = velocity.float()
+    n, c, h, w = image.shape
+    out = torch.empty((n, c, h, w), dtype=image.dtype, device=image.device)
+    args = [image, velocity, out, np.float32(exposure), np.int32(taps), *map(np.int64, (n, c, h, w))]
+    args += [*_cuda.strides(image), *_cuda.strides(velocity), *_cuda.strides(out)]
+    launch(_cuda.kernel_name("exposure_blur", image.dtype), n * h * w, args)
+    return out
 
 
 def refine_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, velocity: torch.Tensor, exposure: float,
