@@ -2,7 +2,8 @@
 # The one command for a lent GPU machine (offline; Python 3.12 with torch, CuPy, numpy, pytest, safetensors),
 # run from the repo root. In order:
 #   1. the interpolation speed benchmark at 1920x1080 fp16, alone on the GPU (timings must not share it), then
-#      one profiled pipeline pass (op tables: where the pipeline's time goes beside the network);
+#      one profiled pipeline pass (op tables: where the pipeline's time goes beside the network), then the
+#      exposure-blur speed benchmark (deblur's refinement: one kernel launch against a warp per instant);
 #   2. at the same time: the CUDA test suite (pytest -m cuda) and the training runs named in $RUNS, each with a
 #      wall-time budget (--time-limit, counted after its data is ready) so the run ends on time. By default only
 #      the open deblur work (both runs get all the batch-making processes: data, not the GPU, limited the
@@ -23,7 +24,7 @@
 # `.venv/bin/python scripts/gpu-data.py` (clips and photos into ./.gpu-data); then, with the device tool:
 #   run(command="bash scripts/gpu-session.sh", carry=[".whl", ".gpu-data"], timeout_s=570)
 # What comes back under $OUT (default ./gpu-session-out; the device tool returns at most 8 files, 16 MiB each):
-# session.tar (summary.txt, pytest-cuda.txt, interpolate_speed.txt, interpolate_profile.txt) and run-<name>.tar
+# session.tar (summary.txt, pytest-cuda.txt, interpolate_speed.txt, interpolate_profile.txt, exposure_speed.txt) and run-<name>.tar
 # per training run (model.safetensors, model.json, log.jsonl, its console log). Budgets in seconds can be set
 # through the environment (see below).
 set -uo pipefail
@@ -70,6 +71,9 @@ timeout "$BENCH_S" python3 -m benchmarks.interpolate_speed --device "$DEVICE" --
   --frames "$FRAMES" --profile "$OUT/interpolate_profile.txt" >"$OUT/interpolate_speed.log" 2>&1
 bench_rc=$?
 [ "$bench_rc" -eq 0 ] && cp "benchmarks/results/interpolate_speed_$DEVICE.md" "$OUT/interpolate_speed_cuda.md"
+echo "== exposure blur speed ==" >&2
+timeout 60 python3 -m benchmarks.exposure_speed --device "$DEVICE" >"$OUT/exposure_speed.txt" 2>&1
+exposure_rc=$?
 
 echo "== pytest -m cuda and training ==" >&2
 timeout "$TEST_S" python3 -m pytest -q -m cuda tests -p no:cacheprovider --continue-on-collection-errors -rfEs \
@@ -124,6 +128,8 @@ wait
   echo "interpolate_speed: exit $bench_rc"
   grep -E '^\| (pipeline|plain)|^Sanity' "$OUT/interpolate_speed.log"
   head -n 1 "$OUT/interpolate_profile.txt" 2>/dev/null
+  echo "exposure_speed: exit $exposure_rc"
+  grep -E '^\| [0-9]' "$OUT/exposure_speed.txt"
   echo "pytest -m cuda: exit $test_rc: $(tail -n 1 "$OUT/pytest-cuda.txt")"
   cat "$OUT/train-status.txt"
   for log in "$OUT"/train-*.log; do echo "-- $log"; grep -E "done:|error|Error" "$log" | tail -n 3; done
@@ -133,7 +139,7 @@ wait
 pack=$(mktemp -d)
 cat "$OUT/interpolate_speed.log" "$OUT/interpolate_speed_cuda.md" >"$OUT/interpolate_speed.txt" 2>/dev/null
 tar cf "$pack/session.tar" -C "$OUT" summary.txt pytest-cuda.txt interpolate_speed.txt interpolate_profile.txt \
-  nvidia-smi.txt 2>/dev/null
+  exposure_speed.txt nvidia-smi.txt 2>/dev/null
 for run in "$OUT"/runs/*/; do
   name=$(basename "$run")
   weights=model.safetensors  # the export; a run cut short by its timeout left only its last validation's best
