@@ -6,7 +6,7 @@ the frame's own time shows the sharp frame moved by ``v t``, so the recorded fra
 frame sampled at ``p - v t`` for ``t`` uniform in ``[-exposure / 2, exposure / 2]``: :func:`exposure_blur`.
 Every pixel averages the same instants, as many as the frame's longest blur needs. On CUDA the whole blur is one
 kernel launch (``kernels/exposure.cu``: each pixel loops over the instants, summing in fp32); elsewhere
-:func:`exposure_blur_reference` warps the frame once per instant. The operator is symmetric in ``t``, hence (for
+:func:`exposure_blur_reference` samples the frame at every instant's positions with torch's ``grid_sample``. The operator is symmetric in ``t``, hence (for
 a velocity field that is smooth on the scale of the blur) its own adjoint.
 
 :func:`refine_to_exposure` takes Landweber steps ``x <- clip(x + A(b - A x))`` on ``||A x - b||^2`` from a
@@ -19,17 +19,19 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import VSVideoGenError
 from . import _cuda
 from ._checks import check_nchw
-from .warp import backward_warp
 
 #: Largest spacing (pixels) of the instants :func:`exposure_blur` averages along the longest blur.
 TAP_SPACING = 0.5
 #: Most instants :func:`exposure_blur` averages (a blur longer than ``TAP_SPACING * (MAX_TAPS - 1)`` px is
 #: sampled more coarsely).
 MAX_TAPS = 65
+#: Most samples (instants x pixels) one ``grid_sample`` call of :func:`exposure_blur_reference` takes.
+REFERENCE_SAMPLES = 1 << 23
 
 
 def exposure_taps(longest: float) -> int:
@@ -65,12 +67,28 @@ def exposure_blur(image: torch.Tensor, velocity: torch.Tensor, exposure: float, 
 
 
 def exposure_blur_reference(image: torch.Tensor, velocity: torch.Tensor, exposure: float, taps: int) -> torch.Tensor:
-    """:func:`exposure_blur` in plain torch: the frame warped once per instant
-    (:func:`vsvideogen.ops.warp.backward_warp`), the warps summed in fp32 in the order of the instants."""
-    total = torch.zeros(image.shape, dtype=torch.float32, device=image.device)
-    for k in range(taps):
-        t = exposure * (k / (taps - 1) - 0.5)
-        total += backward_warp(image, velocity * -t).float()
+    """:func:`exposure_blur` in plain torch: ``grid_sample`` of the frame at each instant's positions (fp32),
+    summed in fp32. A call samples as many instants as torch has threads (``grid_sample`` on the CPU spreads a
+    batch over them), fewer where that would pass ``REFERENCE_SAMPLES`` samples."""
+    n, c, h, w = image.shape
+    device = image.device
+    # grid_sample's align_corners=True coordinates: -1..1 over pixel centres 0..size-1 (max(.., 1) for 1 px)
+    scale = torch.tensor([2 / max(w - 1, 1), 2 / max(h - 1, 1)], device=device)
+    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
+                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
+    centres = torch.stack((xs, ys), dim=2) * scale - 1  # [H, W, 2]
+    times = [exposure * (k / (taps - 1) - 0.5) for k in range(taps)]
+    chunk = max(1, min(torch.get_num_threads(), REFERENCE_SAMPLES // max(h * w, 1)))
+    total = torch.zeros((n, c, h, w), dtype=torch.float32, device=device)
+    for item in range(n):
+        frame = image[item:item + 1].float()
+        step = velocity[item].float().permute(1, 2, 0) * scale  # [H, W, 2]: the motion in grid units
+        for first in range(0, taps, chunk):
+            minus_t = torch.tensor([-t for t in times[first:first + chunk]], device=device).view(-1, 1, 1, 1)
+            grid = torch.addcmul(centres, minus_t, step)  # the positions p - v t
+            samples = F.grid_sample(frame.expand(grid.shape[0], -1, -1, -1), grid, mode="bilinear",
+                                    padding_mode="border", align_corners=True)
+            total[item] += samples.sum(0)
     return (total / taps).to(image.dtype)
 
 
