@@ -1,4 +1,4 @@
-"""Speed of the exposure blur behind ``deblur``'s refinement: one kernel launch against a warp per instant.
+"""Speed of the exposure blur behind ``deblur``'s refinement: the CUDA kernel beside the torch reference.
 
 ``deblur(clip, shutter=...)`` refines each frame with 10 Landweber steps, two exposure blurs a step
 (:func:`vsvideogen.ops.exposure.refine_to_exposure`), and a blur averages up to 65 instants. Two paths, timed
@@ -6,9 +6,9 @@ in one process on the same inputs:
 
 * ``kernel``: :func:`vsvideogen.ops.exposure.exposure_blur` on CUDA, one launch of ``kernels/exposure.cu``
   that loops over the instants per pixel (CUDA only);
-* ``per-instant warps``: :func:`vsvideogen.ops.exposure.exposure_blur_reference`, one backward warp per
-  instant summed in fp32 (the warp is our CuPy kernel on CUDA, ``grid_sample`` on the CPU): what the
-  refinement ran before the kernel, and what it runs on the CPU.
+* ``torch reference``: :func:`vsvideogen.ops.exposure.exposure_blur_reference`, ``grid_sample`` of the frame
+  at every instant's positions, a few instants per call, summed in fp32: the CPU path (and the path on a GPU
+  without CuPy).
 
 Inputs: a seeded RGB fp32 frame and a velocity field rising smoothly from 0 to ``--speed`` px a frame across
 it (the longest blur sets the instants: 65 at ``--speed 40``, exposure 1). Each path is warmed up once, then
@@ -83,15 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         velocity = torch.cat([ramp * args.speed, ramp * args.speed / 4], 1).to(device)
         for value in args.exposures:
             taps = exposure.exposure_taps(float(velocity.norm(dim=1).max()) * value)
-            paths = {"per-instant warps": lambda: exposure.exposure_blur_reference(image, velocity, value, taps)}
+            paths = {"torch reference": lambda: exposure.exposure_blur_reference(image, velocity, value, taps)}
             if cuda:
                 paths = {"kernel": lambda: exposure.exposure_blur(image, velocity, value, taps), **paths}
             timings = {name: _seconds(call, args.repeats, cuda) for name, call in paths.items()}
             difference = None
             if cuda:
-                difference = float((paths["kernel"]() - paths["per-instant warps"]()).abs().max())
+                difference = float((paths["kernel"]() - paths["torch reference"]()).abs().max())
             for name, seconds in timings.items():
-                speedup = timings["per-instant warps"] / seconds
+                speedup = timings["torch reference"] / seconds
                 rows.append([f"{width}x{height}", common.format_number(value * 360, 0), str(taps), name,
                              common.format_number(seconds * 1e3, 1), common.format_number(seconds * 20, 2),
                              common.format_number(speedup, 1)])
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if not args.no_write:
         header = common.run_header(args.device, repeats=args.repeats, fastest_motion_px=args.speed)
-        note = ("A refinement (10 steps) is 20 blurs; the speed-up is against the per-instant warps on the same "
+        note = ("A refinement (10 steps) is 20 blurs; the speed-up is against the torch reference on the same "
                 "device.")
         path = common.write_results(f"exposure_speed_{device.type}", header, note + "\n\n" + table,
                                     {"rows": records})

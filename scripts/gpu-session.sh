@@ -3,7 +3,7 @@
 # run from the repo root. In order:
 #   1. the interpolation speed benchmark at 1920x1080 fp16, alone on the GPU (timings must not share it), then
 #      one profiled pipeline pass (op tables: where the pipeline's time goes beside the network), then the
-#      exposure-blur speed benchmark (deblur's refinement: one kernel launch against a warp per instant);
+#      exposure-blur speed benchmark (deblur's refinement: the CUDA kernel beside the torch reference);
 #   2. at the same time: the CUDA test suite (pytest -m cuda) and the training runs named in $RUNS, each with a
 #      wall-time budget (--time-limit, counted after its data is ready) so the run ends on time. By default only
 #      the open deblur work (both runs get all the batch-making processes: data, not the GPU, limited the

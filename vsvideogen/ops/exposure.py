@@ -31,7 +31,7 @@ TAP_SPACING = 0.5
 #: sampled more coarsely).
 MAX_TAPS = 65
 #: Most samples (instants x pixels) one ``grid_sample`` call of :func:`exposure_blur_reference` takes.
-REFERENCE_SAMPLES = 1 << 23
+REFERENCE_SAMPLES = 1 << 24
 
 
 def exposure_taps(longest: float) -> int:
