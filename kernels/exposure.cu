@@ -1,7 +1,7 @@
 // Exposure blur: out(p) = the mean of image sampled bilinearly (border clamped) at p - v(p) t for `taps`
 // instants t evenly spread over [-exposure / 2, exposure / 2], v the pixel's velocity (pixels per frame
-// interval, fp32). The reference is vsvideogen.ops.exposure.exposure_blur_reference, which warps the whole
-// frame once per instant.
+// interval, fp32), for taps >= 2 (the caller copies the frame for one). The reference is
+// vsvideogen.ops.exposure.exposure_blur_reference: torch's grid_sample at every instant's positions.
 //
 // One thread per output pixel (n, y, x), looping over the instants: the whole blur is one launch, the sum stays
 // in an fp32 register, and no warped frame is written out. Exported as exposure_blur_<data>.

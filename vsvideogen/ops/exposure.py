@@ -4,10 +4,11 @@ A shutter open for ``exposure`` frame intervals (the shutter angle / 360) record
 stays open. Under a constant velocity ``v`` (pixels per frame interval) the instant ``t`` frame intervals from
 the frame's own time shows the sharp frame moved by ``v t``, so the recorded frame is the mean of the sharp
 frame sampled at ``p - v t`` for ``t`` uniform in ``[-exposure / 2, exposure / 2]``: :func:`exposure_blur`.
-Every pixel averages the same instants, as many as the frame's longest blur needs. On CUDA the whole blur is one
-kernel launch (``kernels/exposure.cu``: each pixel loops over the instants, summing in fp32); elsewhere
-:func:`exposure_blur_reference` samples the frame at every instant's positions with torch's ``grid_sample``. The operator is symmetric in ``t``, hence (for
-a velocity field that is smooth on the scale of the blur) its own adjoint.
+Every pixel averages the same instants, as many as the frame's longest blur needs. On CUDA the whole blur is
+one kernel launch (``kernels/exposure.cu``: each pixel loops over the instants, summing in fp32); elsewhere
+:func:`exposure_blur_reference` samples the frame at every instant's positions with torch's ``grid_sample``.
+The operator is symmetric in ``t``, hence (for a velocity field that is smooth on the scale of the blur) its
+own adjoint.
 
 :func:`refine_to_exposure` takes Landweber steps ``x <- clip(x + A(b - A x))`` on ``||A x - b||^2`` from a
 deblurrer's estimate ``x`` of a blurred frame ``b``: where the estimate is still too blurred to explain ``b``,
