@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from vsvideogen.errors import VSVideoGenError
+from vsvideogen.ops import exposure as exposure_module
 from vsvideogen.ops.exposure import exposure_blur, exposure_taps, refine_to_exposure
+from vsvideogen.ops.warp import backward_warp_reference
 
 
 def texture(h: int = 40, w: int = 64, seed: int = 0) -> torch.Tensor:
@@ -57,6 +59,21 @@ def test_blur_follows_each_pixels_own_velocity():
     blurred = exposure_blur(image, velocity, 1.0)
     torch.testing.assert_close(blurred[..., 20:, :], image[..., 20:, :], atol=1e-5, rtol=0)
     assert (blurred[..., :20, :] - image[..., :20, :]).abs().mean() > 0.01
+
+
+@pytest.mark.parametrize("threads, samples_per_call", [(4, 1 << 24), (4, 2 * 23 * 31), (4, 1), (1, 1 << 24)])
+def test_blur_is_the_mean_of_whole_frame_warps_whatever_the_batching(monkeypatch, threads, samples_per_call):
+    # Instants per grid_sample call: 4 (7 = 4 + 3), 2 (bounded by the samples), 1 and 1 (one thread).
+    # Against the definition done the plain way: the whole frame warped by -v t once per instant, averaged.
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    monkeypatch.setattr(exposure_module, "REFERENCE_SAMPLES", samples_per_call)
+    generator = torch.Generator().manual_seed(6)
+    image = torch.rand(2, 3, 23, 31, generator=generator)
+    velocity = torch.randn(2, 2, 23, 31, generator=generator) * 5
+    taps = 7
+    times = [0.8 * (k / (taps - 1) - 0.5) for k in range(taps)]
+    expected = torch.stack([backward_warp_reference(image, velocity * -t) for t in times]).mean(0)
+    torch.testing.assert_close(exposure_blur(image, velocity, 0.8, taps=taps), expected, atol=2e-6, rtol=0)
 
 
 def test_refinement_recovers_a_blurred_picture_and_keeps_only_the_weighted_change():
