@@ -11,7 +11,8 @@ in one process on the same inputs:
   without CuPy).
 
 Inputs: a seeded RGB fp32 frame and a velocity field rising smoothly from 0 to ``--speed`` px a frame across
-it (the longest blur sets the instants: 65 at ``--speed 40``, exposure 1). Each path is warmed up once, then
+it after the frame's time, half of it before (the refinement's path of two pieces; the longest blur sets the
+instants: 65 at ``--speed 40``, exposure 1). Each path is warmed up once, then
 timed over ``--repeats`` calls, bracketed by ``torch.cuda.synchronize()`` on CUDA. The paths' outputs are
 compared (largest difference) as a sanity check.
 
@@ -81,11 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         image = torch.rand(1, 3, height, width, generator=generator).to(device)
         ramp = torch.linspace(0, 1, width).view(1, 1, 1, width) * torch.linspace(0.5, 1, height).view(1, 1, height, 1)
         velocity = torch.cat([ramp * args.speed, ramp * args.speed / 4], 1).to(device)
+        before = velocity / 2
         for value in args.exposures:
-            taps = exposure.exposure_taps(float(velocity.norm(dim=1).max()) * value)
-            paths = {"torch reference": lambda: exposure.exposure_blur_reference(image, velocity, value, taps)}
+            taps = exposure.exposure_taps(exposure.longest_speed(velocity, before) * value)
+            paths = {"torch reference": lambda: exposure.exposure_blur_reference(image, velocity, before, value, taps)}
             if cuda:
-                paths = {"kernel": lambda: exposure.exposure_blur(image, velocity, value, taps), **paths}
+                paths = {"kernel": lambda: exposure.exposure_blur(image, velocity, value, taps, before=before), **paths}
             timings = {name: _seconds(call, args.repeats, cuda) for name, call in paths.items()}
             difference = None
             if cuda:

@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vsvideogen.filters import _exposure_refine
 from vsvideogen.filters._exposure_refine import scaled_flow
 from vsvideogen.models.registry import load_flow_net
 
@@ -34,3 +35,36 @@ def test_spynet_at_either_scale_finds_a_pan(scale):
     flow = scaled_flow(load_flow_net("cpu", torch.float32, "test"), first, second, scale)
     inner = flow[..., 8:-8, 8:-16]
     assert (inner[:, 0] + 6).abs().mean() < 0.3 and inner[:, 1].abs().mean() < 0.3, inner.mean((0, 2, 3))
+
+
+class BrightnessFlow(torch.nn.Module):
+    """A flow network that answers (100 x the brightness step from ``first`` to ``second``, 0) everywhere."""
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor, max_pixels: int | None = None) -> torch.Tensor:
+        step = (second.mean() - first.mean()) * 100
+        return torch.stack([step.expand(first.shape[-2:]), torch.zeros(first.shape[-2:])])[None]
+
+
+@pytest.mark.parametrize("ids, after, before", [
+    ([0, 1, 2, 3, 4], 15.0, 10.0),  # both neighbours: each half of the exposure follows its own flow
+    ([0, 1, 2, 2, 2], 10.0, 10.0),  # no next frame (a cut or the clip's end): the previous frame's flow alone
+    ([2, 2, 2, 3, 4], 15.0, 15.0),  # no previous frame: the next frame's flow alone
+])
+def test_the_path_after_the_frame_follows_the_next_frame_and_before_it_the_previous(monkeypatch, ids, after, before):
+    # Frames 1, 2, 3 are 0.10, 0.20, 0.35 bright: the flow to the next frame is +15 px, to the previous -10 px,
+    # so the pixels move at 10 px a frame interval before the centre frame's time and 15 after it.
+    brightness = {0: 0.0, 1: 0.10, 2: 0.20, 3: 0.35, 4: 0.5}
+    stack = torch.stack([torch.full((3, 16, 24), brightness[i]) for i in ids])[None]
+    calls = []
+    monkeypatch.setattr(_exposure_refine, "refine_to_exposure",
+                        lambda blurred, estimate, velocity, exposure, steps, weight, *, before: calls.append(
+                            (velocity, before, weight)) or estimate)
+    refinement = _exposure_refine.ExposureRefinement(steps=3, min_length=0.25, tolerance=1.0, flow_scale=1)
+    _exposure_refine.refine_centre(BrightnessFlow(), stack, ids, stack[:, 2], 0.5, refinement)
+    (velocity, prior, weight), = calls
+    torch.testing.assert_close(velocity[:, 0], torch.full((1, 16, 24), after))
+    torch.testing.assert_close(prior[:, 0], torch.full((1, 16, 24), before))
+    assert velocity[:, 1].abs().max() == 0 and prior[:, 1].abs().max() == 0
+    # kept in full unless the two halves differ: by 5 px at a mean speed of 12.5, 1 - 5 / (12.5 + 1) of it
+    expected = 1 - abs(after - before) / ((after + before) / 2 + 1)
+    torch.testing.assert_close(weight, torch.full((1, 1, 16, 24), expected))

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from vsvideogen.ops.color import affine_color_kernel, affine_color_reference
-from vsvideogen.ops.exposure import exposure_blur_kernel, exposure_blur_reference, exposure_taps
+from vsvideogen.ops.exposure import exposure_blur_kernel, exposure_blur_reference, exposure_taps, longest_speed
 from vsvideogen.ops.resize import pixel_shuffle_kernel, pixel_shuffle_reference, resize_kernel, resize_reference
 from vsvideogen.ops.splat import forward_splat_kernel, forward_splat_reference
 from vsvideogen.ops.warp import backward_warp_kernel, backward_warp_reference
@@ -94,13 +94,15 @@ def test_exposure_blur(cpu_kernels, dtype, shape, flow_kind, exposure, geometry)
     generator = torch.Generator().manual_seed(4)
     n, c, h, w = shape
     image = torch.rand(shape, generator=generator).to(DTYPES[dtype])
-    velocity = make_flow(flow_kind, n, h, w, generator)
-    # the tap count the frame's longest blur asks for (up to 65 for "large"), and a fixed small one
-    for taps in (max(2, exposure_taps(float(velocity.norm(dim=1).max()) * exposure)), 3):
-        ref = exposure_blur_reference(image, velocity, exposure, taps)
-        out = exposure_blur_kernel(noncontiguous(image), noncontiguous(velocity), exposure, taps,
-                                   cpu_kernels.launcher(*GEOMETRIES[geometry]))
-        compare("exposure_blur", out, ref)
+    velocity, before = make_flow(flow_kind, n, h, w, generator), make_flow(flow_kind, n, h, w, generator)
+    # the tap count the frame's longest blur asks for (up to 65 for "large"), and a fixed small one; one
+    # velocity for the whole exposure, and another one before the frame's time
+    for taps in (max(2, exposure_taps(longest_speed(velocity, before) * exposure)), 3):
+        for prior in (velocity, before):
+            ref = exposure_blur_reference(image, velocity, prior, exposure, taps)
+            out = exposure_blur_kernel(noncontiguous(image), noncontiguous(velocity), noncontiguous(prior), exposure,
+                                       taps, cpu_kernels.launcher(*GEOMETRIES[geometry]))
+            compare("exposure_blur", out, ref)
 
 
 @pytest.mark.parametrize("geometry", GEOMETRIES)

@@ -73,12 +73,15 @@ def test_warp_and_splat(dtype, shape, flow_scale, launches):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_exposure_blur_and_refinement_match_the_cpu(dtype, launches):
     image, flow, _ = inputs((1, 3, 37, 53), dtype, flow_scale=4.0)
+    before = flow.flip(-1)  # another velocity field before the frame's time
     weight = torch.rand(1, 1, 37, 53, generator=torch.Generator().manual_seed(3)).to("cuda", image.dtype)
-    on_cpu = [t.cpu().float() for t in (image, flow, weight)]
+    on_cpu = [t.cpu().float() for t in (image, flow, weight, before)]
     close(exposure_blur(image, flow, 0.75), exposure_blur(*on_cpu[:2], 0.75).to("cuda", image.dtype))
+    close(exposure_blur(image, flow, 0.75, before=before),
+          exposure_blur(*on_cpu[:2], 0.75, before=on_cpu[3]).to("cuda", image.dtype))
     blurred = exposure_blur(image, flow, 1.0)
-    refined = refine_to_exposure(blurred, image, flow, 1.0, 5, weight)
-    expected = refine_to_exposure(blurred.cpu().float(), on_cpu[0], on_cpu[1], 1.0, 5, on_cpu[2])
+    refined = refine_to_exposure(blurred, image, flow, 1.0, 5, weight, before=before)
+    expected = refine_to_exposure(blurred.cpu().float(), *on_cpu[:2], 1.0, 5, on_cpu[2], before=on_cpu[3])
     close(refined, expected.to("cuda", image.dtype))
     assert any(name.startswith("exposure_blur") for name in launches)
 

@@ -3,17 +3,19 @@ blurred one under the blur that shutter and the clip's motion make (:mod:`vsvide
 
 The motion at the centre frame's time is SPyNet's (:func:`vsvideogen.models.registry.load_flow_net`) from the
 blurred centre frame to each blurred neighbour, on whole frames at half their size (``flow_scale``; smoother
-flows, and better on bikes, at half the flow's cost): the velocity is half the difference of the
-two flows (one of them alone when the other neighbour lies across a scene cut or beyond the clip's end;
-none, and so no refinement, when both do). A pixel's change is kept in full where the blur is at least
-``2 * min_length`` pixels long, not at all below ``min_length`` (no motion, nothing to undo), linearly
-between. Where the two flows disagree on a constant velocity (an acceleration, an occlusion), the model of
-the blur does not hold: the change is kept less, none at all once the velocity changes by ``tolerance``
-times its size plus a pixel over the two frame intervals.
+flows, and better on bikes, at half the flow's cost). A pixel moves along the flow to the next frame in the
+half of the exposure after the frame's time, and along the reverse of the flow to the previous frame in the
+half before it: a path of two straight pieces, so a pixel that speeds up, slows down or turns is still
+followed (one flow for both halves when the other neighbour lies across a scene cut or beyond the clip's end;
+no refinement when both do). A pixel's change is kept in full where the blur is at least ``2 * min_length``
+pixels long, not at all below ``min_length`` (no motion, nothing to undo), linearly between. Where the two
+flows disagree by more than such a path explains (an occlusion, a wrong flow), the change is kept less, none
+at all once they differ by ``tolerance`` times the mean speed plus a pixel.
 
 :data:`DEFAULT_REFINEMENT` was chosen on four 12-frame segments of the training clips that the benchmark does
 not score (bikes and bigbuckbunny from frames 40 and 80; docs/experiments/2026-11-27-exposure-refinement-deblur.md;
-``flow_scale``: docs/experiments/2026-11-27-blind-shutter-from-reblur.md).
+``flow_scale``: docs/experiments/2026-11-27-blind-shutter-from-reblur.md; the path of two pieces and
+``tolerance``: docs/experiments/2026-11-28-two-piece-exposure-path.md).
 """
 from __future__ import annotations
 
@@ -34,8 +36,8 @@ class ExposureRefinement:
     Attributes:
         steps: Landweber steps (0: no refinement).
         min_length: Blur length in pixels from which changes are kept (fully from twice this).
-        tolerance: How far the flows to the two neighbours may depart from a constant velocity, relative to
-            its size, before a change is no longer kept.
+        tolerance: How far the velocities after and before the frame's time may differ, relative to their mean
+            speed, before a change is no longer kept.
         flow_scale: The flows are computed on frames this many times smaller (area-averaged), then brought
             back to full size.
     """
@@ -67,15 +69,17 @@ def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int]
     if forward is None and backward is None:
         return estimate
     if forward is None or backward is None:  # one neighbour: its motion, with nothing to check it against
-        velocity, change = (forward if backward is None else -backward), None
+        after = before = forward if backward is None else -backward
+        speed, change = after.norm(dim=1, keepdim=True), None
     else:
-        velocity, change = (forward - backward) / 2, (forward + backward).norm(dim=1, keepdim=True)
-    speed = velocity.norm(dim=1, keepdim=True)
+        after, before = forward, -backward
+        speed = (after.norm(dim=1, keepdim=True) + before.norm(dim=1, keepdim=True)) / 2
+        change = (after - before).norm(dim=1, keepdim=True)
     weight = ((speed * exposure - refinement.min_length) / refinement.min_length).clamp(0, 1)
     if change is not None:
         weight = weight * (1 - change / (refinement.tolerance * speed + 1)).clamp(0, 1)
     blurred = stack[:, centre].float()
-    return refine_to_exposure(blurred, estimate, velocity, exposure, refinement.steps, weight)
+    return refine_to_exposure(blurred, estimate, after, exposure, refinement.steps, weight, before=before)
 
 
 def scaled_flow(flow_net: torch.nn.Module, first: torch.Tensor, second: torch.Tensor, scale: int) -> torch.Tensor:

@@ -1,16 +1,18 @@
 """The motion blur an open shutter makes, and pulling a deblurred frame back to consistency with it.
 
 A shutter open for ``exposure`` frame intervals (the shutter angle / 360) records the mean of the instants it
-stays open. Under a constant velocity ``v`` (pixels per frame interval) the instant ``t`` frame intervals from
-the frame's own time shows the sharp frame moved by ``v t``, so the recorded frame is the mean of the sharp
-frame sampled at ``p - v t`` for ``t`` uniform in ``[-exposure / 2, exposure / 2]``: :func:`exposure_blur`.
-Every pixel averages the same instants, as many as the frame's longest blur needs. On CUDA the whole blur is
-one kernel launch (``kernels/exposure.cu``: each pixel loops over the instants, summing in fp32); elsewhere
+stays open. The instant ``t`` frame intervals from the frame's own time shows the sharp frame moved by ``v t``,
+so the recorded frame is the mean of the sharp frame sampled at ``p - v t`` for ``t`` uniform in
+``[-exposure / 2, exposure / 2]``: :func:`exposure_blur`. The velocity ``v`` may differ between the half of the
+exposure after the frame's time and the half before it (``before``): a path of two straight pieces, which
+follows a pixel that speeds up, slows down or turns, where one constant velocity cannot. Every pixel averages
+the same instants, as many as the frame's longest blur needs. On CUDA the whole blur is one kernel launch
+(``kernels/exposure.cu``: each pixel loops over the instants, summing in fp32); elsewhere
 :func:`exposure_blur_reference` samples the frame at every instant's positions with torch's ``grid_sample``.
-The operator is symmetric in ``t``, hence (for a velocity field that is smooth on the scale of the blur) its
-own adjoint.
+For a velocity field that is smooth on the scale of the blur, the operator's adjoint is the same blur with
+the two halves' velocities swapped (its own adjoint under a constant velocity).
 
-:func:`refine_to_exposure` takes Landweber steps ``x <- clip(x + A(b - A x))`` on ``||A x - b||^2`` from a
+:func:`refine_to_exposure` takes Landweber steps ``x <- clip(x + A*(b - A x))`` on ``||A x - b||^2`` from a
 deblurrer's estimate ``x`` of a blurred frame ``b``: where the estimate is still too blurred to explain ``b``,
 the steps sharpen it along the motion; a per-pixel weight says how much of the change to keep.
 """
@@ -40,34 +42,49 @@ def exposure_taps(longest: float) -> int:
     return int(min(MAX_TAPS, 1 + math.ceil(max(longest, 0.0) / TAP_SPACING)))
 
 
-def exposure_blur(image: torch.Tensor, velocity: torch.Tensor, exposure: float, taps: int | None = None) -> torch.Tensor:
+def exposure_blur(image: torch.Tensor, velocity: torch.Tensor, exposure: float, taps: int | None = None, *,
+                  before: torch.Tensor | None = None) -> torch.Tensor:
     """The frame a shutter open for ``exposure`` frame intervals records of ``image`` moving at ``velocity``.
 
     Args:
         image: ``[N, C, H, W]`` sharp frame (fp16 or fp32).
-        velocity: ``[N, 2, H, W]`` motion in pixels per frame interval (x, y) at each pixel.
+        velocity: ``[N, 2, H, W]`` motion in pixels per frame interval (x, y) at each pixel, over the half of the
+            exposure after the frame's time.
         exposure: Frame intervals the shutter is open (shutter angle / 360), >= 0.
         taps: Instants averaged, spread evenly over the exposure; None: :func:`exposure_taps` of the longest
-            blur in ``velocity``.
+            blur in ``velocity`` and ``before``.
+        before: ``[N, 2, H, W]`` motion over the half of the exposure before the frame's time; None:
+            ``velocity`` (one constant velocity).
 
     Returns:
-        ``[N, C, H, W]``: the mean of ``image`` sampled at ``p - velocity * t`` (bilinear, border clamped) for
-        ``taps`` times ``t`` evenly from ``-exposure / 2`` to ``exposure / 2``.
+        ``[N, C, H, W]``: the mean of ``image`` sampled at ``p - v t`` (bilinear, border clamped) for ``taps``
+        times ``t`` evenly from ``-exposure / 2`` to ``exposure / 2``, ``v`` being ``velocity`` for ``t >= 0``
+        and ``before`` for ``t < 0``.
     """
     check_nchw("exposure_blur", "image", image)
     check_nchw("exposure_blur", "velocity", velocity, like=image, channels=2)
+    if before is None:
+        before = velocity
+    else:
+        check_nchw("exposure_blur", "before", before, like=image, channels=2)
     if exposure < 0:
         raise VSVideoGenError("exposure_blur", f"exposure={exposure!r}: pass the frame intervals the shutter is open, >= 0")
     if taps is None:
-        taps = exposure_taps(float(velocity.float().norm(dim=1).max()) * exposure)
+        taps = exposure_taps(longest_speed(velocity, before) * exposure)
     if taps == 1 or exposure == 0:
         return image.clone()
-    if _cuda.use_kernel(image, velocity):
-        return exposure_blur_kernel(image, velocity, exposure, taps, _cuda.launcher("exposure_blur", image.device))
-    return exposure_blur_reference(image, velocity, exposure, taps)
+    if _cuda.use_kernel(image, velocity, before):
+        return exposure_blur_kernel(image, velocity, before, exposure, taps, _cuda.launcher("exposure_blur", image.device))
+    return exposure_blur_reference(image, velocity, before, exposure, taps)
 
 
-def exposure_blur_reference(image: torch.Tensor, velocity: torch.Tensor, exposure: float, taps: int) -> torch.Tensor:
+def longest_speed(velocity: torch.Tensor, before: torch.Tensor) -> float:
+    """The largest speed (pixels per frame interval) in either half's velocity field ``[N, 2, H, W]``."""
+    return max(float(v.float().norm(dim=1).max()) for v in (velocity, before))
+
+
+def exposure_blur_reference(image: torch.Tensor, velocity: torch.Tensor, before: torch.Tensor, exposure: float,
+                            taps: int) -> torch.Tensor:
     """:func:`exposure_blur` in plain torch: ``grid_sample`` of the frame at each instant's positions (fp32),
     summed in fp32. A call samples as many instants as torch has threads (``grid_sample`` on the CPU spreads a
     batch over them), fewer where that would pass ``REFERENCE_SAMPLES`` samples."""
@@ -83,41 +100,46 @@ def exposure_blur_reference(image: torch.Tensor, velocity: torch.Tensor, exposur
     total = torch.zeros((n, c, h, w), dtype=torch.float32, device=device)
     for item in range(n):
         frame = image[item:item + 1].float()
-        step = velocity[item].float().permute(1, 2, 0) * scale  # [H, W, 2]: the motion in grid units
+        # the motion in grid units, [H, W, 2], after and before the frame's time
+        after_step = velocity[item].float().permute(1, 2, 0) * scale
+        before_step = before[item].float().permute(1, 2, 0) * scale
         for first in range(0, taps, chunk):
-            minus_t = torch.tensor([-t for t in times[first:first + chunk]], device=device).view(-1, 1, 1, 1)
-            grid = torch.addcmul(centres, minus_t, step)  # the positions p - v t
+            chunk_times = times[first:first + chunk]
+            minus_t = torch.tensor([-t for t in chunk_times], device=device).view(-1, 1, 1, 1)
+            steps = torch.stack([after_step if t >= 0 else before_step for t in chunk_times])
+            grid = torch.addcmul(centres, minus_t, steps)  # the positions p - v t
             samples = F.grid_sample(frame.expand(grid.shape[0], -1, -1, -1), grid, mode="bilinear",
                                     padding_mode="border", align_corners=True)
             total[item] += samples.sum(0)
     return (total / taps).to(image.dtype)
 
 
-def exposure_blur_kernel(image: torch.Tensor, velocity: torch.Tensor, exposure: float, taps: int,
-                         launch: _cuda.Launch) -> torch.Tensor:
+def exposure_blur_kernel(image: torch.Tensor, velocity: torch.Tensor, before: torch.Tensor, exposure: float,
+                         taps: int, launch: _cuda.Launch) -> torch.Tensor:
     """:func:`exposure_blur` through the ``exposure_blur_*`` kernel, run by ``launch`` (CuPy on CUDA, a CPU
-    harness in tests): one launch for all ``taps`` (>= 2) instants. ``velocity`` runs as fp32; any strides."""
-    velocity = velocity.float()
+    harness in tests): one launch for all ``taps`` (>= 2) instants. Both velocities run as fp32; any strides."""
+    velocity, before = velocity.float(), before.float()
     n, c, h, w = image.shape
     out = torch.empty((n, c, h, w), dtype=image.dtype, device=image.device)
-    args = [image, velocity, out, np.float32(exposure), np.int32(taps), *map(np.int64, (n, c, h, w))]
-    args += [*_cuda.strides(image), *_cuda.strides(velocity), *_cuda.strides(out)]
+    args = [image, velocity, before, out, np.float32(exposure), np.int32(taps), *map(np.int64, (n, c, h, w))]
+    args += [*_cuda.strides(image), *_cuda.strides(velocity), *_cuda.strides(before), *_cuda.strides(out)]
     launch(_cuda.kernel_name("exposure_blur", image.dtype), n * h * w, args)
     return out
 
 
 def refine_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, velocity: torch.Tensor, exposure: float,
-                       steps: int, weight: torch.Tensor) -> torch.Tensor:
+                       steps: int, weight: torch.Tensor, *, before: torch.Tensor | None = None) -> torch.Tensor:
     """``estimate`` moved towards a sharp frame whose :func:`exposure_blur` is ``blurred``.
 
     Args:
         blurred: ``[N, C, H, W]`` recorded frame, 0..1.
         estimate: A deblurrer's sharp estimate of it, same shape.
-        velocity: ``[N, 2, H, W]`` motion at ``blurred``'s time, pixels per frame interval.
+        velocity: ``[N, 2, H, W]`` motion after ``blurred``'s time, pixels per frame interval.
         exposure: Frame intervals the shutter was open (shutter angle / 360).
-        steps: Landweber steps ``x <- clamp(x + A(blurred - A x), 0, 1)`` from ``estimate``, ``A`` the exposure
-            blur (its own adjoint); 0 returns ``estimate``.
+        steps: Landweber steps ``x <- clamp(x + A*(blurred - A x), 0, 1)`` from ``estimate``, ``A`` the exposure
+            blur and ``A*`` the same blur with ``velocity`` and ``before`` swapped; 0 returns ``estimate``.
         weight: ``[N, 1, H, W]`` in 0..1, the share of each pixel's change to keep (0: the estimate).
+        before: ``[N, 2, H, W]`` motion before ``blurred``'s time; None: ``velocity``.
 
     Computed in fp32; returned in ``estimate``'s dtype.
     """
@@ -125,10 +147,11 @@ def refine_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, velocity: 
     if steps <= 0:
         return estimate
     b, x0 = blurred.float(), estimate.float()
-    v = velocity.float()
-    taps = exposure_taps(float(v.norm(dim=1).max()) * exposure)
+    after = velocity.float()
+    prior = after if before is None else before.float()
+    taps = exposure_taps(longest_speed(after, prior) * exposure)
     x = x0
     for _ in range(steps):
-        residual = b - exposure_blur(x, v, exposure, taps)
-        x = (x + exposure_blur(residual, v, exposure, taps)).clamp(0.0, 1.0)
+        residual = b - exposure_blur(x, after, exposure, taps, before=prior)
+        x = (x + exposure_blur(residual, prior, exposure, taps, before=after)).clamp(0.0, 1.0)
     return (x0 + weight.float() * (x - x0)).to(estimate.dtype)
