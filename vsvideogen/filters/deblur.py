@@ -23,8 +23,9 @@ blind deblurrer corrects about as much as the exposures it was trained on blur o
 the same model deblurs blind. Told the shutter, ``deblur`` also refines the network's frame (``refine`` steps,
 default 10; :mod:`vsvideogen.filters._exposure_refine`), whichever temporal model made it (a blind model is
 then run blind, and the shutter serves the refinement only): the exposure and the motion (SPyNet flow to the
-neighbouring frames) give the blur itself, and Landweber steps pull the frame towards one whose blur is the
-recorded frame, wherever the motion blurs and stays steady. The networks leave much of a long streak (their
+neighbouring frames) give the blur itself, each pixel moving along the flow to the next frame after the frame's
+time and along the reversed flow to the previous one before it, and Landweber steps pull the frame towards one
+whose blur is the recorded frame, wherever the motion blurs and the two flows agree on such a path. The networks leave much of a long streak (their
 reach is 28 px a U-Net); the refinement has no reach limit.
 
 ``model="default"`` is the registered default deblur model
@@ -89,7 +90,7 @@ def deblur(
             model cards) and are only measured inside it.
         refine: With ``shutter``: Landweber steps that pull the network's frame back to consistency with the
             blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
-            frames) make, kept where the motion blurs and stays steady (see
+            frames) make, kept where the motion blurs and the two flows agree on its path (see
             :mod:`vsvideogen.filters._exposure_refine`). None: 10 steps with a ``shutter`` (0 without one);
             0: the network alone; more steps sharpen long streaks further and cost more. Needs
             ``temporal=True``.
