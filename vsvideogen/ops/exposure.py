@@ -100,17 +100,14 @@ def exposure_blur_reference(image: torch.Tensor, velocity: torch.Tensor, before:
     total = torch.zeros((n, c, h, w), dtype=torch.float32, device=device)
     for item in range(n):
         frame = image[item:item + 1].float()
-        # the motion in grid units, [H, W, 2], after and before the frame's time
-        after_step = velocity[item].float().permute(1, 2, 0) * scale
-        before_step = before[item].float().permute(1, 2, 0) * scale
-        for first in range(0, taps, chunk):
-            chunk_times = times[first:first + chunk]
-            minus_t = torch.tensor([-t for t in chunk_times], device=device).view(-1, 1, 1, 1)
-            steps = torch.stack([after_step if t >= 0 else before_step for t in chunk_times])
-            grid = torch.addcmul(centres, minus_t, steps)  # the positions p - v t
-            samples = F.grid_sample(frame.expand(grid.shape[0], -1, -1, -1), grid, mode="bilinear",
-                                    padding_mode="border", align_corners=True)
-            total[item] += samples.sum(0)
+        for field, half in ((before, [t for t in times if t < 0]), (velocity, [t for t in times if t >= 0])):
+            step = field[item].float().permute(1, 2, 0) * scale  # [H, W, 2]: this half's motion in grid units
+            for first in range(0, len(half), chunk):
+                minus_t = torch.tensor([-t for t in half[first:first + chunk]], device=device).view(-1, 1, 1, 1)
+                grid = torch.addcmul(centres, minus_t, step)  # the positions p - v t
+                samples = F.grid_sample(frame.expand(grid.shape[0], -1, -1, -1), grid, mode="bilinear",
+                                        padding_mode="border", align_corners=True)
+                total[item] += samples.sum(0)
     return (total / taps).to(image.dtype)
 
 
