@@ -234,9 +234,12 @@ def test_told_the_shutter_the_blur_of_fast_motion_is_undone_where_the_network_le
     # frame 3 between two scene cuts has no neighbour to take the motion from: it is the network's alone
     cut = with_props(blurred, {3: {"_SceneChangeNext": 1, "_SceneChangePrev": 1}})
     assert np.array_equal(fetch_all(deblur(cut, model=net, shutter=360))[3][0], fetch_all(blurred)[3][0])
-    # a still picture has no motion blur to refine
+    # a still picture has no motion blur to refine: only SPyNet's sub-pixel noise (a median 0.05 px between
+    # identical frames) reaches the refinement, which blurs from 1/32 px on, and barely moves the frame
+    # (measured: at most 1.5 and on average 0.04 of 255)
     still = core.std.Splice([blurred[2]] * 5)
-    assert same_frames(fetch_all(deblur(still, model=net, shutter=360)), fetch_all(still))
+    change = np.abs(np.stack(fetch_all(deblur(still, model=net, shutter=360))) - np.stack(fetch_all(still)))
+    assert change.max() < 3 / 255 and change.mean() < 0.2 / 255, (change.max() * 255, change.mean() * 255)
 
 
 def test_refine_errors(blurry_yuv):
@@ -265,19 +268,20 @@ def carphone_instants():
 # +0.44 / +0.85 at 90 (deblur-long-exposure at 90 degrees: +0.49 / -2.15 / -1.57; it over-sharpens short exposures,
 # which is why it is not the default). Told the shutter, the default (deblur-shutter interpolated towards
 # deblur-long-exposure, registry.SHUTTER_BLEND, then refined against the blur along a path of two pieces,
-# refine=10, flows at half size): +3.34 / +3.27 / +3.56 at 360 degrees, +2.47 / +2.47 / +2.84 at 270, +1.82 /
-# +2.13 / +1.88 at 180 and +1.18 / +1.08 / +1.40 at 90 (one constant velocity, before session 14: +2.69 / +2.94 /
-# +2.68, +2.18 / +2.29 / +2.30, +1.62 / +2.06 / +1.70, +1.17 / +1.04 / +1.35). The
+# refine=10, flows at half size, blurs from 1/32 px on): +3.72 / +3.99 / +3.98 at 360 degrees, +3.40 / +3.57 /
+# +3.76 at 270, +3.37 / +2.73 / +2.93 at 180 and +2.56 / +1.24 / +1.85 at 90 (one constant velocity, blurs from
+# 1/4 px on, before session 14: +2.69 / +2.94 / +2.68, +2.18 / +2.29 / +2.30, +1.62 / +2.06 / +1.70, +1.17 /
+# +1.04 / +1.35). The
 # network alone (refine=0): +1.90 / +2.38 / +2.30 at 360 (all deblur-long-exposure), +1.49 / +1.93 / +1.83 at 270,
 # +1.32 / +1.77 / +1.57 at 180 and +1.16 / +1.01 / +1.25 at 90 (deblur-shutter).
 @pytest.mark.parametrize("model, span, told, refine, least, mean", [
     ("default", 2, False, None, 1.0, 1.5),  # a 180-degree shutter
     ("default", 1, False, None, 0.2, 0.5),  # 90 degrees: a little blur, and the default must not make it worse
-    ("default", 4, True, None, 2.9, 3.1),  # told the shutter: 360 degrees
+    ("default", 4, True, None, 3.3, 3.6),  # told the shutter: 360 degrees
     ("default", 4, True, 0, 1.5, 2.0),  # the network alone
-    ("default", 3, True, None, 2.1, 2.4),  # 270
-    ("default", 2, True, None, 1.5, 1.7),  # 180
-    ("default", 1, True, None, 0.8, 1.0),  # 90: told, it corrects short exposures less and gains more than blind
+    ("default", 3, True, None, 3.0, 3.2),  # 270
+    ("default", 2, True, None, 2.4, 2.7),  # 180
+    ("default", 1, True, None, 1.0, 1.5),  # 90: told, it corrects short exposures less and gains more than blind
 ])
 def test_bundled_models_sharpen_held_out_motion_blur(carphone_instants, model, span, told, refine, least, mean):
     # Motion blur as benchmarks/restore makes it: the mean of the 2 * span + 1 instants within span / 8 of a

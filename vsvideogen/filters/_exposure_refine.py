@@ -14,8 +14,8 @@ at all once they differ by ``tolerance`` times the mean speed plus a pixel.
 
 :data:`DEFAULT_REFINEMENT` was chosen on four 12-frame segments of the training clips that the benchmark does
 not score (bikes and bigbuckbunny from frames 40 and 80; docs/experiments/2026-11-27-exposure-refinement-deblur.md;
-``flow_scale``: docs/experiments/2026-11-27-blind-shutter-from-reblur.md; the path of two pieces and
-``tolerance``: docs/experiments/2026-11-27-two-piece-exposure-path.md).
+``flow_scale``: docs/experiments/2026-11-27-blind-shutter-from-reblur.md; the path of two pieces,
+``tolerance`` and ``min_length``: docs/experiments/2026-11-27-two-piece-exposure-path.md).
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class ExposureRefinement:
 
 
 #: ``deblur``'s refinement with a ``shutter`` and ``refine=None``.
-DEFAULT_REFINEMENT = ExposureRefinement(steps=10, min_length=0.25, tolerance=2.0, flow_scale=2)
+DEFAULT_REFINEMENT = ExposureRefinement(steps=10, min_length=0.03125, tolerance=2.0, flow_scale=2)
 
 
 def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int], estimate: torch.Tensor,
