@@ -21,6 +21,9 @@ LONG_SIDE = 1280
 
 
 def main(out: Path) -> None:
+    if not DEFAULT_WALLPAPERS.is_dir():
+        raise SystemExit(f"gpu-data: {DEFAULT_WALLPAPERS} is missing: install Debian's plasma-workspace-wallpapers "
+                         "(apt-get download it, then dpkg -i), or the runs train on the clips alone")
     for folder in ("clips", "val", "photos", "val-photos"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     train_clips, val_clip = training_clips(None), held_out_clip(None)
