@@ -27,6 +27,7 @@ from vsvideogen.train.blur import (
     photo_window,
 )
 from vsvideogen.train.deblur import BlurWindows, DeblurTask, validation_windows
+from vsvideogen.train.denoise import held_out_starts
 from vsvideogen.train.footage import Footage
 
 SHARP = BlurConfig(defocus_prob=0.0, max_noise=0.0)
@@ -241,6 +242,39 @@ def test_task_batches_loss_and_validation():
         BlurWindows([], [], 1, config)
 
 
+def test_validation_on_motion_blur_alone_is_the_score_and_the_mixed_set_is_logged():
+    # one exposure for every window, and every mixed window defocused: the two sets differ by the finish alone
+    config = BlurConfig(subframes=2, exposure=(0.5, 0.5), defocus_prob=1.0, max_defocus=3.0, max_noise=2.0)
+    mixed = validation_windows(moving_bar(9), linear_blend, 2, radius=1, config=config, max_side=32)
+    motion = validation_windows(moving_bar(9), linear_blend, 2, radius=1, config=config, max_side=32, motion_only=True)
+    assert torch.equal(motion.exposure, mixed.exposure) and torch.equal(motion.sharp, mixed.sharp)
+    assert torch.equal(motion.blurred * 255, (motion.blurred * 255).round())  # 8 bits, as the benchmark reads
+    # without defocus or noise, the first window's first frame is the sharp footage wherever nothing moved over
+    # its exposure (its neighbours each side are the same there)
+    bar = moving_bar(9)
+    starts, (y, x, h, w) = held_out_starts(bar, 2, 3, 32)
+    f = starts[0]
+    crop = torch.from_numpy(bar.frames[max(f - 1, 0) : f + 2, y : y + h, x : x + w].astype(np.float32) / 255)
+    still = (crop == crop[f - max(f - 1, 0)]).all(0).all(-1)
+    assert 100 < still.sum() < h * w
+    sharp = crop[f - max(f - 1, 0)].permute(2, 0, 1)
+    assert torch.equal(motion.blurred[0, 0][:, still], sharp[:, still])
+    assert not torch.equal(mixed.blurred[0, 0][:, still], sharp[:, still])
+    windows = BlurWindows([blurred_footage(moving_bar(), linear_blend, config)], [], radius=1, config=config)
+    task = DeblurTask(windows, mixed, radius=1, features=4, val_motion=motion)
+    assert task.reference_psnr > task.reference_psnr_mixed + 1  # defocus and noise cost more than the motion
+    model = task.build_model().eval()  # a fresh network returns its input's centre frame
+    with torch.no_grad():
+        score, extra = task.validate(model, torch.device("cpu"))
+    assert score == pytest.approx(task.reference_psnr, abs=1e-3)
+    assert extra == {"val_psnr_mixed": pytest.approx(task.reference_psnr_mixed, abs=1e-3)}
+    facts = task.facts()
+    assert facts["val_motion_windows"] == 2 and facts["val_reference_blurred_psnr"] == task.reference_psnr
+    with pytest.raises(VSVideoGenError, match="must have 3 frames"):
+        DeblurTask(windows, mixed, radius=1, val_motion=validation_windows(moving_bar(9), linear_blend, 1, radius=2,
+                                                                           config=config, max_side=32, motion_only=True))
+
+
 def test_parser_help_defaults_match_the_blur_config():
     args = cli.build_parser().parse_args(["train", "deblur"])
     assert args.crop == 128 and args.subframes is None  # unset blur options take BlurConfig's values
@@ -282,6 +316,9 @@ def test_cli_three_steps_export_a_model_the_filter_runs(tmp_path: Path, capsys):
     assert meta["task"] == "deblur" and meta["arch"] == "temporal-deblurrer" and meta["radius"] == 2
     assert meta["steps"] == 3 and meta["val"] == bikes and meta["blur"]["subframes"] == 2 and meta["photos"] == 1
     assert meta["val_psnr"] >= meta["val_reference_blurred_psnr"] - 1
+    assert meta["val_motion_windows"] == meta["val_windows"] == 1 and meta["val_reference_blurred_psnr_mixed"] > 10
+    assert all("val_psnr_mixed" in r for r in map(json.loads, (out / "log.jsonl").read_text().splitlines())
+               if r.get("val_psnr") is not None)
     assert meta["exposure_input"] is False and "shutter" not in meta["usage"]
 
     clip = vs.core.bs.VideoSource(carphone)[:5]

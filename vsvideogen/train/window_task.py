@@ -117,9 +117,12 @@ class WindowTask:
 
     def validate(self, model: torch.nn.Module, device: torch.device) -> float:
         """Mean PSNR (dB) of the restored held-out centre frames."""
-        if self.val is None:
-            return math.nan
-        inputs, target = self.split(self.val)
+        return math.nan if self.val is None else self.mean_psnr(model, device, self.val)
+
+    def mean_psnr(self, model: torch.nn.Module, device: torch.device, batch: Any) -> float:
+        """Mean PSNR (dB) of the restored centre frames of ``batch`` (a held-out set in the form :meth:`split`
+        reads), :attr:`val_batch` windows per forward pass."""
+        inputs, target = self.split(batch)
         scores = []
         for start in range(0, len(target), self.val_batch):
             part = slice(start, start + self.val_batch)
