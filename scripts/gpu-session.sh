@@ -8,9 +8,11 @@
 #      wall-time budget (--time-limit, counted after its data is ready) so the run ends on time. By default only
 #      the open deblur work (both runs get all the batch-making processes: data, not the GPU, limited the
 #      earlier deblur runs):
-#        deblur-shutter (the bundled deblurrer told the shutter, continued: 710 CPU steps so far) and
-#        deblur-deep (the blind default grown to 5 scales a U-Net, 100 px of reach instead of 28, for the long
-#        streaks it leaves; a CPU try gained 0.0-0.16 dB in 990 steps);
+#        deblur-shutter (the bundled deblurrer told the shutter, continued) and deblur-deep (the blind default
+#        grown to 5 scales a U-Net, 100 px of reach instead of 28). Their H200 runs of 2026-11-27 (4000-5200
+#        steps each) gained on the validation of that day but lost on motion blur alone, which the trainer now
+#        validates on (docs/experiments/2026-11-27-gpu-deblur-runs.md): a run that drifts the same way again
+#        keeps its starting weights;
 #      on request (RUNS="... deblur deblur-wide upscale-x4 upscale-x2-gan denoise-motion"):
 #        deblur (the blind default, continued); deblur-wide (width 48, from scratch);
 #        upscale-x4 (fidelity x4 from scratch), then upscale-x4-gan from it;
