@@ -19,18 +19,18 @@ output is converted to float RGB and scored on the 0..255 scale against the clea
 for SD, BT.709 for HD; full-range 0..255, float64). fps: processed frames per wall-clock second, all frames
 (context included) pulled through VapourSynth, conversions included, on the machine in the header.
 
-Deblurring. Motion blur is synthesised from real motion: ``vsvideogen.interpolate(clip, 8)`` (the bundled
-default model) makes 8 instants per frame interval, and blurred frame ``n`` is the mean of instants
-``n + j/8``, ``|j| <= s`` for each shutter angle of ``--shutters`` (``s = 4``: a 360-degree shutter centred on
-real frame ``n``, as :mod:`vsvideogen.train.blur` defines blur, exposure half-span 0.5; ``s = 2``: 180
-degrees, the film standard), rounded to 8-bit RGB; the truth is the real frame ``n``. Rows, one table per
+Deblurring. Motion blur is synthesised from real motion: ``vsvideogen.interpolate(clip, K)`` (the bundled
+default model; ``K = --blur-factor``, default 8) makes K instants per frame interval, and blurred frame ``n``
+is the mean of instants ``n + j/K``, ``|j| <= s`` for each shutter angle of ``--shutters`` (``s = K/2``: a
+360-degree shutter centred on real frame ``n``, as :mod:`vsvideogen.train.blur` defines blur, exposure
+half-span 0.5; ``s = K/4``: 180 degrees, the film standard), rounded to 8-bit RGB; the truth is the real frame ``n``. Rows, one table per
 shutter: the blurred input, unsharp masks, and ``vsvideogen.deblur`` when it and a model exist (blind; told the
 shutter, with its default refinement and with ``refine=0``; ``deblur-long-exposure``).
 
 Usage::
 
     .venv/bin/python -m benchmarks.restore [--sigmas 15 25 50] [--shutters 360 270 180 90] [--frames N|all] [--clips ...]
-        [--device cpu]
+        [--device cpu] [--blur-factor 8]
         [--model-temporal PATH] [--model-deblur PATH] [--methods ...] [--out DIR] [--no-write]
 
 (``--frames 0`` skips denoising, ``--deblur-frames 0`` deblurring.)
@@ -443,35 +443,42 @@ def run_method(method: Method, case: Case, ctx: Context, truth: Truth) -> dict:
 
 # --- deblurring -------------------------------------------------------------------------------------------
 
-BLUR_FACTOR = 8
+#: Instants per frame interval of the synthetic blur (the training default too). At bikes' fastest motion, about
+#: 40 px a frame, 8 instants are up to 5 px apart, so a short shutter there leaves a few separate copies rather
+#: than a camera's streak; 32 would make a streak, but the interpolation network's frames within 3/32 of a frame
+#: interval of a real frame are worse than those 1/8 away, and they would blur every frame
+#: (docs/experiments/2026-11-27-continuous-motion-blur.md).
+DEFAULT_BLUR_FACTOR = 8
 #: Shutter angles the deblurring tables are made for: 360 degrees (exposure half-span 0.5 frame interval, the
 #: longest of vsvideogen.train.blur's default range) down to 90; 180 is the film standard.
 DEFAULT_SHUTTERS = (360.0, 270.0, 180.0, 90.0)
 
 
-def blur_span(shutter: float) -> int:
-    """Instants each side of the real frame a ``shutter``-degree exposure averages (4 for 360 degrees): the
-    training blur's own rule, :func:`vsvideogen.train.blur.blur_level`."""
+def blur_span(shutter: float, factor: int) -> int:
+    """Instants each side of the real frame a ``shutter``-degree exposure averages with ``factor`` instants a
+    frame interval (``factor / 2`` for 360 degrees): the training blur's own rule,
+    :func:`vsvideogen.train.blur.blur_level`."""
     from vsvideogen.train.blur import blur_level
 
-    return blur_level(shutter / 720, BLUR_FACTOR)
+    return blur_level(shutter / 720, factor)
 
 
-def blurred_frames(clip: vs.VideoNode, device: str, shutters: list[float]) -> tuple[dict[float, list[np.ndarray]], float]:
+def blurred_frames(clip: vs.VideoNode, device: str, shutters: list[float],
+                   factor: int = DEFAULT_BLUR_FACTOR) -> tuple[dict[float, list[np.ndarray]], float]:
     """Blurred frames 1 .. len-2 of ``clip`` (see the module docstring) as uint8 RGB for each shutter angle, from
-    one interpolation, and the seconds taken."""
+    one interpolation of ``factor`` instants a frame interval, and the seconds taken."""
     from vsvideogen import interpolate
 
     start = time.perf_counter()
-    sub = interpolate(clip, BLUR_FACTOR, model="default", scene_change=None, device=device, fp16=False)
+    sub = interpolate(clip, factor, model="default", scene_change=None, device=device, fp16=False)
     sub = sub.resize.Bicubic(format=vs.RGBS)
     out: dict[float, list[np.ndarray]] = {s: [] for s in shutters}
-    widest = max(blur_span(s) for s in shutters)
+    widest = max(blur_span(s, factor) for s in shutters)
     for n in range(1, clip.num_frames - 1):
-        instants = {j: np.stack(common.frame_planes(sub.get_frame(BLUR_FACTOR * n + j))).astype(np.float64)
+        instants = {j: np.stack(common.frame_planes(sub.get_frame(factor * n + j))).astype(np.float64)
                     for j in range(-widest, widest + 1)}
         for shutter in shutters:
-            span = blur_span(shutter)
+            span = blur_span(shutter, factor)
             mean = np.mean([instants[j] for j in range(-span, span + 1)], axis=0)
             out[shutter].append(np.clip(np.rint(mean * 255.0), 0, 255).astype(np.uint8))
     return out, time.perf_counter() - start
@@ -484,13 +491,13 @@ def unsharp(clip: vs.VideoNode, amount: float) -> vs.VideoNode:
     return core.std.Expr([rgb, blur], f"x x y - {amount} * +")
 
 
-def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Context,
-                notes: dict[str, str]) -> tuple[dict[float, dict], dict]:
+def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Context, notes: dict[str, str],
+                factor: int) -> tuple[dict[float, dict], dict]:
     """Rows of the deblur tables (one a shutter angle) for one clip (``clip``: N scored frames, CONTEXT each
-    side and 1 more each side to interpolate from)."""
+    side and 1 more each side to interpolate from), blurred with ``factor`` instants a frame interval."""
     truth_clip = truth_rgb(clip)[1:-1]
     planes = [np.stack(common.frame_planes(f)) for f in truth_clip.frames()]
-    blurred, synth_seconds = blurred_frames(clip, ctx.device, shutters)
+    blurred, synth_seconds = blurred_frames(clip, ctx.device, shutters, factor)
     matrix = int(clip.get_frame(0).props.get("_Matrix", common.MATRIX_BT709))
     weights = luma_weights(matrix)
     first = CONTEXT if len(planes) >= 2 * CONTEXT + 1 else 0
@@ -518,7 +525,8 @@ def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Conte
             rows[key] = {"available": True, **score(truth, frames, seconds)}
             _log(f"{name} deblur, {shutter:g} degrees: {key}: Y-PSNR {rows[key]['y_psnr']:.2f} dB, RGB-PSNR "
                  f"{rows[key]['rgb_psnr']:.2f} dB, {rows[key]['fps']:.2f} fps")
-    return tables, {"frames": len(rgb), "processed": len(planes), "synthesis_seconds": synth_seconds}
+    return tables, {"frames": len(rgb), "processed": len(planes), "synthesis_seconds": synth_seconds,
+                    "blur_factor": factor}
 
 
 def _deblur(clip: vs.VideoNode, ctx: Context, model: str, shutter: float | None = None,
@@ -559,6 +567,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "are processed as temporal context")
     parser.add_argument("--shutters", nargs="+", type=shutter_angle, default=list(DEFAULT_SHUTTERS), metavar="DEG",
                         help="shutter angles of the synthetic motion blur, one deblurring table each (default 360 270 180 90)")
+    parser.add_argument("--blur-factor", type=_blur_factor, default=DEFAULT_BLUR_FACTOR,
+                        metavar="K", help=f"instants per frame interval of the synthetic blur (default "
+                        f"{DEFAULT_BLUR_FACTOR})")
     parser.add_argument("--deblur-frames", type=common.count_parser(0, "frames"), default=DEFAULT_DEBLUR_FRAMES,
                         help=f"scored frames per clip in the deblur section (default {DEFAULT_DEBLUR_FRAMES}; 0 skips it)")
     parser.add_argument("--crop", type=_crop, default=DEFAULT_CROP, metavar="WxH|none",
@@ -587,6 +598,17 @@ def _crop(text: str) -> tuple[int, int] | None:
     if not (width.isdigit() and height.isdigit() and int(width) >= 16 and int(height) >= 16):
         raise argparse.ArgumentTypeError(f"{text!r} is not WxH (e.g. 640x360) or 'none'")
     return int(width), int(height)
+
+
+def _blur_factor(text: str) -> int:
+    try:
+        factor = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of instants") from None
+    if factor < 4:
+        raise argparse.ArgumentTypeError(f"{factor}: need at least 4 instants per frame interval (90 degrees: one "
+                                         "each side)")
+    return factor
 
 
 def centre_crop(clip: vs.VideoNode, crop: tuple[int, int] | None) -> vs.VideoNode:
@@ -657,7 +679,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.clips:
             t0 = time.perf_counter()
             clip = centre_crop(common.load_clip(name, args.deblur_frames + 2 * CONTEXT + 2), args.crop)
-            deblur[name], deblur_info[name] = deblur_rows(name, clip, args.shutters, ctx, notes)
+            deblur[name], deblur_info[name] = deblur_rows(name, clip, args.shutters, ctx, notes,
+                                                          args.blur_factor)
             wall[f"deblur {name}"] = time.perf_counter() - t0
     wall["total"] = time.perf_counter() - started
     header = common.run_header(
@@ -673,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
         common.RESULTS_DIR = args.out
         path = common.write_results("restore", header, table, {
             "clips": clips, "results": results, "deblur": deblur, "deblur_info": deblur_info,
-            "notes": notes, "settings": settings()})
+            "notes": notes, "settings": settings(args.blur_factor)})
         _log(f"wrote {path} and {path.with_suffix('.json')}")
     print(table, file=sys.stderr)
     return 0
@@ -692,7 +715,7 @@ def plugin_versions() -> dict[str, str]:
     return versions
 
 
-def settings() -> dict[str, object]:
+def settings(factor: int) -> dict[str, object]:
     return {
         "noise": "gaussian: N(0, sigma) per RGB sample on the clean 8-bit RGB, clipped and rounded to 8 bits; "
                  f"realistic: vsvideogen.train.denoise.realistic_noise pinned to {REALISTIC}",
@@ -705,8 +728,8 @@ def settings() -> dict[str, object]:
                      "Degrain2": MV_DEGRAIN,
                      "input": "OPP YUV444P16 from bm3d.RGB2OPP; vectors from two 3x3 binomial blurs"},
         "neural": "vsvideogen.denoise, fp32, untiled unless memory demands; realistic: strength=None",
-        "deblur": f"interpolate x{BLUR_FACTOR} (default model), mean of instants n + j/{BLUR_FACTOR}, |j| <= "
-                  f"shutter / 720 * {BLUR_FACTOR}; {CONTEXT} context frames each side; unsharp amounts "
+        "deblur": f"interpolate x{factor} (default model), mean of instants n + j/{factor}, |j| <= "
+                  f"shutter / 720 * {factor}; {CONTEXT} context frames each side; unsharp amounts "
                   f"{UNSHARP_AMOUNTS}",
         "tuning": "classical parameters tuned on the first frames of bikes (training clip of ours), not carphone",
     }
@@ -745,11 +768,12 @@ def render_markdown(results: dict, clips: dict, cases: list[str], methods: list[
             tag = f"{name} (training)" if name in TRAINING_CLIPS else f"{name} (held out)"
             for key, row in tables[shutter].items():
                 body.append([tag, DEBLUR_LABELS[key], *_cells(row)])
-        span = blur_span(shutter)
+        factor = next(iter(deblur_info.values()))["blur_factor"]
+        span = blur_span(shutter, factor)
         text += [f"## Deblurring: synthetic motion blur, {shutter:g}-degree shutter", "",
                  common.markdown_table(headers, body), "",
-                 f"Blur: vsvideogen.interpolate x{BLUR_FACTOR} (default model), mean of the {2 * span + 1} instants "
-                 f"within {span}/{BLUR_FACTOR} of a frame interval of each real frame, rounded to 8-bit RGB; the "
+                 f"Blur: vsvideogen.interpolate x{factor} (default model), mean of the {2 * span + 1} instants "
+                 f"within {span}/{factor} of a frame interval of each real frame, rounded to 8-bit RGB; the "
                  "truth is that real frame.", ""]
     if deblur:
         text += deblur_gains(deblur)
