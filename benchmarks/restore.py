@@ -23,9 +23,10 @@ Deblurring. Motion blur is synthesised from real motion: ``vsvideogen.interpolat
 default model; ``K = --blur-factor``, default 8) makes K instants per frame interval, and blurred frame ``n``
 is the mean of instants ``n + j/K``, ``|j| <= s`` for each shutter angle of ``--shutters`` (``s = K/2``: a
 360-degree shutter centred on real frame ``n``, as :mod:`vsvideogen.train.blur` defines blur, exposure
-half-span 0.5; ``s = K/4``: 180 degrees, the film standard), rounded to 8-bit RGB; the truth is the real frame ``n``. Rows, one table per
-shutter: the blurred input, unsharp masks, and ``vsvideogen.deblur`` when it and a model exist (blind; told the
-shutter, with its default refinement and with ``refine=0``; ``deblur-long-exposure``).
+half-span 0.5; ``s = K/4``: 180 degrees, the film standard), rounded to 8-bit RGB; the truth is the real frame
+``n``. Rows, one table per shutter: the blurred input, unsharp masks, and ``vsvideogen.deblur`` when it and a
+model exist (blind; told the shutter, with its default refinement and with ``refine=0``;
+``deblur-long-exposure``).
 
 Usage::
 

@@ -153,7 +153,8 @@ for run in "$OUT"/runs/*/; do
   weights=model.safetensors  # the export; a run cut short by its timeout left only its last validation's best
   [ -e "$run/$weights" ] || weights=best.safetensors
   if [ "$(stat -c %s "$run/$weights")" -gt 15000000 ]; then  # over what comes back: fp16 tensors, half the size
-    python3 scripts/pack_weights.py "$run/$weights" "$run/model-fp16.safetensors" >/dev/null && weights=model-fp16.safetensors
+    python3 scripts/pack_weights.py "$run/$weights" "$run/model-fp16.safetensors" >/dev/null \
+      && weights=model-fp16.safetensors
   fi
   tar cf "$pack/run-$name.tar" -C "$run" "$weights" model.json log.jsonl 2>/dev/null
   cp "$OUT/train-$name.log" "$run/" 2>/dev/null && tar rf "$pack/run-$name.tar" -C "$run" "train-$name.log"

@@ -270,9 +270,10 @@ def test_validation_on_motion_blur_alone_is_the_score_and_the_mixed_set_is_logge
     assert extra == {"val_psnr_mixed": pytest.approx(task.reference_psnr_mixed, abs=1e-3)}
     facts = task.facts()
     assert facts["val_motion_windows"] == 2 and facts["val_reference_blurred_psnr"] == task.reference_psnr
+    five_frames = validation_windows(moving_bar(9), linear_blend, 1, radius=2, config=config, max_side=32,
+                                     motion_only=True)
     with pytest.raises(VSVideoGenError, match="must have 3 frames"):
-        DeblurTask(windows, mixed, radius=1, val_motion=validation_windows(moving_bar(9), linear_blend, 1, radius=2,
-                                                                           config=config, max_side=32, motion_only=True))
+        DeblurTask(windows, mixed, radius=1, val_motion=five_frames)
 
 
 def test_parser_help_defaults_match_the_blur_config():

@@ -539,7 +539,8 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         "and bigbuckbunny clips plus the wallpapers in "
         f"{DEFAULT_WALLPAPERS} (if installed); validation on the held-out carphone clip blurred from a fixed seed, "
         "against the blurred input: --val-frames windows of motion blur alone (the score that picks the checkpoint) "
-        "and as many finished as the training windows are (val_psnr_mixed in the log). The export loads with vsvideogen.deblur(clip, model='RUN/model.safetensors').",
+        "and as many finished as the training windows are (val_psnr_mixed in the log). The export loads with "
+        "vsvideogen.deblur(clip, model='RUN/model.safetensors').",
         epilog="examples:\n"
         "  vsvideogen train deblur --steps 20000 --out runs/deblur\n"
         "  vsvideogen train deblur --data my.mkv --photos ~/Pictures --val other.mp4 --subframes 16",
@@ -611,8 +612,9 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
                  for p in clip_paths]
         photos = _load_photos(photo_dirs, args.photo_size, args.crop + 8) if photo_dirs else []
         held_out = read_footage(val_path, FUNC, args.max_frames)
-        val, val_motion = (validation_windows(held_out, interpolate, args.val_frames, args.radius, config, args.val_size,
-                                              device=device, motion_only=motion) for motion in (False, True))
+        val, val_motion = (validation_windows(held_out, interpolate, args.val_frames, args.radius, config,
+                                              args.val_size, device=device, motion_only=motion)
+                           for motion in (False, True))
         _status(f"{len(clips)} clip(s), {sum(len(c) for c in clips)} frames of blurred footage ({config.subframes} "
                 f"instants per frame interval, on {device}; cached in {cache[0]}); {len(photos)} photo(s); validation on "
                 f"{val_path.name}; ready in {time.perf_counter() - began:.1f} s")
