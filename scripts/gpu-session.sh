@@ -13,8 +13,10 @@
 #        steps each) gained on the validation of that day but lost on motion blur alone, which the trainer now
 #        validates on (docs/experiments/2026-11-27-gpu-deblur-runs.md): a run that drifts the same way again
 #        keeps its starting weights;
-#      on request (RUNS="... deblur deblur-wide upscale-x4 upscale-x2-gan denoise-motion"):
-#        deblur (the blind default, continued); deblur-wide (width 48, from scratch);
+#      on request (RUNS="... deblur deblur-nophotos deblur-lowlr deblur-wide upscale-x4 upscale-x2-gan denoise-motion"):
+#        deblur (the blind default, continued), and beside it, to find what made that run drift from motion
+#        deblurring to noise removal on 2026-11-27: deblur-nophotos (clips alone) and deblur-lowlr (lr 1e-4);
+#        deblur-wide (width 48, from scratch);
 #        upscale-x4 (fidelity x4 from scratch), then upscale-x4-gan from it;
 #        upscale-x2-gan-patch and -unet (GAN x2 from the bundled x2 fidelity default, either discriminator);
 #        denoise-motion (the bundled motion-compensated denoiser's fusion, continued on a larger pool);
@@ -119,8 +121,10 @@ wanted denoise-motion && train denoise-motion "$TRAIN_S" denoise --workers 0 --a
   --init $W/denoise_temporal_default.safetensors --pool "$POOL" --pool-crop 128 --noise mixed --max-sigma 55 --batch 32 \
   --crop 96 --lr 2e-4 $V --data $D/clips --val $D/val/carphone_pristine.mp4 &
 DEBLUR_DATA="--data $D/clips --photos $D/photos --val $D/val/carphone_pristine.mp4 --workers $DEBLUR_WORKERS --photo-reuse 4"
-wanted deblur && train deblur "$TRAIN_S" deblur --init $W/deblur_default.safetensors --batch 16 --crop 128 --lr 3e-4 $V \
-  $DEBLUR_DATA &
+BLIND_DEBLUR="--init $W/deblur_default.safetensors --batch 16 --crop 128 --lr 3e-4 $V $DEBLUR_DATA"
+wanted deblur && train deblur "$TRAIN_S" deblur $BLIND_DEBLUR &
+wanted deblur-nophotos && train deblur-nophotos "$TRAIN_S" deblur $BLIND_DEBLUR --photos &
+wanted deblur-lowlr && train deblur-lowlr "$TRAIN_S" deblur $BLIND_DEBLUR --lr 1e-4 &
 wanted deblur-shutter && train deblur-shutter "$TRAIN_S" deblur --init $W/deblur_shutter.safetensors --exposure-input \
   --batch 16 --crop 128 --lr 3e-4 $V $DEBLUR_DATA &
 wanted deblur-deep && train deblur-deep "$TRAIN_S" deblur --init $W/deblur_default.safetensors --scales 5 --batch 12 \
