@@ -31,6 +31,7 @@ import vapoursynth as vs
 
 from ..device import resolve_device, resolve_dtype
 from ..errors import VSVideoGenError
+from ..models.archs.ifnet import IFNet
 from ..models.registry import load_model
 from ..vs.checks import check_clip
 from ..vs.frames import FrameConverter
@@ -219,6 +220,15 @@ def _check_scale(scale: Any) -> float:
                                 "(0.5 for 4K, 1.0 for HD)")
 
 
+def _frame_at(net: Callable[..., torch.Tensor], img0: torch.Tensor, img1: torch.Tensor, t: float,
+              scale: float) -> torch.Tensor:
+    """``net``'s frame at ``t``: an :class:`IFNet` anchors timesteps close to a real frame
+    (:meth:`IFNet.interpolate`); another module is called as it is."""
+    if isinstance(net, IFNet):
+        return net.interpolate(img0, img1, t, scale)
+    return net(img0, img1, t, scale)
+
+
 def _get_model(model: Any, device: torch.device, dtype: torch.dtype) -> Callable[..., torch.Tensor]:
     if isinstance(model, torch.nn.Module):
         return model.eval()
@@ -346,7 +356,7 @@ class _Engine:
         img0, image = self._input(i, source)
         img1, _ = self._input(i + 1, source)
         with self._model_lock:
-            result = self.net(img0, img1, float(t), self.scale)
+            result = _frame_at(self.net, img0, img1, float(t), self.scale)
         h, w = image.shape[-2:]
         result = result[..., :h, :w].clamp(0.0, 1.0)
         if image.shape[1] == 1:

@@ -104,14 +104,16 @@ def linear_blend(img0: torch.Tensor, img1: torch.Tensor, times: torch.Tensor) ->
 
 def interpolator_tag(device: torch.device, dtype: torch.dtype) -> str:
     """What :func:`network_interpolator` on ``device`` in ``dtype`` is, for a blur cache's key: its weights'
-    sha256, the device type and the dtype."""
+    sha256, the device type, the dtype and ``anchored`` (instants near a real frame from
+    :meth:`IFNet.interpolate`; the same instants as before at 8 a frame interval, other counts differ)."""
     from ..models.registry import get_spec
 
-    return f"{get_spec(INTERPOLATOR, FUNC).sha256}-{device.type}-{str(dtype).removeprefix('torch.')}"
+    return f"{get_spec(INTERPOLATOR, FUNC).sha256}-{device.type}-{str(dtype).removeprefix('torch.')}-anchored"
 
 
 def network_interpolator(device: torch.device, dtype: torch.dtype, batch: int = 8) -> Interpolator:
-    """An :data:`Interpolator` running vsvideogen's default interpolation network on ``device``.
+    """An :data:`Interpolator` running vsvideogen's default interpolation network on ``device``
+    (:meth:`IFNet.interpolate`: timesteps close to a real frame from the flows of a better-conditioned one).
 
     Frames are padded (edge replication) to the network's size multiple and cropped back; results are clamped
     to 0..1. ``batch`` timesteps go through the network at once.
@@ -129,7 +131,7 @@ def network_interpolator(device: torch.device, dtype: torch.dtype, batch: int = 
         with torch.inference_mode():
             for part in times.split(batch):
                 k = len(part)
-                mid = net(a.expand(k, -1, -1, -1), b.expand(k, -1, -1, -1), part.to(device, dtype), 1.0)
+                mid = net.interpolate(a.expand(k, -1, -1, -1), b.expand(k, -1, -1, -1), part.to(device, dtype), 1.0)
                 out.append(mid[..., :h, :w].float().clamp(0.0, 1.0))
         return torch.cat(out)
 
