@@ -444,11 +444,11 @@ def run_method(method: Method, case: Case, ctx: Context, truth: Truth) -> dict:
 
 # --- deblurring -------------------------------------------------------------------------------------------
 
-#: Instants per frame interval of the synthetic blur (the training default too). At bikes' fastest motion, about
-#: 40 px a frame, 8 instants are up to 5 px apart, so a short shutter there leaves a few separate copies rather
-#: than a camera's streak; 32 would make a streak, but the interpolation network's frames within 3/32 of a frame
-#: interval of a real frame are worse than those 1/8 away, and they would blur every frame
-#: (docs/experiments/2026-11-27-continuous-motion-blur.md).
+#: Instants per frame interval of the synthetic blur (the training default too, and the rule of every table
+#: before 2026-11-27). At bikes' fastest motion, about 40 px a frame, 8 instants are up to 5 px apart, so a short
+#: shutter there leaves a few separate copies rather than a camera's streak; ``--blur-factor 32`` makes a
+#: streak (its instants near a real frame are sound since interpolate anchors them;
+#: docs/experiments/2026-11-27-continuous-motion-blur.md).
 DEFAULT_BLUR_FACTOR = 8
 #: Shutter angles the deblurring tables are made for: 360 degrees (exposure half-span 0.5 frame interval, the
 #: longest of vsvideogen.train.blur's default range) down to 90; 180 is the film standard.

@@ -8,7 +8,8 @@ Timing is exact rational arithmetic. Output frame ``n`` sits at time ``n / fps_o
   towards: the tail of the output holds the last frame);
 * the nearest source frame (``i`` when ``t < 1/2``, else ``i + 1``), bit-identical, when a scene cut lies
   between ``i`` and ``i + 1`` — a cut is never morphed;
-* otherwise the network's frame at timestep ``t`` between ``i`` and ``i + 1``.
+* otherwise the network's frame at timestep ``t`` between ``i`` and ``i + 1`` (for an IFNet, a ``t`` within
+  1/8 of a source frame from the flows at 1/8, scaled: :meth:`IFNet.interpolate`).
 
 Output props: those of the nearest source frame, with ``_DurationNum/_DurationDen = 1 / fps_out`` exactly,
 ``_AbsoluteTime`` (when the source has it) moved to the output frame's time, and — unless

@@ -103,11 +103,10 @@ LAYOUTS: dict[str, IFNetConfig] = {
 _MOTION_RETRY_PX = 32.0
 
 #: Timesteps closer than this to a real frame take the flows of this timestep, scaled
-#: (:meth:`IFNet.interpolate`). Measured on 12 camera moves over two held-out wallpapers (exact truth), the
-#: default network's PSNR at t = 1/32, 1/16, 3/32 was 28.8 / 30.7 / 31.2 dB at the timestep itself (31.1 at
-#: 1/8) and 38.2 / 35.3 / 32.7 from 1/8; from 1/4 it was 38.7 / 36.0 / 33.6, and 32.0 at 1/8 itself, but that
-#: would change the 8-instant blur the deblurrers were trained and benchmarked on
-#: (docs/experiments/2026-11-27-continuous-motion-blur.md).
+#: (:meth:`IFNet.interpolate`). On 12 camera moves over two wallpapers (exact truth), the default network's PSNR
+#: at t = 1/32, 1/16, 3/32 was 28.8 / 30.7 / 31.2 dB at the timestep itself (31.1 at 1/8) and 38.2 / 35.3 / 32.7
+#: from 1/8; from 1/4 it was 38.7 / 36.0 / 33.6, and 32.0 at 1/8 itself, but that would change the 8-instant
+#: blur the deblurrers were trained and benchmarked on (docs/experiments/2026-11-27-continuous-motion-blur.md).
 NEAR_FRAME_ANCHOR = 0.125
 
 
