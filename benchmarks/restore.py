@@ -763,13 +763,13 @@ def render_markdown(results: dict, clips: dict, cases: list[str], methods: list[
         "wall-clock second. (training): footage our temporal model was trained on; (held out): never seen.", "",
     ]
     shutters = list(next(iter(deblur.values()), {}))
+    factor = next(iter(deblur_info.values()), {}).get("blur_factor", DEFAULT_BLUR_FACTOR)
     for shutter in shutters:
         body = []
         for name, tables in deblur.items():
             tag = f"{name} (training)" if name in TRAINING_CLIPS else f"{name} (held out)"
             for key, row in tables[shutter].items():
                 body.append([tag, DEBLUR_LABELS[key], *_cells(row)])
-        factor = next(iter(deblur_info.values()))["blur_factor"]
         span = blur_span(shutter, factor)
         text += [f"## Deblurring: synthetic motion blur, {shutter:g}-degree shutter", "",
                  common.markdown_table(headers, body), "",

@@ -36,7 +36,6 @@ from .augment import random_flip, random_transpose
 from .blur import BlurConfig, Interpolator, blurred_footage, finish_window, motion_blur, photo_window
 from .denoise import VideoWindows, frames_to_tensor, held_out_starts
 from .footage import Footage
-from .losses import psnr
 from .window_task import WindowTask
 
 __all__ = ["BlurWindows", "DeblurBatch", "DeblurTask", "blurred_footage", "validation_windows"]
@@ -216,13 +215,10 @@ class DeblurTask(WindowTask):
                  val_motion: DeblurBatch | None = None, **kwargs: Any) -> None:
         self.exposure_input = exposure_input
         super().__init__(windows, val, *args, **kwargs)
-        if val_motion is not None and val_motion.blurred.shape[1] != 2 * self.radius + 1:
-            raise VSVideoGenError(FUNC, f"training and validation windows must have {2 * self.radius + 1} frames "
-                                        f"(radius {self.radius})")
         self.val_motion = val_motion
         self.reference_psnr_mixed = self.reference_psnr
         if val_motion is not None:
-            self.reference_psnr = float(psnr(val_motion.blurred[:, self.radius], val_motion.sharp).mean())
+            self.reference_psnr = self.reference_of(val_motion)
 
     def validate(self, model: torch.nn.Module, device: torch.device) -> float | tuple[float, dict[str, float]]:
         """Mean PSNR (dB) of the restored held-out centre frames: of ``val_motion`` if given (with ``val``'s

@@ -79,19 +79,29 @@ class WindowTask:
                  scales: int | None = None) -> None:
         if loss not in LOSSES:
             raise VSVideoGenError(FUNC, f"loss {loss!r} is unknown; use one of {', '.join(LOSSES)}")
-        val_inputs, val_target = (None, None) if val is None else self.split(val)
-        if windows.radius != radius or (val is not None and val_inputs[0].shape[1] != 2 * radius + 1):
-            raise VSVideoGenError(FUNC, f"training and validation windows must have {2 * radius + 1} frames (radius {radius})")
+        self.radius = radius
+        self._check_frames(2 * windows.radius + 1)
         self.windows = windows
         self.val = val
-        self.radius = radius
         self.features = features
         self.scales = scales
         self.loss_name = loss
         self.init = init
         self.val_batch = val_batch
         self.info = dict(info or {})
-        self.reference_psnr = None if val is None else float(psnr(val_inputs[0][:, radius], val_target).mean())
+        self.reference_psnr = None if val is None else self.reference_of(val)
+
+    def reference_of(self, batch: Any) -> float:
+        """Mean PSNR (dB) of held-out ``batch``'s degraded centre frames against its targets, the reference a
+        restoration is measured against; its windows must have ``2 * radius + 1`` frames."""
+        inputs, target = self.split(batch)
+        self._check_frames(inputs[0].shape[1])
+        return float(psnr(inputs[0][:, self.radius], target).mean())
+
+    def _check_frames(self, frames: int) -> None:
+        if frames != 2 * self.radius + 1:
+            raise VSVideoGenError(FUNC, f"training and validation windows must have {2 * self.radius + 1} frames "
+                                        f"(radius {self.radius})")
 
     def split(self, batch: Any) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         """The network's inputs (the degraded windows first) and the target centre frames of ``batch``."""
