@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import VSVideoGenError
+from ..models.archs.ifnet import NEAR_FRAME_ANCHOR
 from .footage import Footage
 from .photos import CameraMotion, camera_move_frames
 
@@ -104,11 +105,12 @@ def linear_blend(img0: torch.Tensor, img1: torch.Tensor, times: torch.Tensor) ->
 
 def interpolator_tag(device: torch.device, dtype: torch.dtype) -> str:
     """What :func:`network_interpolator` on ``device`` in ``dtype`` is, for a blur cache's key: its weights'
-    sha256, the device type, the dtype and ``anchored`` (instants near a real frame from
-    :meth:`IFNet.interpolate`; the same instants as before at 8 a frame interval, other counts differ)."""
+    sha256, the device type, the dtype and the anchor of :meth:`IFNet.interpolate` (instants within
+    :data:`~vsvideogen.models.archs.ifnet.NEAR_FRAME_ANCHOR` of a real frame come from the flows there)."""
     from ..models.registry import get_spec
 
-    return f"{get_spec(INTERPOLATOR, FUNC).sha256}-{device.type}-{str(dtype).removeprefix('torch.')}-anchored"
+    dtype_name = str(dtype).removeprefix("torch.")
+    return f"{get_spec(INTERPOLATOR, FUNC).sha256}-{device.type}-{dtype_name}-anchor{NEAR_FRAME_ANCHOR:g}"
 
 
 def network_interpolator(device: torch.device, dtype: torch.dtype, batch: int = 8) -> Interpolator:

@@ -107,6 +107,8 @@ _MOTION_RETRY_PX = 32.0
 #: at t = 1/32, 1/16, 3/32 was 28.8 / 30.7 / 31.2 dB at the timestep itself (31.1 at 1/8) and 38.2 / 35.3 / 32.7
 #: from 1/8; from 1/4 it was 38.7 / 36.0 / 33.6, and 32.0 at 1/8 itself, but that would change the 8-instant
 #: blur the deblurrers were trained and benchmarked on (docs/experiments/2026-11-27-continuous-motion-blur.md).
+#: 3/8 measured better still, on the photos and on real footage, and makes the 8-instant blur less blurred near a
+#: frame; it waits for deblurrers trained on that blur (docs/experiments/2026-11-28-interpolation-anchor.md).
 NEAR_FRAME_ANCHOR = 0.125
 
 
