@@ -34,3 +34,4 @@ bench-upscale: bench-deps
 
 bench-restore: bench-deps
 	$(PY) -m benchmarks.restore
+	$(PY) -m benchmarks.deblur_photos

