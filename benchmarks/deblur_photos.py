@@ -25,6 +25,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
@@ -83,12 +84,12 @@ def clip_of(frames: np.ndarray) -> vs.VideoNode:
     return blank.std.ModifyFrame(blank, fill)
 
 
-def methods(device: str, shutter: float) -> dict[str, Callable[[vs.VideoNode], vs.VideoNode]]:
-    """Each row's filter on a window clip."""
+def methods(device: str, shutter: float, model: str) -> dict[str, Callable[[vs.VideoNode], vs.VideoNode]]:
+    """Each row's filter on a window clip (``model``: ``vsvideogen.deblur``'s)."""
     from vsvideogen import deblur
 
     def ours(**kwargs) -> Callable[[vs.VideoNode], vs.VideoNode]:
-        return lambda clip: deblur(clip, device=device, fp16=False, **kwargs)
+        return lambda clip: deblur(clip, model=model, device=device, fp16=False, **kwargs)
 
     return {"blurred": lambda clip: clip, "unsharp": lambda clip: unsharp(clip, UNSHARP_AMOUNT),
             "blind": ours(), "told": ours(shutter=shutter), "told-alone": ours(shutter=shutter, refine=0)}
@@ -104,11 +105,14 @@ def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
     return common.psnr(np.rint((a * LUMA).sum(0) * 255), np.rint((b * LUMA).sum(0) * 255))
 
 
-def run(args: argparse.Namespace) -> tuple[dict, dict]:
-    """Scores by speed, shutter and row, and the wall seconds by part."""
+def run(args: argparse.Namespace) -> tuple[dict, dict, dict]:
+    """Scores by speed, shutter and row, the wall seconds by part, and why any row could not run."""
+    from vsvideogen.errors import VSVideoGenError
+
     photos = {name: common.skimage_photo(name) for name in common.SKIMAGE_PHOTOS}
     results: dict[str, dict] = {}
     wall: dict[str, float] = {}
+    skipped: dict[str, str] = {}
     for speed, shift in SPEEDS.items():
         for shutter in args.shutters:
             t0 = time.perf_counter()
@@ -116,9 +120,14 @@ def run(args: argparse.Namespace) -> tuple[dict, dict]:
             for index, (name, photo) in enumerate(photos.items()):
                 for blurred, sharp in windows(photo, args.size, shutter, shift, args.seeds, index):
                     clip = clip_of(blurred)
-                    for key, make in methods(args.device, shutter).items():
+                    for key, make in methods(args.device, shutter, args.model_deblur).items():
                         start = time.perf_counter()
-                        frame = make(clip).get_frame(2)
+                        try:
+                            node = make(clip)
+                        except VSVideoGenError as error:  # e.g. refine=0 told a model without an exposure input
+                            skipped[key] = str(error).splitlines()[0]
+                            continue
+                        frame = node.get_frame(2)
                         out = np.clip(np.stack([np.asarray(p) for p in frame]), 0, 1)
                         rows[key]["seconds"].append(time.perf_counter() - start)
                         rows[key]["y"].append(luma_psnr(out, sharp))
@@ -129,11 +138,11 @@ def run(args: argparse.Namespace) -> tuple[dict, dict]:
                       "median_gain": float(np.median(np.subtract(r["y"], base))),
                       "worst_gain": float(np.min(np.subtract(r["y"], base))), "rgb_psnr": common.mean(r["rgb"]),
                       "fps": len(r["seconds"]) / sum(r["seconds"]), "windows": len(r["y"])}
-                for key, r in rows.items()}
-            wall[f"{speed}, {shutter:g} degrees"] = time.perf_counter() - t0
-            told = results[speed][f"{shutter:g}"]["told"]["gain"]
-            _log(f"{speed}, {shutter:g} degrees: told gain {told:+.2f} dB ({wall[f'{speed}, {shutter:g} degrees']:.0f} s)")
-    return results, wall
+                for key, r in rows.items() if r["y"]}
+            part = f"{speed}, {shutter:g} degrees"
+            wall[part] = time.perf_counter() - t0
+            _log(f"{part}: told gain {results[speed][f'{shutter:g}']['told']['gain']:+.2f} dB ({wall[part]:.0f} s)")
+    return results, wall, skipped
 
 
 def render_markdown(results: dict, args: argparse.Namespace) -> str:
@@ -149,7 +158,8 @@ def render_markdown(results: dict, args: argparse.Namespace) -> str:
             body += [common.markdown_table(["Method", "Y-PSNR (dB)", "gain (dB)", "median gain (dB)",
                                             "worst window (dB)", "RGB-PSNR (dB)", "windows/s"], table), ""]
     body += ["## Luma gain over the blurred input (dB): mean of the windows (median)", ""]
-    keys = [k for k in LABELS if k != "blurred"]
+    first_table = next(iter(next(iter(results.values())).values()))
+    keys = [k for k in first_table if k != "blurred"]
     table = [[speed, f"{shutter}°", common.format_number(rows["blurred"]["y_psnr"], 2),
               *(f"{rows[k]['gain']:+.2f} ({rows[k]['median_gain']:+.2f})" for k in keys)]
              for speed, by_shutter in results.items() for shutter, rows in by_shutter.items()]
@@ -169,6 +179,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shutters", nargs="+", type=shutter_angle, default=list(DEFAULT_SHUTTERS), metavar="DEG",
                         help="shutter angles (default 360 270 180 90)")
     parser.add_argument("--size", type=int, default=224, help="side of the square windows, 64 to 256 (default 224)")
+    parser.add_argument("--model-deblur", default="default",
+                        help="vsvideogen.deblur's model: 'default' or a `vsvideogen train deblur` export")
+    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR, help="folder for deblur_photos.md/.json")
     parser.add_argument("--device", default="cpu", help="torch device of vsvideogen.deblur, e.g. cpu or cuda")
     parser.add_argument("--no-write", action="store_true", help="print the tables only")
     args = parser.parse_args(argv)
@@ -182,11 +195,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    results, wall = run(args)
+    results, wall, skipped = run(args)
     wall["total"] = time.perf_counter() - started
-    header = common.run_header(args.device, wall_seconds={k: round(v, 1) for k, v in wall.items()})
+    wall_seconds = {k: round(v, 1) for k, v in wall.items()}
+    header = common.run_header(args.device, model=args.model_deblur, wall_seconds=wall_seconds,
+                               **({"rows_not_run": skipped} if skipped else {}))
     table = render_markdown(results, args)
     if not args.no_write:
+        common.RESULTS_DIR = args.out
         path = common.write_results("deblur_photos", header, table, {"results": results, "seeds": args.seeds,
                                                                     "size": args.size, "subframes": SUBFRAMES})
         _log(f"wrote {path} and {path.with_suffix('.json')}")
