@@ -33,7 +33,7 @@ import vapoursynth as vs
 from vsvideogen.pipeline import shutter_angle
 
 from . import common
-from .restore import DEFAULT_SHUTTERS, unsharp
+from .restore import DEFAULT_SHUTTERS, luma, luma_weights, unsharp
 
 core = vs.core
 _log = common.logger("bench")
@@ -45,7 +45,8 @@ SPEEDS = {"up to 12 px a frame": 48.0, "up to 30 px a frame": 120.0}
 #: Zoom (log scale), rotation (degrees) and curvature of the moves: the deblur trainer's photo moves.
 MOVE = {"max_zoom": 0.05, "max_rotation": 2.0, "curvature": 0.3}
 UNSHARP_AMOUNT = 0.25
-LUMA = np.array([0.299, 0.587, 0.114])[:, None, None]
+#: Luma weights of the scores (BT.601, as for standard-definition footage).
+LUMA = luma_weights(common.MATRIX_BT601)
 LABELS = {"blurred": "blurred input", "unsharp": f"unsharp mask 5x5, amount {UNSHARP_AMOUNT:g}",
           "blind": "vsvideogen.deblur", "told": "vsvideogen.deblur, shutter=(the angle)",
           "told-alone": "vsvideogen.deblur, shutter=(the angle), refine=0"}
@@ -102,7 +103,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Luma (BT.601 weights) PSNR of two ``[3, H, W]`` 0..1 frames on the 8-bit scale."""
-    return common.psnr(np.rint((a * LUMA).sum(0) * 255), np.rint((b * LUMA).sum(0) * 255))
+    return common.psnr(np.rint(luma(a, LUMA) * 255), np.rint(luma(b, LUMA) * 255))
 
 
 def run(args: argparse.Namespace) -> tuple[dict, dict, dict]:
@@ -132,17 +133,21 @@ def run(args: argparse.Namespace) -> tuple[dict, dict, dict]:
                         rows[key]["seconds"].append(time.perf_counter() - start)
                         rows[key]["y"].append(luma_psnr(out, sharp))
                         rows[key]["rgb"].append(psnr(out, sharp))
-            base = rows["blurred"]["y"]
-            results.setdefault(speed, {})[f"{shutter:g}"] = {
-                key: {"y_psnr": common.mean(r["y"]), "gain": common.mean(np.subtract(r["y"], base)),
-                      "median_gain": float(np.median(np.subtract(r["y"], base))),
-                      "worst_gain": float(np.min(np.subtract(r["y"], base))), "rgb_psnr": common.mean(r["rgb"]),
-                      "fps": len(r["seconds"]) / sum(r["seconds"]), "windows": len(r["y"])}
-                for key, r in rows.items() if r["y"]}
+            table = results.setdefault(speed, {})[f"{shutter:g}"] = {
+                key: summary(r, rows["blurred"]["y"]) for key, r in rows.items() if r["y"]}
             part = f"{speed}, {shutter:g} degrees"
             wall[part] = time.perf_counter() - t0
-            _log(f"{part}: told gain {results[speed][f'{shutter:g}']['told']['gain']:+.2f} dB ({wall[part]:.0f} s)")
+            gains = ", ".join(f"{key} {r['gain']:+.2f}" for key, r in table.items() if key != "blurred")
+            _log(f"{part}: luma gain {gains} dB ({wall[part]:.0f} s)")
     return results, wall, skipped
+
+
+def summary(row: dict[str, list[float]], base: list[float]) -> dict[str, float]:
+    """A row's scores over its windows; ``base``: the blurred input's luma PSNR of the same windows."""
+    gains = np.subtract(row["y"], base)
+    return {"y_psnr": common.mean(row["y"]), "gain": float(np.mean(gains)), "median_gain": float(np.median(gains)),
+            "worst_gain": float(np.min(gains)), "rgb_psnr": common.mean(row["rgb"]),
+            "fps": len(row["seconds"]) / sum(row["seconds"]), "windows": len(row["y"])}
 
 
 def render_markdown(results: dict, args: argparse.Namespace) -> str:
