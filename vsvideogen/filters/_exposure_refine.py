@@ -15,7 +15,9 @@ at all once they differ by ``tolerance`` times the mean speed plus a pixel.
 :data:`DEFAULT_REFINEMENT` was chosen on four 12-frame segments of the training clips that the benchmark does
 not score (bikes and bigbuckbunny from frames 40 and 80; docs/experiments/2026-11-27-exposure-refinement-deblur.md;
 ``flow_scale``: docs/experiments/2026-11-27-blind-shutter-from-reblur.md; the path of two pieces,
-``tolerance`` and ``min_length``: docs/experiments/2026-11-27-two-piece-exposure-path.md).
+``tolerance`` and ``min_length``: docs/experiments/2026-11-27-two-piece-exposure-path.md). A full deconvolution
+with FFDNet as the prior (half-quadratic splitting) gains more on exact blur and less on those clips; it is not
+used (docs/experiments/2026-11-28-denoiser-prior-refinement.md).
 """
 from __future__ import annotations
 
