@@ -8,8 +8,8 @@ scikit-image's colour photos (in no model's training) is rendered at 32 instants
 shutter is open, rounded to 8 bits. The truth is the exact instant at the centre frame's time. Two speeds: moves
 of up to 48 and up to 120 px per axis over the window's four frame intervals (up to 12 and 30 px a frame).
 
-Rows: the blurred input, an unsharp mask, and ``vsvideogen.deblur`` blind, told the shutter, and told with
-``refine=0``. Scores are on the centre frame of each window: luma PSNR (BT.601 weights on the 8-bit scale), its
+Rows: the blurred input, an unsharp mask, and ``vsvideogen.deblur`` blind, told the shutter, told with
+``refine=0``, and told with ``solver="deconvolve"``. Scores are on the centre frame of each window: luma PSNR (BT.601 weights on the 8-bit scale), its
 gain over the blurred input (mean and worst window), and RGB PSNR; fps is windows a second (each a five-frame
 clip, the centre frame requested).
 
@@ -49,7 +49,8 @@ UNSHARP_AMOUNT = 0.25
 LUMA = luma_weights(common.MATRIX_BT601)
 LABELS = {"blurred": "blurred input", "unsharp": f"unsharp mask 5x5, amount {UNSHARP_AMOUNT:g}",
           "blind": "vsvideogen.deblur", "told": "vsvideogen.deblur, shutter=(the angle)",
-          "told-alone": "vsvideogen.deblur, shutter=(the angle), refine=0"}
+          "told-alone": "vsvideogen.deblur, shutter=(the angle), refine=0",
+          "told-deconvolve": "vsvideogen.deblur, shutter=(the angle), solver='deconvolve'"}
 
 
 def windows(photo: np.ndarray, size: int, shutter: float, shift: float, seeds: int,
@@ -93,7 +94,8 @@ def methods(device: str, shutter: float, model: str) -> dict[str, Callable[[vs.V
         return lambda clip: deblur(clip, model=model, device=device, fp16=False, **kwargs)
 
     return {"blurred": lambda clip: clip, "unsharp": lambda clip: unsharp(clip, UNSHARP_AMOUNT),
-            "blind": ours(), "told": ours(shutter=shutter), "told-alone": ours(shutter=shutter, refine=0)}
+            "blind": ours(), "told": ours(shutter=shutter), "told-alone": ours(shutter=shutter, refine=0),
+            "told-deconvolve": ours(shutter=shutter, solver="deconvolve")}
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -514,6 +514,8 @@ def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Conte
                                                                shutter)))
         candidates.append(("ours-deblur-told-alone", lambda: _deblur(blurred_clip, ctx, ctx.model_deblur or "default",
                                                                      shutter, refine=0)))
+        candidates.append(("ours-deblur-told-deconvolve", lambda: _deblur(
+            blurred_clip, ctx, ctx.model_deblur or "default", shutter, solver="deconvolve")))
         candidates.append(("ours-deblur-long", lambda: _deblur(blurred_clip, ctx, LONG_EXPOSURE_MODEL)))
         rows = tables[shutter] = {}
         for key, make in candidates:
@@ -531,9 +533,9 @@ def deblur_rows(name: str, clip: vs.VideoNode, shutters: list[float], ctx: Conte
 
 
 def _deblur(clip: vs.VideoNode, ctx: Context, model: str, shutter: float | None = None,
-            refine: int | None = None) -> vs.VideoNode:
+            refine: int | None = None, solver: str = "landweber") -> vs.VideoNode:
     """``vsvideogen.deblur`` with ``model`` on ``clip``, told the ``shutter`` angle if given (``refine``: its
-    refinement steps; None: the default)."""
+    refinement steps, None: the default; ``solver``: the refinement's)."""
     import vsvideogen
 
     deblur = getattr(vsvideogen, "deblur", None) if "deblur" in getattr(vsvideogen, "__all__", ()) else None
@@ -542,7 +544,8 @@ def _deblur(clip: vs.VideoNode, ctx: Context, model: str, shutter: float | None 
     from vsvideogen.errors import VSVideoGenError
 
     try:
-        return deblur(_rgbs(clip), model=model, device=ctx.device, fp16=False, shutter=shutter, refine=refine)
+        return deblur(_rgbs(clip), model=model, device=ctx.device, fp16=False, shutter=shutter, refine=refine,
+                      solver=solver)
     except (VSVideoGenError, vs.Error) as error:
         raise Unavailable(str(error).splitlines()[0]) from error
 
@@ -552,6 +555,7 @@ LONG_EXPOSURE_MODEL = "deblur-long-exposure"
 DEBLUR_LABELS = {"blurred": "blurred input", "ours-deblur": "vsvideogen.deblur",
                  "ours-deblur-told": "vsvideogen.deblur, shutter=(the angle)",
                  "ours-deblur-told-alone": "vsvideogen.deblur, shutter=(the angle), refine=0 (the network alone)",
+                 "ours-deblur-told-deconvolve": "vsvideogen.deblur, shutter=(the angle), solver='deconvolve'",
                  "ours-deblur-long": f"vsvideogen.deblur, model={LONG_EXPOSURE_MODEL!r}",
                  **{f"unsharp-{a:g}": f"unsharp mask 5x5, amount {a:g}" for a in UNSHARP_AMOUNTS}}
 

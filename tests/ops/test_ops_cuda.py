@@ -10,7 +10,7 @@ import torch
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.ops import _cuda
 from vsvideogen.ops.color import affine_color, affine_color_reference
-from vsvideogen.ops.exposure import exposure_blur, refine_to_exposure
+from vsvideogen.ops.exposure import deconvolve_to_exposure, exposure_blur, refine_to_exposure
 from vsvideogen.ops.resize import pixel_shuffle, pixel_shuffle_reference, resize, resize_reference
 from vsvideogen.ops.splat import forward_splat, forward_splat_reference
 from vsvideogen.ops.warp import backward_warp, backward_warp_reference
@@ -83,6 +83,15 @@ def test_exposure_blur_and_refinement_match_the_cpu(dtype, launches):
     refined = refine_to_exposure(blurred, image, flow, 1.0, 5, weight, before=before)
     expected = refine_to_exposure(blurred.cpu().float(), *on_cpu[:2], 1.0, 5, on_cpu[2], before=on_cpu[3])
     close(refined, expected.to("cuda", image.dtype))
+
+    def shrink(x: torch.Tensor, level: float) -> torch.Tensor:  # a stand-in denoiser, the same on both devices
+        return x * (1 - level)
+
+    deconvolved = deconvolve_to_exposure(blurred, image, flow, 1.0, weight, denoiser=shrink, levels=[0.05, 0.01],
+                                         noise=0.01, before=before)
+    expected = deconvolve_to_exposure(blurred.cpu().float(), *on_cpu[:2], 1.0, on_cpu[2], denoiser=shrink,
+                                      levels=[0.05, 0.01], noise=0.01, before=on_cpu[3])
+    close(deconvolved, expected.to("cuda", image.dtype))
     assert any(name.startswith("exposure_blur") for name in launches)
 
 

@@ -15,20 +15,26 @@ at all once they differ by ``tolerance`` times the mean speed plus a pixel.
 :data:`DEFAULT_REFINEMENT` was chosen on four 12-frame segments of the training clips that the benchmark does
 not score (bikes and bigbuckbunny from frames 40 and 80; docs/experiments/2026-11-27-exposure-refinement-deblur.md;
 ``flow_scale``: docs/experiments/2026-11-27-blind-shutter-from-reblur.md; the path of two pieces,
-``tolerance`` and ``min_length``: docs/experiments/2026-11-27-two-piece-exposure-path.md). A full deconvolution
-with FFDNet as the prior (half-quadratic splitting) gains more on exact blur and less on those clips; it is not
-used (docs/experiments/2026-11-28-denoiser-prior-refinement.md).
+``tolerance`` and ``min_length``: docs/experiments/2026-11-27-two-piece-exposure-path.md).
+
+:data:`DECONVOLUTION` (``deblur(..., solver="deconvolve")``) solves the same blur much further: half-quadratic
+splitting with FFDNet as the prior (:func:`vsvideogen.ops.exposure.deconvolve_to_exposure`), kept only where
+the blur is at least 2 px long (fully from 4 px). Its parameters were chosen on exact blur of camera moves over
+the Debian wallpapers; on the held-out photos of ``benchmarks.deblur_photos`` it gains 0.4 to 2.4 dB more than
+the Landweber steps, and on the clips' interpolated blur it gains less
+(docs/experiments/2026-11-28-denoiser-prior-refinement.md).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ..models.archs.mc_denoiser import MotionCompensatedDenoiser
-from ..ops.exposure import refine_to_exposure
+from ..ops.exposure import deconvolve_to_exposure, refine_to_exposure
 
 
 @dataclass(frozen=True)
@@ -42,23 +48,44 @@ class ExposureRefinement:
             speed, before a change is no longer kept.
         flow_scale: The flows are computed on frames this many times smaller (area-averaged), then brought
             back to full size.
+        solver: ``"landweber"`` (``steps`` Landweber steps) or ``"deconvolve"`` (``steps`` iterations of
+            half-quadratic splitting with a denoiser prior).
+        levels: ``"deconvolve"``: the denoiser's level (0..1 scale) at the first and the last iteration, geometric
+            between.
+        noise: ``"deconvolve"``: the recorded frame's noise (0..1 scale).
+        cg_steps: ``"deconvolve"``: conjugate-gradient steps per iteration.
     """
 
     steps: int
     min_length: float
     tolerance: float
     flow_scale: int = 1
+    solver: str = "landweber"
+    levels: tuple[float, float] = (12 / 255, 2 / 255)
+    noise: float = 1 / 255
+    cg_steps: int = 3
+
+    def denoiser_levels(self) -> list[float]:
+        """The denoiser's level at each of the ``steps`` iterations, from ``levels[0]`` to ``levels[1]``."""
+        first, last = self.levels
+        return [first * (last / first) ** (k / max(self.steps - 1, 1)) for k in range(self.steps)]
 
 
-#: ``deblur``'s refinement with a ``shutter`` and ``refine=None``.
+#: ``deblur``'s refinement with a ``shutter``, ``refine=None`` and ``solver="landweber"`` (the default).
 DEFAULT_REFINEMENT = ExposureRefinement(steps=10, min_length=0.03125, tolerance=2.0, flow_scale=2)
+#: ``deblur``'s refinement with a ``shutter``, ``refine=None`` and ``solver="deconvolve"``.
+DECONVOLUTION = ExposureRefinement(steps=6, min_length=2.0, tolerance=2.0, flow_scale=2, solver="deconvolve")
+#: The refinement of each ``solver``, with its default steps.
+REFINEMENTS = {"landweber": DEFAULT_REFINEMENT, "deconvolve": DECONVOLUTION}
 
 
 def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int], estimate: torch.Tensor,
-                  exposure: float, refinement: ExposureRefinement) -> torch.Tensor:
+                  exposure: float, refinement: ExposureRefinement,
+                  denoiser: Callable[[torch.Tensor, float], torch.Tensor] | None = None) -> torch.Tensor:
     """``estimate`` (``[1, C, H, W]``, the network's centre frame) refined against the blurred window ``stack``
     (``[1, T, C, H, W]``, oldest first) whose frames are the source frames ``ids`` (a repeated id: a frame
-    standing in for one across a cut or beyond the clip's end); ``exposure``: the shutter angle / 360."""
+    standing in for one across a cut or beyond the clip's end); ``exposure``: the shutter angle / 360;
+    ``denoiser``: the prior of ``solver="deconvolve"`` (``denoiser(x, level)``, fp32 in and out)."""
     centre = len(ids) // 2
     frames = stack if stack.shape[2] == 3 else stack.expand(-1, -1, 3, -1, -1)
 
@@ -81,6 +108,10 @@ def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int]
     if change is not None:
         weight = weight * (1 - change / (refinement.tolerance * speed + 1)).clamp(0, 1)
     blurred = stack[:, centre].float()
+    if refinement.solver == "deconvolve":
+        return deconvolve_to_exposure(blurred, estimate, after, exposure, weight, denoiser=denoiser,
+                                      levels=refinement.denoiser_levels(), noise=refinement.noise,
+                                      cg_steps=refinement.cg_steps, before=before)
     return refine_to_exposure(blurred, estimate, after, exposure, refinement.steps, weight, before=before)
 
 

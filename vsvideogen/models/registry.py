@@ -581,6 +581,13 @@ def load_flow_net(device: torch.device | str, dtype: torch.dtype, func: str) -> 
     return load_model(FLOW_SOURCE_MODEL, "denoise", device, dtype, func).flow
 
 
+def load_prior_denoiser(device: torch.device | str, dtype: torch.dtype, func: str) -> torch.nn.Module:
+    """A ready FFDNet colour (``ffdnet(x, sigma)``, see :class:`vsvideogen.models.archs.ffdnet.FFDNet`): the
+    official weights inside :data:`FLOW_SOURCE_MODEL`, shared with it through :func:`load_model`'s cache, so no
+    import is needed."""
+    return load_model(FLOW_SOURCE_MODEL, "denoise", device, dtype, func).spatial
+
+
 def _cached(ident: tuple, device: torch.device, dtype: torch.dtype,
             build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
     """The cached network for ``(ident, device, dtype)``, made by ``build()`` (then put in eval mode, without

@@ -15,10 +15,16 @@ the two halves' velocities swapped (its own adjoint under a constant velocity).
 :func:`refine_to_exposure` takes Landweber steps ``x <- clip(x + A*(b - A x))`` on ``||A x - b||^2`` from a
 deblurrer's estimate ``x`` of a blurred frame ``b``: where the estimate is still too blurred to explain ``b``,
 the steps sharpen it along the motion; a per-pixel weight says how much of the change to keep.
+:func:`deconvolve_to_exposure` solves the same model much further, by half-quadratic splitting with a denoiser
+as the image prior (as DPIR does for known blur kernels; Zhang et al., "Plug-and-Play Image Restoration with
+Deep Denoiser Prior", 2021): it alternates a few conjugate-gradient steps on
+``||A x - b||^2 + a_k ||x - z||^2`` with ``z = denoise(x, s_k)``, the denoiser's level ``s_k`` falling and
+``a_k = 0.23 (noise / s_k)^2``.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -144,11 +150,87 @@ def refine_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, velocity: 
     if steps <= 0:
         return estimate
     b, x0 = blurred.float(), estimate.float()
+    blur, adjoint = _blur_and_adjoint(velocity, before, exposure)
+    x = x0
+    for _ in range(steps):
+        x = (x + adjoint(b - blur(x))).clamp(0.0, 1.0)
+    return (x0 + weight.float() * (x - x0)).to(estimate.dtype)
+
+
+#: :func:`deconvolve_to_exposure`'s weight of the prior relative to ``(noise / level)^2`` (DPIR's value).
+PRIOR_WEIGHT = 0.23
+
+
+def deconvolve_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, velocity: torch.Tensor, exposure: float,
+                           weight: torch.Tensor, *, denoiser: Callable[[torch.Tensor, float], torch.Tensor],
+                           levels: Sequence[float], noise: float, cg_steps: int = 3,
+                           before: torch.Tensor | None = None) -> torch.Tensor:
+    """A sharp frame whose :func:`exposure_blur` is ``blurred``, by half-quadratic splitting from ``estimate``.
+
+    Args:
+        blurred: ``[N, C, H, W]`` recorded frame, 0..1.
+        estimate: A deblurrer's sharp estimate of it, same shape: the start.
+        velocity: ``[N, 2, H, W]`` motion after ``blurred``'s time, pixels per frame interval.
+        exposure: Frame intervals the shutter was open (shutter angle / 360).
+        weight: ``[N, 1, H, W]`` in 0..1, the share of each pixel's change to keep (0: the estimate).
+        denoiser: ``denoiser(x, level)``: ``x`` (``[N, C, H, W]`` fp32, 0..1) with Gaussian noise of standard
+            deviation ``level`` (0..1 scale) removed, same shape.
+        levels: The denoiser's level at each iteration (0..1 scale, > 0; usually falling); empty: ``estimate``.
+        noise: The recorded frame's noise (0..1 scale, > 0): with ``level`` it sets how closely each iteration
+            fits ``blurred``.
+        cg_steps: Conjugate-gradient steps on ``(A*A + a) x = A* b + a z`` per iteration, from the last ``x``.
+        before: ``[N, 2, H, W]`` motion before ``blurred``'s time; None: ``velocity``.
+
+    Computed in fp32; returned in ``estimate``'s dtype.
+    """
+    check_nchw("deconvolve_to_exposure", "weight", weight, like=estimate, channels=1)
+    if not levels:
+        return estimate
+    if min(levels) <= 0 or noise <= 0 or cg_steps < 1:
+        raise VSVideoGenError("deconvolve_to_exposure", f"levels={list(levels)!r}, noise={noise!r}, cg_steps={cg_steps!r}: "
+                                                        "pass levels and noise above 0 and cg_steps >= 1")
+    b, x0 = blurred.float(), estimate.float()
+    blur, adjoint = _blur_and_adjoint(velocity, before, exposure)
+    projected = adjoint(b)
+    x = z = x0
+    for level in levels:
+        a = PRIOR_WEIGHT * (noise / level) ** 2
+
+        def normal(v: torch.Tensor) -> torch.Tensor:
+            return adjoint(blur(v)) + a * v
+
+        x = _conjugate_gradient(normal, projected + a * z, x, cg_steps)
+        z = denoiser(x.clamp(0.0, 1.0), level).float().clamp(0.0, 1.0)
+    return (x0 + weight.float() * (z - x0)).to(estimate.dtype)
+
+
+def _blur_and_adjoint(velocity: torch.Tensor, before: torch.Tensor | None,
+                      exposure: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]:
+    """The exposure blur ``A`` of a path (fp32) and its adjoint ``A*`` (the halves' velocities swapped), with the
+    instants of the longest blur."""
     after = velocity.float()
     prior = after if before is None else before.float()
     taps = exposure_taps(longest_speed(after, prior) * exposure)
-    x = x0
+    return (lambda x: exposure_blur(x, after, exposure, taps, before=prior),
+            lambda x: exposure_blur(x, prior, exposure, taps, before=after))
+
+
+def _conjugate_gradient(operator: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, x: torch.Tensor,
+                        steps: int) -> torch.Tensor:
+    """``steps`` conjugate-gradient steps on ``operator(x) = rhs`` from ``x``, each batch item on its own."""
+    def dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return (u * v).sum(dim=(1, 2, 3), keepdim=True)
+
+    residual = rhs - operator(x)
+    direction = residual
+    squared = dot(residual, residual)
     for _ in range(steps):
-        residual = b - exposure_blur(x, after, exposure, taps, before=prior)
-        x = (x + exposure_blur(residual, prior, exposure, taps, before=after)).clamp(0.0, 1.0)
-    return (x0 + weight.float() * (x - x0)).to(estimate.dtype)
+        image = operator(direction)
+        curvature = dot(direction, image)
+        step = torch.where(curvature > 0, squared / curvature.clamp_min(1e-30), torch.zeros_like(curvature))
+        x = x + step * direction
+        residual = residual - step * image
+        new = dot(residual, residual)
+        direction = residual + torch.where(squared > 0, new / squared.clamp_min(1e-30), torch.zeros_like(new)) * direction
+        squared = new
+    return x
