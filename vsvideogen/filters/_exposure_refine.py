@@ -21,7 +21,7 @@ not score (bikes and bigbuckbunny from frames 40 and 80; docs/experiments/2026-1
 splitting with FFDNet as the prior (:func:`vsvideogen.ops.exposure.deconvolve_to_exposure`), kept only where
 the blur is at least 2 px long (fully from 4 px). Its parameters were chosen on exact blur of camera moves over
 the Debian wallpapers; on the held-out photos of ``benchmarks.deblur_photos`` it gains 0.4 to 2.4 dB more than
-the Landweber steps, and on the clips' interpolated blur it gains less
+the Landweber steps, and on the clips' interpolated blur more on long blurs and less on short ones
 (docs/experiments/2026-11-28-denoiser-prior-refinement.md).
 """
 from __future__ import annotations

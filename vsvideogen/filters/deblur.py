@@ -29,7 +29,8 @@ whose blur is the recorded frame, wherever the motion blurs and the two flows ag
 reach is 28 px a U-Net); the refinement has no reach limit. ``solver="deconvolve"`` solves the same blur much
 further instead (half-quadratic splitting with the bundled FFDNet as the prior, where the blur is at least 2 px
 long): on exact blur of camera moves it gains more than the Landweber steps, on the benchmark clips' blur
-interpolated from real footage less (docs/experiments/2026-11-28-denoiser-prior-refinement.md).
+interpolated from real footage more on long blurs and less on short ones
+(docs/experiments/2026-11-28-denoiser-prior-refinement.md).
 
 ``model="default"`` is the registered default deblur model
 (:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``, trained on
@@ -93,12 +94,12 @@ def deblur(
             refinement only (so it needs ``refine`` to run). None: unknown, the model deblurs blind and nothing
             is refined. Models are trained on a range of shutters (the bundled ones on 90-360 degrees, see their
             model cards) and are only measured inside it.
-        refine: With ``shutter``: Landweber steps that pull the network's frame back to consistency with the
-            blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
+        refine: With ``shutter``: steps of ``solver`` that pull the network's frame back to consistency with
+            the blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
             frames) make, kept where the motion blurs and the two flows agree on its path (see
-            :mod:`vsvideogen.filters._exposure_refine`). None: 10 steps with a ``shutter`` (0 without one);
-            0: the network alone; more steps sharpen long streaks further and cost more. Needs
-            ``temporal=True``.
+            :mod:`vsvideogen.filters._exposure_refine`). None: the solver's default with a ``shutter`` (10
+            Landweber steps, 6 deconvolution iterations; 0 without one); 0: the network alone; more steps
+            sharpen long streaks further and cost more. Needs ``temporal=True``.
         solver: How the refinement solves for the sharp frame. ``"landweber"`` (the default): ``refine``
             Landweber steps (None: 10), which stop early and so change the network's frame least where the blur
             the motion predicts is off. ``"deconvolve"``: ``refine`` iterations (None: 6) of half-quadratic
@@ -106,9 +107,9 @@ def deblur(
             prior, kept where the blur is at least 2 px long (fully from 4 px); about 2.5x the Landweber
             steps' time. It recovers much more of a camera's blur (exact blur of camera moves over photos,
             ``benchmarks.deblur_photos``: +3.7 to +4.3 dB over the blurred input against +1.4 to +1.9 for
-            ``"landweber"``, at all but slow 90-degree moves) and less of the benchmark clips' blur, which is
-            averaged from interpolated frames (docs/experiments/2026-11-28-denoiser-prior-refinement.md).
-            Needs ``shutter``.
+            ``"landweber"``, at all but slow 90-degree moves). On the benchmark clips' blur, averaged from
+            interpolated frames, it gains more on blurs of many pixels and less on short ones, which it leaves
+            to the network (docs/experiments/2026-11-28-denoiser-prior-refinement.md). Needs ``shutter``.
         model: ``"default"`` (the bundled blind ``"deblur-default"``, or with ``shutter`` the bundled
             ``"deblur-shutter"``, which has an exposure input, interpolated towards ``"deblur-long-exposure"``
             above 180 degrees), a registered deblur id,
