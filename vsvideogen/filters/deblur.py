@@ -267,10 +267,8 @@ class _Engine(WindowEngine):
 
     def _denoise(self, x: torch.Tensor, level: float) -> torch.Tensor:
         """The refinement's prior: ``x`` (fp32, RGB or luma) denoised at ``level`` by the colour denoiser
-        ``prior`` in the converter's dtype (luma as grey RGB, then the mean of its channels), as fp32."""
-        grey = x.shape[1] == 1
-        out = self.prior((x.expand(-1, 3, -1, -1) if grey else x).to(self.converter.dtype), level).float()
-        return out.mean(1, keepdim=True) if grey else out
+        ``prior`` in the converter's dtype (luma as grey RGB, see :func:`run_channels`), as fp32."""
+        return run_channels(lambda t, _replicated: self.prior(t.to(self.converter.dtype), level).float(), x, 3)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         told = {} if self.told is None else {"exposure": self.told}
