@@ -28,6 +28,7 @@ from .vs.y4m import write_y4m_frame, y4m_compatible, y4m_header
 __all__ = [
     "FILTER_OPTIONS",
     "SHARED_OPTIONS",
+    "DeblurShutter",
     "Encoded",
     "FilterOption",
     "FilterStep",
@@ -35,6 +36,7 @@ __all__ = [
     "add_filter_arguments",
     "apply_chain",
     "chain_from_args",
+    "deblur_shutter",
     "encode",
     "factor",
     "ffmpeg_exe",
@@ -100,6 +102,29 @@ def shutter_angle(text: str) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class DeblurShutter:
+    """``--deblur DEGREES[:SOLVER]``: the shutter angle, and the refinement's solver when one is named."""
+
+    degrees: float
+    solver: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.degrees}" if self.solver is None else f"{self.degrees}:{self.solver}"
+
+    def kwargs(self) -> dict[str, Any]:
+        """``deblur``'s keywords: ``shutter``, and ``solver`` when named."""
+        return {"shutter": self.degrees} | ({} if self.solver is None else {"solver": self.solver})
+
+
+def deblur_shutter(text: str) -> DeblurShutter:
+    """argparse type: ``DEGREES`` or ``DEGREES:SOLVER`` (e.g. ``180:deconvolve``); ``deblur`` checks the solver."""
+    degrees, colon, solver = text.partition(":")
+    if colon and not solver:
+        raise argparse.ArgumentTypeError(f"{text!r} names no solver after the colon; write e.g. 180:deconvolve, or 180")
+    return DeblurShutter(shutter_angle(degrees), solver or None)
+
+
 def frame_rate(text: str) -> Fraction:
     """argparse type: a frame rate written ``NUM/DEN`` (``60000/1001``), as an integer or a decimal."""
     try:
@@ -151,11 +176,11 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
         "remove noise of this sigma (8-bit scale) with the default denoiser", noise_sigma, "SIGMA",
     ),
     FilterOption(
-        "--deblur", "deblur", lambda shutter: {} if shutter is True else {"shutter": shutter},
+        "--deblur", "deblur", lambda shutter: {} if shutter is True else shutter.kwargs(),
         "remove motion blur and defocus with the default deblurrer (or --model, a `vsvideogen train deblur` export); "
         "DEGREES: the shutter angle the footage was shot with, e.g. 180, if known (long motion blur is then also "
-        "undone along the motion)",
-        shutter_angle, "DEGREES", optional_value=True,
+        "undone along the motion); DEGREES:deconvolve solves that blur further (slower; vsvideogen.deblur's solver)",
+        deblur_shutter, "DEGREES[:SOLVER]", optional_value=True,
     ),
     FilterOption(
         "--upscale", "upscale", lambda n: {"scale": n},

@@ -176,9 +176,27 @@ def test_deblur_option_of_vsvideogen_run(blurry_yuv):
     net = told_net()
     assert same_frames(fetch_all(pipeline.apply_chain(blurry_yuv, told, {"model": net, "device": "cpu"})),
                        fetch_all(deblur(blurry_yuv, model=net, shutter=180)))
-    for bad in ("0", "721", "fast"):
+    for bad in ("0", "721", "fast", "fast:deconvolve"):
         with pytest.raises(argparse.ArgumentTypeError, match="is not a shutter angle"):
-            pipeline.shutter_angle(bad)
+            pipeline.deblur_shutter(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match="names no solver after the colon"):
+        pipeline.deblur_shutter("180:")
+
+
+def test_deblur_option_names_the_solver(blurry_yuv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    pipeline.add_filter_arguments(parser)
+    steps = pipeline.chain_from_args(parser.parse_args(["--deblur", "180:deconvolve"]))
+    assert [str(s) for s in steps] == ["--deblur 180.0:deconvolve"]
+    assert steps[0].option.kwargs(steps[0].value) == {"shutter": 180.0, "solver": "deconvolve"}
+    net = told_net()
+    assert same_frames(fetch_all(pipeline.apply_chain(blurry_yuv, steps, {"model": net, "device": "cpu"})),
+                       fetch_all(deblur(blurry_yuv, model=net, shutter=180, solver="deconvolve")))
+    wrong = pipeline.chain_from_args(parser.parse_args(["--deblur", "180:wiener"]))
+    with pytest.raises(VSVideoGenError, match="solver='wiener' is not a refinement"):
+        pipeline.apply_chain(blurry_yuv, wrong, {"model": net, "device": "cpu"})
 
 
 class CentreFrame(torch.nn.Module):
