@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.ops import exposure as exposure_module
-from vsvideogen.ops.exposure import deconvolve_to_exposure, exposure_blur, exposure_taps, refine_to_exposure
+from vsvideogen.ops.exposure import PRIOR_WEIGHT, deconvolve_to_exposure, exposure_blur, exposure_taps, refine_to_exposure
 from vsvideogen.ops.warp import backward_warp_reference
 
 
@@ -173,6 +173,33 @@ def test_deconvolution_recovers_more_than_the_landweber_steps():
                                               levels=levels, noise=1 / 255), blurred)
     assert deconvolve_to_exposure(blurred, blurred, velocity, 1.0, ones, denoiser=smoothing, levels=[],
                                   noise=1 / 255) is blurred
+
+
+def test_deconvolution_carries_each_solves_residual_to_the_next_as_recomputing_it_would():
+    # Each solve starts from the last one's residual moved to its own weight and prior, without blurring: the
+    # same iterates as a plain solver that recomputes A*b + a z - (A*A + a) x before every solve.
+    sharp = texture(seed=3)
+    velocity, before = uniform((6, 1), sharp), uniform((3, -2), sharp)
+    blurred = exposure_blur(sharp, velocity, 1.0, before=before)
+    ones = torch.ones_like(sharp[:, :1])
+    levels, noise, steps = [0.05, 0.02, 0.01], 0.004, 3
+    blur = lambda x: exposure_blur(x, velocity, 1.0, before=before)  # noqa: E731
+    adjoint = lambda x: exposure_blur(x, before, 1.0, before=velocity)  # noqa: E731
+    x = z = blurred
+    for level in levels:
+        a = PRIOR_WEIGHT * (noise / level) ** 2
+        residual = adjoint(blurred) + a * z - adjoint(blur(x)) - a * x
+        direction, squared = residual, (residual * residual).sum()
+        for _ in range(steps):
+            image = adjoint(blur(direction)) + a * direction
+            step = squared / (direction * image).sum()
+            x, residual = x + step * direction, residual - step * image
+            new = (residual * residual).sum()
+            direction, squared = residual + new / squared * direction, new
+        z = smoothing(x.clamp(0, 1), level).clamp(0, 1)
+    carried = deconvolve_to_exposure(blurred, blurred, velocity, 1.0, ones, denoiser=smoothing, levels=levels,
+                                     noise=noise, cg_steps=steps, before=before)
+    torch.testing.assert_close(carried, z, atol=2e-5, rtol=0)
 
 
 def test_deconvolution_solves_each_batch_item_on_its_own():

@@ -193,13 +193,18 @@ def deconvolve_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, veloci
     blur, adjoint = _blur_and_adjoint(velocity, before, exposure)
     projected = adjoint(b)
     x = z = x0
+    # The residual of the last solve, A* b + a' z' - (A*A + a') x (here a' = 0): each solve's starts from it,
+    # moved to its own a and z, since A*A x is unchanged and needs no blur.
+    residual, solved_weight, solved_prior = projected - adjoint(blur(x0)), 0.0, x0
     for level in levels:
         a = PRIOR_WEIGHT * (noise / level) ** 2
 
         def normal(v: torch.Tensor) -> torch.Tensor:
             return adjoint(blur(v)) + a * v
 
-        x = _conjugate_gradient(normal, projected + a * z, x, cg_steps)
+        residual = residual + (solved_weight - a) * x + a * z - solved_weight * solved_prior
+        x, residual = _conjugate_gradient(normal, residual, x, cg_steps)
+        solved_weight, solved_prior = a, z
         z = denoiser(x.clamp(0.0, 1.0), level).float().clamp(0.0, 1.0)
     return (x0 + weight.float() * (z - x0)).to(estimate.dtype)
 
@@ -215,13 +220,14 @@ def _blur_and_adjoint(velocity: torch.Tensor, before: torch.Tensor | None,
             lambda x: exposure_blur(x, prior, exposure, taps, before=after))
 
 
-def _conjugate_gradient(operator: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, x: torch.Tensor,
-                        steps: int) -> torch.Tensor:
-    """``steps`` conjugate-gradient steps on ``operator(x) = rhs`` from ``x``, each batch item on its own."""
+def _conjugate_gradient(operator: Callable[[torch.Tensor], torch.Tensor], residual: torch.Tensor, x: torch.Tensor,
+                        steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``steps`` conjugate-gradient steps on ``operator(x) = rhs`` from ``x``, whose ``residual`` is
+    ``rhs - operator(x)``, each batch item on its own; returns the new ``x`` and its residual (kept up by the
+    steps' recurrence, not recomputed)."""
     def dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return (u * v).sum(dim=(1, 2, 3), keepdim=True)
 
-    residual = rhs - operator(x)
     direction = residual
     squared = dot(residual, residual)
     for _ in range(steps):
@@ -233,4 +239,4 @@ def _conjugate_gradient(operator: Callable[[torch.Tensor], torch.Tensor], rhs: t
         new = dot(residual, residual)
         direction = residual + torch.where(squared > 0, new / squared.clamp_min(1e-30), torch.zeros_like(new)) * direction
         squared = new
-    return x
+    return x, residual
