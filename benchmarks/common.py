@@ -374,3 +374,37 @@ def write_results(name: str, header: dict[str, object], markdown_body: str, payl
         json.dumps(_json_safe({**header, **payload}), indent=2) + "\n", encoding="utf-8"
     )
     return RESULTS_DIR / f"{name}.md"
+
+
+#: Python source that starts a child of a 4K memory benchmark: ``case`` (the JSON of ``sys.argv[1]``), ``core``
+#: with one thread, and ``rgb``, a one-frame RGB24 clip of a real photo (scikit-image's astronaut tiled 2x2,
+#: 1024x1024) Lanczos-resized to ``case["width"] x case["height"]``.
+PHOTO_CHILD_PRELUDE = r"""
+import json, resource, sys, time
+import numpy as np
+import vapoursynth as vs
+import vsvideogen
+from skimage import data
+
+case = json.loads(sys.argv[1])
+core = vs.core
+core.num_threads = 1
+photo = np.tile(data.astronaut(), (2, 2, 1))
+rgb = core.std.BlankClip(width=photo.shape[1], height=photo.shape[0], format=vs.RGB24, length=1)
+def fill(n, f):
+    out = f.copy()
+    for p in range(3):
+        np.asarray(out[p])[:] = photo[:, :, p]
+    return out
+rgb = rgb.std.ModifyFrame(rgb, fill).resize.Lanczos(case["width"], case["height"])
+"""
+
+
+def run_child_case(source: str, case: dict[str, object]) -> dict[str, object]:
+    """Run ``source`` (which reads ``case`` from ``sys.argv[1]`` and prints one JSON line last) in a fresh
+    Python process, so its peak memory is its own: ``case`` with that JSON's fields, or with ``error`` (the last
+    line of stderr) when the child fails."""
+    result = subprocess.run([sys.executable, "-c", source, json.dumps(case)], capture_output=True, text=True)
+    if result.returncode:
+        return {**case, "error": result.stderr.strip().splitlines()[-1]}
+    return {**case, **json.loads(result.stdout.strip().splitlines()[-1])}

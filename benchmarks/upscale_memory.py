@@ -13,33 +13,15 @@ Results: ``results/upscale_memory.md`` and ``.json``.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 
 from . import common
 
 
-_CHILD = r"""
-import json, resource, sys, time
-import numpy as np
-import vapoursynth as vs
-import vsvideogen
+_CHILD = common.PHOTO_CHILD_PRELUDE + r"""
 from vsvideogen.filters import upscale as upscale_module
 
-case = json.loads(sys.argv[1])
-core = vs.core
-core.num_threads = 1
-from skimage import data
-photo = np.tile(data.astronaut(), (2, 2, 1))  # a real photo, 1024x1024, resized below
-rgb = core.std.BlankClip(width=photo.shape[1], height=photo.shape[0], format=vs.RGB24, length=1)
-def fill(n, f):
-    out = f.copy()
-    for p in range(3):
-        np.asarray(out[p])[:] = photo[:, :, p]
-    return out
-rgb = rgb.std.ModifyFrame(rgb, fill).resize.Lanczos(case["width"], case["height"])
 fmt = core.get_video_format(getattr(vs, case["format"]))
 if fmt.color_family == vs.RGB:
     clip = rgb.resize.Point(format=fmt.id)
@@ -65,10 +47,7 @@ print(json.dumps({"tiles": list(grid["tiles"]), "peak_rss_mib": peak / 1024, "rs
 
 def _case(model: str, scale: int, fmt: str, tiles: str, size: tuple[int, int]) -> dict[str, object]:
     case = {"model": model, "scale": scale, "format": fmt, "tiles": tiles, "width": size[0], "height": size[1]}
-    result = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(case)], capture_output=True, text=True)
-    if result.returncode:
-        return {**case, "error": result.stderr.strip().splitlines()[-1]}
-    return {**case, **json.loads(result.stdout.strip().splitlines()[-1])}
+    return common.run_child_case(_CHILD, case)
 
 
 def main(argv: list[str] | None = None) -> int:

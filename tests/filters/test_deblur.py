@@ -273,6 +273,10 @@ def test_the_deconvolving_solver_undoes_more_of_a_pan_and_leaves_a_still_picture
     # measured: 0.46x the Landweber steps' squared error (which are 0.53x the blurred frames')
     assert error(deconvolved) < 0.6 * error(landweber), (error(deconvolved), error(landweber))
     assert same_in_any_order_and_thread_count(lambda: deblur(blurred[:5], model=net, shutter=360, solver="deconvolve"))
+    # the prior runs over the network's tiles, with its receptive field as context: the whole frame's result
+    tiled = deblur(blurred, model=net, shutter=360, solver="deconvolve", tiles=(2, 2), overlap=8)
+    change = np.abs(np.stack(fetch_all(tiled)) - np.stack(fetch_all(deconvolved)))
+    assert change.max() < 1e-4, change.max()
     # luma alone: the colour prior sees it as grey (measured: 0.20x the blurred luma's squared error)
     grey = deblur(blurred.std.ShufflePlanes(0, vs.GRAY), model=net, shutter=360, solver="deconvolve")
     luma = [c.std.ShufflePlanes(0, vs.GRAY) for c in (sharp, blurred)]

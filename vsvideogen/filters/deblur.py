@@ -56,6 +56,7 @@ from ..models.registry import (DEFAULT_MODELS, SHUTTER_BLEND, load_flow_net, loa
                                load_shutter_blend)
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_frames
+from ..vs.tiling import run_tiled
 from ._exposure_refine import REFINEMENTS, ExposureRefinement, refine_centre
 from ._temporal import WindowEngine, check_arguments, model_label, net_layout, run_channels, tile_grid, window_radius
 
@@ -267,8 +268,14 @@ class _Engine(WindowEngine):
 
     def _denoise(self, x: torch.Tensor, level: float) -> torch.Tensor:
         """The refinement's prior: ``x`` (fp32, RGB or luma) denoised at ``level`` by the colour denoiser
-        ``prior`` in the converter's dtype (luma as grey RGB, see :func:`run_channels`), as fp32."""
-        return run_channels(lambda t, _replicated: self.prior(t.to(self.converter.dtype), level).float(), x, 3)
+        ``prior`` in the converter's dtype (luma as grey RGB, see :func:`run_channels`), as fp32. It runs over
+        the network's tile grid with its own receptive field as context, so memory stays bounded at 4K and
+        tiles agree with the whole frame up to float rounding."""
+        def denoise(tile: torch.Tensor) -> torch.Tensor:
+            return run_channels(lambda t, _replicated: self.prior(t.to(self.converter.dtype), level).float(), tile, 3)
+
+        return run_tiled(denoise, [x], self.tiles, self.overlap, context=self.prior.tile_context,
+                         modulo=self.prior.modulo)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         told = {} if self.told is None else {"exposure": self.told}
