@@ -377,8 +377,11 @@ def write_results(name: str, header: dict[str, object], markdown_body: str, payl
 
 
 #: Python source that starts a child of a 4K memory benchmark: ``case`` (the JSON of ``sys.argv[1]``), ``core``
-#: with one thread, and ``rgb``, a one-frame RGB24 clip of a real photo (scikit-image's astronaut tiled 2x2,
-#: 1024x1024) Lanczos-resized to ``case["width"] x case["height"]``.
+#: with one thread, ``rgb``, a one-frame RGB24 clip of a real photo (scikit-image's astronaut tiled 2x2,
+#: 1024x1024) Lanczos-resized to ``case["width"] x case["height"]``, and ``report(node, n, grid)``, which
+#: renders frame ``n`` and prints the JSON line :func:`run_child_case` reads: ``grid["tiles"]`` (the tile grid
+#: the filter chose, which the child records in ``grid``), the peak RSS (MiB),
+#: the RSS before the filter, the seconds and the output size.
 PHOTO_CHILD_PRELUDE = r"""
 import json, resource, sys, time
 import numpy as np
@@ -397,6 +400,15 @@ def fill(n, f):
         np.asarray(out[p])[:] = photo[:, :, p]
     return out
 rgb = rgb.std.ModifyFrame(rgb, fill).resize.Lanczos(case["width"], case["height"])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def report(node, n, grid):
+    began = time.perf_counter()
+    frame = node.get_frame(n)
+    seconds = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"tiles": list(grid["tiles"]), "peak_rss_mib": peak / 1024, "rss_before_mib": before / 1024,
+                      "seconds": seconds, "out": [frame.width, frame.height]}))
 """
 
 
@@ -408,3 +420,18 @@ def run_child_case(source: str, case: dict[str, object]) -> dict[str, object]:
     if result.returncode:
         return {**case, "error": result.stderr.strip().splitlines()[-1]}
     return {**case, **json.loads(result.stdout.strip().splitlines()[-1])}
+
+
+MEMORY_COLUMNS = ("grid used", "peak RSS (MiB)", "seconds", "output")
+#: What a memory table's peak RSS counts, for the text under it.
+MEMORY_NOTE = ("Peak RSS is the whole process's (Python, torch, VapourSynth, the source photo and the frames "
+               "included), one fresh process per row; the CPU tiling budget is 2 GiB of the network's activations.")
+
+
+def memory_cells(case: dict[str, object]) -> list[str]:
+    """The :data:`MEMORY_COLUMNS` cells of a :func:`run_child_case` result (dashes and the error if it failed)."""
+    if "error" in case:
+        return ["—", "—", "—", str(case["error"])]
+    width, height = case["out"]
+    return ["x".join(map(str, case["tiles"])), f"{case['peak_rss_mib']:.0f}", f"{case['seconds']:.1f}",
+            f"{width}x{height}"]

@@ -33,15 +33,9 @@ def spy(*args, **kwargs):
     grid["tiles"] = real_grid(*args, **kwargs)
     return grid["tiles"]
 deblur_module.tile_grid = spy
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tiles = None if case["tiles"] == "auto" else int(case["tiles"])
 out = vsvideogen.deblur(clip, shutter=case["shutter"], solver=case["solver"], tiles=tiles, device="cpu")
-began = time.perf_counter()
-frame = out.get_frame(2)
-seconds = time.perf_counter() - began
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"tiles": list(grid["tiles"]), "peak_rss_mib": peak / 1024, "rss_before_mib": before / 1024,
-                  "seconds": seconds, "out": [frame.width, frame.height]}))
+report(out, 2, grid)
 """
 
 
@@ -67,16 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             case = common.run_child_case(_CHILD, case)
             print(f"[bench] {solver} tiles={tiles}: {case} ({time.perf_counter() - began:.0f} s)", flush=True)
             cases.append(case)
-            if "error" in case:
-                rows.append([solver, tiles, "—", "—", "—", case["error"]])
-                continue
-            rows.append([solver, tiles, "x".join(map(str, case["tiles"])), f"{case['peak_rss_mib']:.0f}",
-                         f"{case['seconds']:.1f}", f"{case['out'][0]}x{case['out'][1]}"])
-    body = common.markdown_table(["solver", "tiles asked", "grid used", "peak RSS (MiB)", "seconds", "output"], rows)
-    body += ("\n\nPeak RSS is the whole process's (Python, torch, VapourSynth, the source photo and the frames "
-             "included), one fresh process per row; the CPU tiling budget is 2 GiB of the network's activations. The "
-             "refinement's flows and blurs work on the whole frame; the prior of `solver=\"deconvolve\"` runs over "
-             "the network's tiles.\n")
+            rows.append([solver, tiles, *common.memory_cells(case)])
+    body = common.markdown_table(["solver", "tiles asked", *common.MEMORY_COLUMNS], rows)
+    body += (f"\n\n{common.MEMORY_NOTE} The refinement's flows and blurs work on the whole frame; the prior of "
+             "`solver=\"deconvolve\"` runs over the network's tiles.\n")
     if not args.no_write:
         print(f"wrote {common.write_results('deblur_memory', header, body, {'cases': cases})}")
     print(body)

@@ -33,15 +33,8 @@ def spy(*args, **kwargs):
     grid["tiles"] = real_tiles(*args, **kwargs)
     return grid["tiles"]
 upscale_module._tiles = spy
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tiles = None if case["tiles"] == "auto" else int(case["tiles"])
-out = vsvideogen.upscale(clip, case["scale"], model=case["model"], tiles=tiles, device="cpu")
-began = time.perf_counter()
-frame = out.get_frame(0)
-seconds = time.perf_counter() - began
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"tiles": list(grid["tiles"]), "peak_rss_mib": peak / 1024, "rss_before_mib": before / 1024,
-                  "seconds": seconds, "out": [frame.width, frame.height]}))
+report(vsvideogen.upscale(clip, case["scale"], model=case["model"], tiles=tiles, device="cpu"), 0, grid)
 """
 
 
@@ -70,15 +63,9 @@ def main(argv: list[str] | None = None) -> int:
                 case = _case(model, args.scale, fmt, tiles, size)
                 print(f"[bench] {model} {fmt} tiles={tiles}: {case} ({time.perf_counter() - began:.0f} s)", flush=True)
                 cases.append(case)
-                if "error" in case:
-                    rows.append([model, fmt, tiles, "—", "—", "—", case["error"]])
-                    continue
-                rows.append([model, fmt, tiles, "x".join(map(str, case["tiles"])), f"{case['peak_rss_mib']:.0f}",
-                             f"{case['seconds']:.1f}", f"{case['out'][0]}x{case['out'][1]}"])
-    body = common.markdown_table(
-        ["model", "format", "tiles asked", "grid used", "peak RSS (MiB)", "seconds", "output"], rows)
-    body += ("\n\nPeak RSS is the whole process's (Python, torch, VapourSynth, the source photo and the frames "
-             "included), one fresh process per row; the CPU tiling budget is 2 GiB of activations.\n")
+                rows.append([model, fmt, tiles, *common.memory_cells(case)])
+    body = common.markdown_table(["model", "format", "tiles asked", *common.MEMORY_COLUMNS], rows)
+    body += f"\n\n{common.MEMORY_NOTE}\n"
     if not args.no_write:
         print(f"wrote {common.write_results('upscale_memory', header, body, {'cases': cases})}")
     print(body)
