@@ -193,7 +193,7 @@ def deconvolve_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, veloci
     blur, adjoint = _blur_and_adjoint(velocity, before, exposure)
     projected = adjoint(b)
     x = z = x0
-    # The residual of the last solve, A* b + a' z' - (A*A + a') x (here a' = 0): each solve's starts from it,
+    # The residual of the last solve, A* b + a' z' - (A*A + a') x (here a' = 0): each solve starts from it,
     # moved to its own a and z, since A*A x is unchanged and needs no blur.
     residual, solved_weight, solved_prior = projected - adjoint(blur(x0)), 0.0, x0
     for level in levels:
