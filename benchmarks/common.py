@@ -378,10 +378,10 @@ def write_results(name: str, header: dict[str, object], markdown_body: str, payl
 
 #: Python source that starts a child of a 4K memory benchmark: ``case`` (the JSON of ``sys.argv[1]``), ``core``
 #: with one thread, ``rgb``, a one-frame RGB24 clip of a real photo (scikit-image's astronaut tiled 2x2,
-#: 1024x1024) Lanczos-resized to ``case["width"] x case["height"]``, and ``report(node, n, grid)``, which
-#: renders frame ``n`` and prints the JSON line :func:`run_child_case` reads: ``grid["tiles"]`` (the tile grid
-#: the filter chose, which the child records in ``grid``), the peak RSS (MiB),
-#: the RSS before the filter, the seconds and the output size.
+#: 1024x1024) Lanczos-resized to ``case["width"] x case["height"]``, ``record_grid(module, name)``, which
+#: wraps the filter's tile-grid function ``module.name`` to record the grid it returns, and
+#: ``report(node, n)``, which renders frame ``n`` and prints the JSON line :func:`run_child_case` reads: that
+#: grid, the peak RSS (MiB), the RSS before the filter, the seconds and the output size.
 PHOTO_CHILD_PRELUDE = r"""
 import json, resource, sys, time
 import numpy as np
@@ -401,8 +401,16 @@ def fill(n, f):
     return out
 rgb = rgb.std.ModifyFrame(rgb, fill).resize.Lanczos(case["width"], case["height"])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+grid = {}
 
-def report(node, n, grid):
+def record_grid(module, name):
+    real = getattr(module, name)
+    def spy(*args, **kwargs):
+        grid["tiles"] = real(*args, **kwargs)
+        return grid["tiles"]
+    setattr(module, name, spy)
+
+def report(node, n):
     began = time.perf_counter()
     frame = node.get_frame(n)
     seconds = time.perf_counter() - began

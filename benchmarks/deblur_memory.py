@@ -27,15 +27,10 @@ deblur_module = importlib.import_module("vsvideogen.filters.deblur")
 speed = case["speed"]
 frames = [rgb.std.Crop(left=k * speed, right=(4 - k) * speed) for k in range(5)]
 clip = core.std.Splice(frames).resize.Bicubic(format=vs.YUV420P10, matrix_s="709")
-grid = {}
-real_grid = deblur_module.tile_grid
-def spy(*args, **kwargs):
-    grid["tiles"] = real_grid(*args, **kwargs)
-    return grid["tiles"]
-deblur_module.tile_grid = spy
+record_grid(deblur_module, "tile_grid")
 tiles = None if case["tiles"] == "auto" else int(case["tiles"])
 out = vsvideogen.deblur(clip, shutter=case["shutter"], solver=case["solver"], tiles=tiles, device="cpu")
-report(out, 2, grid)
+report(out, 2)
 """
 
 

@@ -27,14 +27,9 @@ if fmt.color_family == vs.RGB:
     clip = rgb.resize.Point(format=fmt.id)
 else:
     clip = rgb.resize.Bicubic(format=fmt.id, matrix_s="709")
-grid = {}
-real_tiles = upscale_module._tiles
-def spy(*args, **kwargs):
-    grid["tiles"] = real_tiles(*args, **kwargs)
-    return grid["tiles"]
-upscale_module._tiles = spy
+record_grid(upscale_module, "_tiles")
 tiles = None if case["tiles"] == "auto" else int(case["tiles"])
-report(vsvideogen.upscale(clip, case["scale"], model=case["model"], tiles=tiles, device="cpu"), 0, grid)
+report(vsvideogen.upscale(clip, case["scale"], model=case["model"], tiles=tiles, device="cpu"), 0)
 """
 
 
