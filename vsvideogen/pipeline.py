@@ -15,7 +15,7 @@ import secrets
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,6 +37,7 @@ __all__ = [
     "apply_chain",
     "chain_from_args",
     "deblur_shutter",
+    "disc_radius",
     "encode",
     "factor",
     "ffmpeg_exe",
@@ -125,6 +126,17 @@ def deblur_shutter(text: str) -> DeblurShutter:
     return DeblurShutter(shutter_angle(degrees), solver or None)
 
 
+def disc_radius(text: str) -> float:
+    """argparse type: a defocus disc's radius in pixels, above 0 and at most 16 (``deblur``'s limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a disc radius; give pixels, e.g. 1.5") from None
+    if not 0 < value <= 16:
+        raise argparse.ArgumentTypeError(f"{text} is not a disc radius; give pixels above 0 and at most 16")
+    return value
+
+
 def frame_rate(text: str) -> Fraction:
     """argparse type: a frame rate written ``NUM/DEN`` (``60000/1001``), as an integer or a decimal."""
     try:
@@ -149,6 +161,8 @@ class FilterOption:
         metavar: How the value is shown in the help.
         exclusive: Options with the same tag cannot be combined.
         optional_value: The value may be left out (the option alone gives ``True``).
+        joins: The flag of an earlier option for the same filter: given with it, this option adds its keywords
+            to that one filter call; alone, it makes the call itself.
     """
 
     flag: str
@@ -159,6 +173,7 @@ class FilterOption:
     metavar: str | None = None
     exclusive: str | None = None
     optional_value: bool = False
+    joins: str | None = None
 
     @property
     def dest(self) -> str:
@@ -181,6 +196,12 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
         "DEGREES: the shutter angle the footage was shot with, e.g. 180, if known (long motion blur is then also "
         "undone along the motion); DEGREES:deconvolve solves that blur further (slower; vsvideogen.deblur's solver)",
         deblur_shutter, "DEGREES[:SOLVER]", optional_value=True,
+    ),
+    FilterOption(
+        "--defocus", "deblur", lambda radius: {"defocus": radius},
+        "with or without --deblur: also undo the defocus of a lens that spread each point into a disc of this "
+        "radius in pixels, e.g. 1.5 (judge it by eye; too large a radius rings, too small undoes less)",
+        disc_radius, "RADIUS", joins="--deblur",
     ),
     FilterOption(
         "--upscale", "upscale", lambda n: {"scale": n},
@@ -206,10 +227,18 @@ class FilterStep:
 
     option: FilterOption
     value: Any
+    joined: tuple[FilterStep, ...] = ()
 
     def __str__(self) -> str:
         bare = self.option.type is None or self.value is True
-        return self.option.flag if bare else f"{self.option.flag} {self.value}"
+        return " ".join([self.option.flag if bare else f"{self.option.flag} {self.value}", *map(str, self.joined)])
+
+    def kwargs(self) -> dict[str, Any]:
+        """The filter's keywords: this option's, then those of the options joined to it."""
+        merged = self.option.kwargs(self.value)
+        for step in self.joined:
+            merged |= step.kwargs()
+        return merged
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -236,11 +265,16 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
 
 def chain_from_args(args: argparse.Namespace) -> list[FilterStep]:
     """The filter steps the parsed arguments ask for, in chain order."""
-    steps = []
+    steps: list[FilterStep] = []
     for option in FILTER_OPTIONS:
         value = getattr(args, option.dest, None)
-        if value is not None and value is not False:
+        if value is None or value is False:
+            continue
+        target = next((k for k, step in enumerate(steps) if step.option.flag == option.joins), None)
+        if target is None:
             steps.append(FilterStep(option, value))
+        else:
+            steps[target] = replace(steps[target], joined=(*steps[target].joined, FilterStep(option, value)))
     return steps
 
 
@@ -257,7 +291,7 @@ def apply_chain(clip: vs.VideoNode, steps: Sequence[FilterStep], shared: dict[st
     """
     shared = dict(shared or {})
     for step, function in zip(steps, _filter_functions(steps, shared), strict=True):
-        clip = function(clip, **step.option.kwargs(step.value), **shared)
+        clip = function(clip, **step.kwargs(), **shared)
     return clip
 
 

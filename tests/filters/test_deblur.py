@@ -14,8 +14,11 @@ from vsvideogen import interpolate as vsvideogen_interpolate
 from vsvideogen.errors import VSVideoGenError, WeightsError
 from vsvideogen.models.archs.temporal_denoiser import TemporalDenoiser
 from vsvideogen.models.blend import interpolate_networks
-from vsvideogen.models.registry import SHUTTER_BLEND, load_model
+from vsvideogen.filters._defocus import DEFOCUS_DECONVOLUTION, undo_defocus
+from vsvideogen.models.registry import SHUTTER_BLEND, load_model, load_prior_denoiser
 from vsvideogen.models.weights import save_safetensors
+from vsvideogen.ops.deconvolution import falling_levels
+from vsvideogen.ops.defocus import deconvolve_defocus, defocus_blur
 
 core = vs.core
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -302,6 +305,89 @@ def test_refine_errors(blurry_yuv):
             deblur(blurry_yuv, model=net, shutter=180, solver=bad)
     with pytest.raises(VSVideoGenError, match="solver='deconvolve' refines under the blur the shutter makes; pass shutter="):
         deblur(blurry_yuv, model=net, solver="deconvolve")
+
+
+def defocused(clip: vs.VideoNode, radius: float, sigma: float = 0.0) -> vs.VideoNode:
+    """``clip`` (RGBS) with every frame spread by a disc of ``radius`` px, plus white noise of ``sigma`` (0..1
+    scale, seeded per frame)."""
+    def blur(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        planes = torch.from_numpy(np.stack([np.asarray(f[p]) for p in range(3)]))
+        noise = torch.from_numpy(np.random.default_rng(n).standard_normal(planes.shape, dtype=np.float32))
+        return _with_planes(f, (defocus_blur(planes, radius) + sigma * noise).numpy())
+
+    return clip.std.ModifyFrame(clip, blur)
+
+
+def test_told_the_defocus_the_disc_is_undone():
+    sharp, _ = panned_texture()
+    blurred = defocused(sharp, 2.0)
+
+    def error(clip: vs.VideoNode, truth: vs.VideoNode = sharp) -> float:
+        return float(np.mean([(np.stack(a) - np.stack(b)) ** 2 for a, b in zip(fetch_all(clip), fetch_all(truth))]))
+
+    net = CentreFrame()
+    told = deblur(blurred, model=net, defocus=2.0)
+    # measured: 0.086x the blurred frames' squared error; told half the radius, 0.58x
+    assert error(told) < 0.15 * error(blurred), (error(told), error(blurred))
+    assert error(told) < 0.25 * error(deblur(blurred, model=net, defocus=1.0))
+    assert same_in_any_order_and_thread_count(lambda: deblur(blurred[:5], model=net, defocus=2.0))
+    # the prior runs over the network's tiles with its receptive field as context: the whole frame's result
+    tiled = deblur(blurred, model=net, defocus=2.0, tiles=(2, 2), overlap=8)
+    assert np.abs(np.stack(fetch_all(tiled)) - np.stack(fetch_all(told))).max() < 1e-4
+    # after the motion refinement, and on luma alone (measured: 0.022x)
+    assert deblur(blurred, model=net, defocus=2.0, shutter=180).num_frames == blurred.num_frames
+    luma = [c.std.ShufflePlanes(0, vs.GRAY) for c in (sharp, blurred)]
+    grey = deblur(luma[1], model=net, defocus=2.0)
+    assert error(grey, luma[0]) < 0.1 * error(luma[1], luma[0]), (error(grey, luma[0]), error(luma[1], luma[0]))
+
+
+def test_the_defocus_deconvolution_fits_no_closer_than_the_frames_noise():
+    # Noise of 4/255 over the disc: fitting as if the frame had only 8-bit rounding's noise amplifies it (measured
+    # 1.86x the blurred frame's squared error); with the noise measured on the frame (3.98/255), 0.25x.
+    sharp, _ = panned_texture()
+    noisy = defocused(sharp, 2.0, 4 / 255)
+    truth = torch.from_numpy(np.stack(fetch_all(sharp)[3]))[None]
+    recorded = torch.from_numpy(np.stack(fetch_all(noisy)[3]))[None]
+    prior = load_prior_denoiser("cpu", torch.float32, "test")
+
+    def denoise(x: torch.Tensor, level: float) -> torch.Tensor:
+        return prior(x, level)
+
+    def error(x: torch.Tensor) -> float:
+        return float(((x - truth) ** 2).mean())
+
+    measured = undo_defocus(recorded, recorded, 2.0, denoise)
+    settings = DEFOCUS_DECONVOLUTION
+    assumed = deconvolve_defocus(recorded, recorded, 2.0, denoiser=denoise, noise=settings.min_noise,
+                                 levels=falling_levels(*settings.levels, settings.iterations),
+                                 cg_steps=settings.cg_steps)
+    assert error(measured) < 0.6 * error(recorded) < 0.6 * error(assumed), (error(measured), error(recorded),
+                                                                            error(assumed))
+
+
+def test_defocus_option_joins_the_deblur_step_or_makes_its_own(blurry_yuv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    pipeline.add_filter_arguments(parser)
+    both = pipeline.chain_from_args(parser.parse_args(["--defocus", "1.5", "--deblur", "180", "--upscale", "2"]))
+    assert [str(s) for s in both] == ["--deblur 180.0 --defocus 1.5", "--upscale 2"]
+    assert both[0].kwargs() == {"shutter": 180.0, "defocus": 1.5}
+    alone = pipeline.chain_from_args(parser.parse_args(["--denoise", "5", "--defocus", "2"]))
+    assert [str(s) for s in alone] == ["--denoise 5.0", "--defocus 2.0"] and alone[1].kwargs() == {"defocus": 2.0}
+    net = CentreFrame()
+    assert same_frames(fetch_all(pipeline.apply_chain(blurry_yuv, both[:1], {"model": net, "device": "cpu"})),
+                       fetch_all(deblur(blurry_yuv, model=net, shutter=180, defocus=1.5)))
+    for bad in ("0", "17", "wide"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a disc radius"):
+            pipeline.disc_radius(bad)
+
+
+def test_defocus_errors(blurry_yuv):
+    net = CentreFrame()
+    for bad in (0, -1.0, 17, True, "2"):
+        with pytest.raises(VSVideoGenError, match="is not a disc radius; pass the radius in pixels"):
+            deblur(blurry_yuv, model=net, defocus=bad)
 
 
 @pytest.fixture(scope="module")

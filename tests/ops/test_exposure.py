@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.ops import exposure as exposure_module
-from vsvideogen.ops.exposure import PRIOR_WEIGHT, deconvolve_to_exposure, exposure_blur, exposure_taps, refine_to_exposure
+from vsvideogen.ops.deconvolution import PRIOR_WEIGHT
+from vsvideogen.ops.exposure import deconvolve_to_exposure, exposure_blur, exposure_taps, refine_to_exposure
 from vsvideogen.ops.warp import backward_warp_reference
 
 

@@ -17,8 +17,6 @@ from vsvideogen.errors import VSVideoGenError
 from vsvideogen.train.blur import (
     BlurConfig,
     blurred_footage,
-    defocus,
-    disc_kernel,
     exposure_offsets,
     finish_window,
     linear_blend,
@@ -202,21 +200,6 @@ def test_photo_windows_are_reused_as_symmetric_variants(monkeypatch):
     assert once.photo_reuse == 1 and torch.equal(once._photo_window(np.random.default_rng(0), 48)[0], served[0])
     with pytest.raises(VSVideoGenError, match="photo_reuse"):
         BlurWindows([], [photo], 1, SHARP, photo_reuse=0)
-
-
-def test_defocus_kernel_is_a_normalised_disc():
-    for radius in (0.5, 1.3, 3.0, 4.7):
-        kernel = disc_kernel(radius)
-        assert kernel.sum().item() == pytest.approx(1.0, abs=1e-6)
-        assert torch.allclose(kernel, kernel.flip(0)) and torch.allclose(kernel, kernel.T)
-    kernel = disc_kernel(3.0)
-    assert kernel.shape == (7, 7) and kernel[0, 0] == 0 and kernel[3, 3] == kernel.max()
-    assert torch.equal(disc_kernel(0.0), torch.ones(1, 1))
-    flat = torch.full((2, 3, 20, 20), 0.4)
-    assert torch.allclose(defocus(flat, 2.5), flat)  # a blur keeps flat areas
-    dot = torch.zeros(1, 1, 21, 21)
-    dot[..., 10, 10] = 1
-    assert torch.allclose(defocus(dot, 3.0)[0, 0, 7:14, 7:14], kernel.flip(0).flip(1))
 
 
 def test_task_batches_loss_and_validation():

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.archs.mc_denoiser import MotionCompensatedDenoiser
+from ..ops.deconvolution import falling_levels
 from ..ops.exposure import deconvolve_to_exposure, refine_to_exposure
 
 
@@ -67,8 +68,7 @@ class ExposureRefinement:
 
     def denoiser_levels(self) -> list[float]:
         """The denoiser's level at each of the ``steps`` iterations, from ``levels[0]`` to ``levels[1]``."""
-        first, last = self.levels
-        return [first * (last / first) ** (k / max(self.steps - 1, 1)) for k in range(self.steps)]
+        return falling_levels(*self.levels, self.steps)
 
 
 #: ``deblur``'s refinement with a ``shutter``, ``refine=None`` and ``solver="landweber"`` (the default).

@@ -57,6 +57,7 @@ from ..models.registry import (DEFAULT_MODELS, SHUTTER_BLEND, load_flow_net, loa
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_frames
 from ..vs.tiling import run_tiled
+from ._defocus import undo_defocus
 from ._exposure_refine import REFINEMENTS, ExposureRefinement, refine_centre
 from ._temporal import WindowEngine, check_arguments, model_label, net_layout, run_channels, tile_grid, window_radius
 
@@ -67,12 +68,15 @@ FUNC = "deblur"
 _DEFAULT_CONTEXT = 56
 #: The longest shutter ``deblur`` takes (degrees): frames blended over two frame intervals.
 MAX_SHUTTER = 720.0
+#: The largest defocus disc radius ``deblur`` takes (pixels).
+MAX_DEFOCUS = 16.0
 
 
 def deblur(
     clip: vs.VideoNode,
     *,
     shutter: float | None = None,
+    defocus: float | None = None,
     refine: int | None = None,
     solver: str = "landweber",
     model: str | Any = "default",
@@ -95,6 +99,13 @@ def deblur(
             refinement only (so it needs ``refine`` to run). None: unknown, the model deblurs blind and nothing
             is refined. Models are trained on a range of shutters (the bundled ones on 90-360 degrees, see their
             model cards) and are only measured inside it.
+        defocus: The radius in pixels (of the clip's frame, luma plane) of the disc an out-of-focus lens spread
+            each point into, when it is known or judged by eye (e.g. 1.5). The frame the network and any
+            motion refinement made is then deconvolved from that disc: 8 iterations of half-quadratic splitting
+            with the bundled FFDNet as the prior, fitting the frame no closer than its own noise, measured on
+            every recorded frame (:mod:`vsvideogen.filters._defocus`). The networks themselves undo little
+            defocus (``benchmarks.deblur_defocus``). A radius a quarter off still gains, far less than the
+            right one. None: no deconvolution.
         refine: With ``shutter``: steps of ``solver`` that pull the network's frame back to consistency with
             the blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
             frames) make, kept where the motion blurs and the two flows agree on its path (see
@@ -145,6 +156,7 @@ def deblur(
     """
     dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
     exposure = _exposure(shutter)
+    disc = _defocus_radius(defocus)
     net = _get_model(model, temporal, dev, dtype, shutter)
     window = window_radius(net, radius, FUNC)
     defaults = _refinement(solver, exposure)
@@ -170,7 +182,8 @@ def deblur(
         exposure=exposure,
         refinement=replace(defaults, steps=steps) if steps else None,
         flow_net=load_flow_net(dev, dtype, FUNC) if steps else None,
-        prior=load_prior_denoiser(dev, dtype, FUNC) if steps and defaults.solver == "deconvolve" else None,
+        defocus=disc,
+        prior=load_prior_denoiser(dev, dtype, FUNC) if disc or steps and defaults.solver == "deconvolve" else None,
     )
     if window:
         return map_frames(clip, engine, range(-window, window + 1), template=clip)
@@ -185,6 +198,17 @@ def _exposure(shutter: Any) -> float | None:
         raise VSVideoGenError(FUNC, f"shutter={shutter!r} is not a shutter angle; pass degrees above 0 and at most "
                                     f"{MAX_SHUTTER} (e.g. 180), or None if it is unknown")
     return float(shutter) / 360.0
+
+
+def _defocus_radius(defocus: Any) -> float | None:
+    """``defocus`` checked: a disc radius in pixels, or None."""
+    if defocus is None:
+        return None
+    if isinstance(defocus, bool) or not isinstance(defocus, (int, float)) or not 0 < defocus <= MAX_DEFOCUS:
+        raise VSVideoGenError(FUNC, f"defocus={defocus!r} is not a disc radius; pass the radius in pixels of the "
+                                    f"disc a point is spread into, above 0 and at most {MAX_DEFOCUS:g} (e.g. 1.5), "
+                                    "or None")
+    return float(defocus)
 
 
 def _refinement(solver: Any, exposure: float | None) -> ExposureRefinement:
@@ -244,26 +268,32 @@ class _Engine(WindowEngine):
     """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (``radius=0``: frame ``n``);
     ``told``: the exposure (shutter / 360) an exposure-conditioned network is told, or None; ``refinement``: how
     its frame is then refined under ``exposure`` (:mod:`vsvideogen.filters._exposure_refine`, with the flow
-    network ``flow_net`` and, for ``solver="deconvolve"``, the denoiser ``prior``), or None."""
+    network ``flow_net`` and, for ``solver="deconvolve"``, the denoiser ``prior``), or None; ``defocus``: the
+    radius of the disc the result is then deconvolved from (with ``prior``), or None."""
 
     def __init__(self, *, told: float | None, exposure: float | None, refinement: ExposureRefinement | None,
-                 flow_net: torch.nn.Module | None, prior: torch.nn.Module | None, **engine: Any) -> None:
+                 flow_net: torch.nn.Module | None, defocus: float | None, prior: torch.nn.Module | None,
+                 **engine: Any) -> None:
         super().__init__(**engine)
         self.told = told
         self.exposure = exposure
         self.refinement = refinement
         self.flow_net = flow_net
+        self.defocus = defocus
         self.prior = prior
 
     def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         with torch.inference_mode():
-            source, _image, stack, ids = self.load(n, f if isinstance(f, list) else [f])
+            source, image, stack, ids = self.load(n, f if isinstance(f, list) else [f])
             staged = self.radius and self.is_two_stage(self.net)
             result = self.staged(stack, ids, exposure=self.told) if staged else self.tiled([stack])
             if self.refinement is not None:
                 with self._lock:
                     result = refine_centre(self.flow_net, stack, ids, result, self.exposure, self.refinement,
                                            self._denoise)
+            if self.defocus is not None:
+                with self._lock:
+                    result = undo_defocus(result, image, self.defocus, self._denoise)
             return self.converter.to_frame(result, source)
 
     def _denoise(self, x: torch.Tensor, level: float) -> torch.Tensor:

@@ -16,10 +16,7 @@ the two halves' velocities swapped (its own adjoint under a constant velocity).
 deblurrer's estimate ``x`` of a blurred frame ``b``: where the estimate is still too blurred to explain ``b``,
 the steps sharpen it along the motion; a per-pixel weight says how much of the change to keep.
 :func:`deconvolve_to_exposure` solves the same model much further, by half-quadratic splitting with a denoiser
-as the image prior (as DPIR does for known blur kernels; Zhang et al., "Plug-and-Play Image Restoration with
-Deep Denoiser Prior", 2021): it alternates a few conjugate-gradient steps on
-``||A x - b||^2 + a_k ||x - z||^2`` with ``z = denoise(x, s_k)``, the denoiser's level ``s_k`` falling and
-``a_k = 0.23 (noise / s_k)^2``.
+as the image prior (:func:`vsvideogen.ops.deconvolution.half_quadratic_splitting`).
 """
 from __future__ import annotations
 
@@ -33,6 +30,7 @@ import torch.nn.functional as F
 from ..errors import VSVideoGenError
 from . import _cuda
 from ._checks import check_nchw
+from .deconvolution import half_quadratic_splitting
 
 #: Largest spacing (pixels) of the instants :func:`exposure_blur` averages along the longest blur.
 TAP_SPACING = 0.5
@@ -157,10 +155,6 @@ def refine_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, velocity: 
     return (x0 + weight.float() * (x - x0)).to(estimate.dtype)
 
 
-#: :func:`deconvolve_to_exposure`'s weight of the prior relative to ``(noise / level)^2`` (DPIR's value).
-PRIOR_WEIGHT = 0.23
-
-
 def deconvolve_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, velocity: torch.Tensor, exposure: float,
                            weight: torch.Tensor, *, denoiser: Callable[[torch.Tensor, float], torch.Tensor],
                            levels: Sequence[float], noise: float, cg_steps: int = 3,
@@ -186,27 +180,11 @@ def deconvolve_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, veloci
     check_nchw("deconvolve_to_exposure", "weight", weight, like=estimate, channels=1)
     if not levels:
         return estimate
-    if min(levels) <= 0 or noise <= 0 or cg_steps < 1:
-        raise VSVideoGenError("deconvolve_to_exposure", f"levels={list(levels)!r}, noise={noise!r}, cg_steps={cg_steps!r}: "
-                                                        "pass levels and noise above 0 and cg_steps >= 1")
-    b, x0 = blurred.float(), estimate.float()
+    start = estimate.float()
     blur, adjoint = _blur_and_adjoint(velocity, before, exposure)
-    projected = adjoint(b)
-    x = z = x0
-    # The residual of the last solve, A* b + a' z' - (A*A + a') x (here a' = 0): each solve starts from it,
-    # moved to its own a and z, since A*A x is unchanged and needs no blur.
-    residual, solved_weight, solved_prior = projected - adjoint(blur(x0)), 0.0, x0
-    for level in levels:
-        a = PRIOR_WEIGHT * (noise / level) ** 2
-
-        def normal(v: torch.Tensor) -> torch.Tensor:
-            return adjoint(blur(v)) + a * v
-
-        residual = residual + (solved_weight - a) * x + a * z - solved_weight * solved_prior
-        x, residual = _conjugate_gradient(normal, residual, x, cg_steps)
-        solved_weight, solved_prior = a, z
-        z = denoiser(x.clamp(0.0, 1.0), level).float().clamp(0.0, 1.0)
-    return (x0 + weight.float() * (z - x0)).to(estimate.dtype)
+    solved = half_quadratic_splitting(blurred.float(), start, blur, adjoint, denoiser=denoiser, levels=levels,
+                                      noise=noise, cg_steps=cg_steps, func="deconvolve_to_exposure")
+    return (start + weight.float() * (solved - start)).to(estimate.dtype)
 
 
 def _blur_and_adjoint(velocity: torch.Tensor, before: torch.Tensor | None,
@@ -218,25 +196,3 @@ def _blur_and_adjoint(velocity: torch.Tensor, before: torch.Tensor | None,
     taps = exposure_taps(longest_speed(after, prior) * exposure)
     return (lambda x: exposure_blur(x, after, exposure, taps, before=prior),
             lambda x: exposure_blur(x, prior, exposure, taps, before=after))
-
-
-def _conjugate_gradient(operator: Callable[[torch.Tensor], torch.Tensor], residual: torch.Tensor, x: torch.Tensor,
-                        steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``steps`` conjugate-gradient steps on ``operator(x) = rhs`` from ``x``, whose ``residual`` is
-    ``rhs - operator(x)``, each batch item on its own; returns the new ``x`` and its residual (kept up by the
-    steps' recurrence, not recomputed)."""
-    def dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return (u * v).sum(dim=(1, 2, 3), keepdim=True)
-
-    direction = residual
-    squared = dot(residual, residual)
-    for _ in range(steps):
-        image = operator(direction)
-        curvature = dot(direction, image)
-        step = torch.where(curvature > 0, squared / curvature.clamp_min(1e-30), torch.zeros_like(curvature))
-        x = x + step * direction
-        residual = residual - step * image
-        new = dot(residual, residual)
-        direction = residual + torch.where(squared > 0, new / squared.clamp_min(1e-30), torch.zeros_like(new)) * direction
-        squared = new
-    return x, residual

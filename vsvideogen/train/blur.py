@@ -17,7 +17,7 @@ shutter cannot stay open longer than a frame interval.
 Photos under a synthetic camera move (:func:`vsvideogen.train.photos.camera_move_frames`) give exact instants
 at any time: :func:`photo_window` renders every frame of a window as the mean of ``2m + 1`` instants.
 
-Defocus (:func:`disc_kernel`): a uniform disc of random radius, anti-aliased, applied to every frame of a
+Defocus (:func:`vsvideogen.ops.defocus.disc_kernel`): a uniform disc of random radius, anti-aliased, applied to every frame of a
 window with probability :attr:`BlurConfig.defocus_prob` (on top of any motion blur). Last, every window gets
 white Gaussian noise of a small sigma (0..``max_noise`` levels) and is quantised to 8 bits, so the network
 does not learn to rely on noiseless floats.
@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from ..errors import VSVideoGenError
 from ..models.archs.ifnet import NEAR_FRAME_ANCHOR
+from ..ops.defocus import defocus_blur
 from .footage import Footage
 from .photos import CameraMotion, camera_move_frames
 
@@ -253,43 +254,10 @@ def _blur_key(footage: Footage, subframes: int, tag: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def disc_kernel(radius: float, supersample: int = 8) -> torch.Tensor:
-    """A ``[k, k]`` defocus kernel (``k = 2 * ceil(radius) + 1``): the disc of ``radius`` pixels, each pixel
-    weighted by the share of it the disc covers (``supersample`` x ``supersample`` points), summing to 1.
-
-    ``radius <= 0`` gives ``[[1]]`` (no blur).
-    """
-    if radius <= 0:
-        return torch.ones(1, 1)
-    half = math.ceil(radius)
-    points = (torch.arange(supersample, dtype=torch.float64) + 0.5) / supersample - 0.5
-    coords = torch.arange(-half, half + 1, dtype=torch.float64)
-    fine = (coords[:, None] + points[None, :]).reshape(-1)
-    inside = (fine[:, None] ** 2 + fine[None, :] ** 2 <= radius * radius).double()
-    k = 2 * half + 1
-    weights = inside.reshape(k, supersample, k, supersample).sum((1, 3))
-    if weights.sum() == 0:  # a disc smaller than every sample point: the centre pixel
-        weights[half, half] = 1
-    return (weights / weights.sum()).float()
-
-
-def defocus(frames: torch.Tensor, radius: float) -> torch.Tensor:
-    """``frames`` (``[..., C, H, W]``) convolved with :func:`disc_kernel` of ``radius`` (edges reflected)."""
-    kernel = disc_kernel(radius).to(frames)
-    half = kernel.shape[-1] // 2
-    if half == 0:
-        return frames
-    shape = frames.shape
-    flat = frames.reshape(-1, 1, *shape[-2:])
-    pad = min(half, shape[-1] - 1, shape[-2] - 1)
-    flat = F.pad(flat, (half,) * 4, mode="reflect" if pad == half else "replicate")
-    return F.conv2d(flat, kernel[None, None]).reshape(shape)
-
-
 def finish_window(blurred: torch.Tensor, rng: np.random.Generator, config: BlurConfig) -> torch.Tensor:
     """Maybe defocus the window (``[T, C, H, W]``, 0..1), then add small noise and quantise to 8 bits."""
     if rng.random() < config.defocus_prob:
-        blurred = defocus(blurred, float(rng.uniform(0.5, config.max_defocus)))
+        blurred = defocus_blur(blurred, float(rng.uniform(0.5, config.max_defocus)))
     sigma = float(rng.uniform(0.0, config.max_noise)) / 255.0
     noise = torch.from_numpy(rng.standard_normal(blurred.shape, dtype=np.float32))
     return torch.round((blurred + noise * sigma).clamp(0.0, 1.0) * 255.0) / 255.0
