@@ -216,6 +216,13 @@ class CentreFrame(torch.nn.Module):
         return x[:, x.shape[1] // 2] if self.temporal else x
 
 
+class Dimming(CentreFrame):
+    """A deblurrer that darkens the centre frame by a fifth."""
+
+    def forward(self, x: torch.Tensor, **exposure: float) -> torch.Tensor:
+        return 0.8 * super().forward(x, **exposure)
+
+
 def panned_texture(frames: int = 7, speed: int = 8, width: int = 96, height: int = 48):
     """A smooth random picture moving ``speed`` px a frame to the left, as RGBS clips: the sharp frames, and
     the frames a 360-degree shutter records (the mean of the ``speed + 1`` positions 1 px apart within half a
@@ -330,12 +337,16 @@ def test_told_the_defocus_the_disc_is_undone():
     # measured: 0.086x the blurred frames' squared error; told half the radius, 0.58x
     assert error(told) < 0.15 * error(blurred), (error(told), error(blurred))
     assert error(told) < 0.25 * error(deblur(blurred, model=net, defocus=1.0))
+    # the network's frame is only the start: the fit is to the recorded frame (fitting a network that dims the
+    # picture by a fifth would keep it dim): measured 0.091x with it, against 0.086x with the network that changes
+    # nothing
+    dimming = deblur(blurred, model=Dimming(), defocus=2.0)
+    assert error(dimming) < 0.15 * error(blurred), (error(dimming), error(blurred))
     assert same_in_any_order_and_thread_count(lambda: deblur(blurred[:5], model=net, defocus=2.0))
     # the prior runs over the network's tiles with its receptive field as context: the whole frame's result
     tiled = deblur(blurred, model=net, defocus=2.0, tiles=(2, 2), overlap=8)
     assert np.abs(np.stack(fetch_all(tiled)) - np.stack(fetch_all(told))).max() < 1e-4
-    # after the motion refinement, and on luma alone (measured: 0.022x)
-    assert deblur(blurred, model=net, defocus=2.0, shutter=180).num_frames == blurred.num_frames
+    # on luma alone (measured: 0.022x)
     luma = [c.std.ShufflePlanes(0, vs.GRAY) for c in (sharp, blurred)]
     grey = deblur(luma[1], model=net, defocus=2.0)
     assert error(grey, luma[0]) < 0.1 * error(luma[1], luma[0]), (error(grey, luma[0]), error(luma[1], luma[0]))
@@ -370,14 +381,18 @@ def test_defocus_option_joins_the_deblur_step_or_makes_its_own(blurry_yuv):
 
     parser = argparse.ArgumentParser()
     pipeline.add_filter_arguments(parser)
-    both = pipeline.chain_from_args(parser.parse_args(["--defocus", "1.5", "--deblur", "180", "--upscale", "2"]))
-    assert [str(s) for s in both] == ["--deblur 180.0 --defocus 1.5", "--upscale 2"]
-    assert both[0].kwargs() == {"shutter": 180.0, "defocus": 1.5}
+    both = pipeline.chain_from_args(parser.parse_args(["--defocus", "1.5", "--deblur", "--upscale", "2"]))
+    assert [str(s) for s in both] == ["--deblur --defocus 1.5", "--upscale 2"]
+    assert both[0].kwargs() == {"defocus": 1.5}
     alone = pipeline.chain_from_args(parser.parse_args(["--denoise", "5", "--defocus", "2"]))
     assert [str(s) for s in alone] == ["--denoise 5.0", "--defocus 2.0"] and alone[1].kwargs() == {"defocus": 2.0}
     net = CentreFrame()
     assert same_frames(fetch_all(pipeline.apply_chain(blurry_yuv, both[:1], {"model": net, "device": "cpu"})),
-                       fetch_all(deblur(blurry_yuv, model=net, shutter=180, defocus=1.5)))
+                       fetch_all(deblur(blurry_yuv, model=net, defocus=1.5)))
+    told = pipeline.chain_from_args(parser.parse_args(["--deblur", "180", "--defocus", "1.5"]))
+    assert told[0].kwargs() == {"shutter": 180.0, "defocus": 1.5}
+    with pytest.raises(VSVideoGenError, match="with a shutter: the two blurs are not solved together yet"):
+        pipeline.apply_chain(blurry_yuv, told, {"model": net, "device": "cpu"})
     for bad in ("0", "17", "wide"):
         with pytest.raises(argparse.ArgumentTypeError, match="is not a disc radius"):
             pipeline.disc_radius(bad)
@@ -388,6 +403,8 @@ def test_defocus_errors(blurry_yuv):
     for bad in (0, -1.0, 17, True, "2"):
         with pytest.raises(VSVideoGenError, match="is not a disc radius; pass the radius in pixels"):
             deblur(blurry_yuv, model=net, defocus=bad)
+    with pytest.raises(VSVideoGenError, match="defocus=2 with a shutter: .* not both"):
+        deblur(blurry_yuv, model=net, defocus=2, shutter=180)
 
 
 @pytest.fixture(scope="module")

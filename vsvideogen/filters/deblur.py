@@ -32,6 +32,12 @@ long): on exact blur of camera moves it gains more than the Landweber steps, on 
 interpolated from real footage more on long blurs and less on short ones
 (docs/experiments/2026-11-28-denoiser-prior-refinement.md).
 
+Defocus: trained with a little defocus among the motion blur, the networks undo little of it. Told the radius
+of the disc an out-of-focus lens spreads each point into (``defocus=1.5``), ``deblur`` deconvolves the recorded
+frame from that disc, starting from the network's frame, with the bundled FFDNet as the prior and the noise
+measured on every frame (:mod:`vsvideogen.filters._defocus`). One radius serves the whole frame: it
+suits footage that is out of focus as a whole, not a shallow depth of field.
+
 ``model="default"`` is the registered default deblur model
 (:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``, trained on
 90-360 degree shutters; model card ``vsvideogen/weights/deblur_default.md``). With ``shutter`` given it is
@@ -101,11 +107,11 @@ def deblur(
             model cards) and are only measured inside it.
         defocus: The radius in pixels (of the clip's frame, luma plane) of the disc an out-of-focus lens spread
             each point into, when it is known or judged by eye (e.g. 1.5). The frame the network and any
-            motion refinement made is then deconvolved from that disc: 8 iterations of half-quadratic splitting
-            with the bundled FFDNet as the prior, fitting the frame no closer than its own noise, measured on
-            every recorded frame (:mod:`vsvideogen.filters._defocus`). The networks themselves undo little
-            defocus (``benchmarks.deblur_defocus``). A radius a quarter off still gains, far less than the
-            right one. None: no deconvolution.
+            recorded frame is then deconvolved from that disc, starting from the network's frame: 8 iterations
+            of half-quadratic splitting with the bundled FFDNet as the prior, fitting the frame no closer than its
+            own noise, measured on every frame (:mod:`vsvideogen.filters._defocus`). The networks themselves
+            undo little defocus (``benchmarks.deblur_defocus``). Err on the small side: a radius told too small
+            gains less, one told too large rings. Not with ``shutter`` (yet). None: no deconvolution.
         refine: With ``shutter``: steps of ``solver`` that pull the network's frame back to consistency with
             the blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
             frames) make, kept where the motion blurs and the two flows agree on its path (see
@@ -156,7 +162,7 @@ def deblur(
     """
     dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
     exposure = _exposure(shutter)
-    disc = _defocus_radius(defocus)
+    disc = _defocus_radius(defocus, exposure)
     net = _get_model(model, temporal, dev, dtype, shutter)
     window = window_radius(net, radius, FUNC)
     defaults = _refinement(solver, exposure)
@@ -200,10 +206,13 @@ def _exposure(shutter: Any) -> float | None:
     return float(shutter) / 360.0
 
 
-def _defocus_radius(defocus: Any) -> float | None:
+def _defocus_radius(defocus: Any, exposure: float | None) -> float | None:
     """``defocus`` checked: a disc radius in pixels, or None."""
     if defocus is None:
         return None
+    if exposure is not None:
+        raise VSVideoGenError(FUNC, f"defocus={defocus!r} with a shutter: the two blurs are not solved together yet; "
+                                    "pass shutter=(degrees) for motion blur or defocus=(radius) for defocus, not both")
     if isinstance(defocus, bool) or not isinstance(defocus, (int, float)) or not 0 < defocus <= MAX_DEFOCUS:
         raise VSVideoGenError(FUNC, f"defocus={defocus!r} is not a disc radius; pass the radius in pixels of the "
                                     f"disc a point is spread into, above 0 and at most {MAX_DEFOCUS:g} (e.g. 1.5), "
@@ -293,7 +302,7 @@ class _Engine(WindowEngine):
                                            self._denoise)
             if self.defocus is not None:
                 with self._lock:
-                    result = undo_defocus(result, image, self.defocus, self._denoise)
+                    result = undo_defocus(image, result, self.defocus, self._denoise)
             return self.converter.to_frame(result, source)
 
     def _denoise(self, x: torch.Tensor, level: float) -> torch.Tensor:

@@ -27,7 +27,6 @@ Every random choice is drawn from the ``numpy.random.Generator`` passed in.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
