@@ -311,6 +311,16 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+def add_deblur_options(parser: argparse.ArgumentParser, name: str) -> None:
+    """The options every deblur benchmark takes: ``--model-deblur``, ``--out`` (for ``<name>.md/.json``),
+    ``--device`` and ``--no-write``."""
+    parser.add_argument("--model-deblur", default="default",
+                        help="vsvideogen.deblur's model: 'default' or a `vsvideogen train deblur` export")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help=f"folder for {name}.md/.json")
+    parser.add_argument("--device", default="cpu", help="torch device of vsvideogen.deblur, e.g. cpu or cuda")
+    parser.add_argument("--no-write", action="store_true", help="print the tables only")
+
+
 def run_header(device: str, **extra: object) -> dict[str, object]:
     """Command line, date and machine: what heads every results file."""
     return {

@@ -24,7 +24,6 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
@@ -154,11 +153,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sigmas", nargs="+", type=float, default=list(DEFAULT_SIGMAS),
                         help="noise sigmas on the 8-bit scale (default 0 2)")
     parser.add_argument("--clips", nargs="+", default=list(common.CLIP_NAMES), choices=common.CLIP_NAMES)
-    parser.add_argument("--model-deblur", default="default",
-                        help="vsvideogen.deblur's model: 'default' or a `vsvideogen train deblur` export")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR, help="folder for deblur_defocus.md/.json")
-    parser.add_argument("--device", default="cpu", help="torch device of vsvideogen.deblur, e.g. cpu or cuda")
-    parser.add_argument("--no-write", action="store_true", help="print the tables only")
+    common.add_deblur_options(parser, "deblur_defocus")
     args = parser.parse_args(argv)
     if args.frames < 1:
         parser.error(f"--frames {args.frames}: give at least 1")

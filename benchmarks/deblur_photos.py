@@ -25,7 +25,6 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
@@ -187,11 +186,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shutters", nargs="+", type=shutter_angle, default=list(DEFAULT_SHUTTERS), metavar="DEG",
                         help="shutter angles (default 360 270 180 90)")
     parser.add_argument("--size", type=int, default=224, help="side of the square windows, 64 to 256 (default 224)")
-    parser.add_argument("--model-deblur", default="default",
-                        help="vsvideogen.deblur's model: 'default' or a `vsvideogen train deblur` export")
-    parser.add_argument("--out", type=Path, default=common.RESULTS_DIR, help="folder for deblur_photos.md/.json")
-    parser.add_argument("--device", default="cpu", help="torch device of vsvideogen.deblur, e.g. cpu or cuda")
-    parser.add_argument("--no-write", action="store_true", help="print the tables only")
+    common.add_deblur_options(parser, "deblur_photos")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds {args.seeds}: give at least 1 camera move")

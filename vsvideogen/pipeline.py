@@ -81,26 +81,26 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def noise_sigma(text: str) -> float:
-    """argparse type: a noise sigma on the 8-bit scale, > 0."""
+def _positive_float(text: str, what: str, unit: str, example: str, most: float | None = None) -> float:
+    """``text`` as a float above 0 (and at most ``most``), or an argparse error naming ``what`` and ``unit``."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a noise level; give a sigma on the 8-bit scale, e.g. 10") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive noise level")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}; give {unit}, e.g. {example}") from None
+    if not (0 < value < float("inf") and (most is None or value <= most)):
+        bound = "" if most is None else f" and at most {most:g}"
+        raise argparse.ArgumentTypeError(f"{text} is not {what}; give {unit} above 0{bound}")
     return value
+
+
+def noise_sigma(text: str) -> float:
+    """argparse type: a noise sigma on the 8-bit scale, > 0."""
+    return _positive_float(text, "a noise level", "a sigma on the 8-bit scale", "10")
 
 
 def shutter_angle(text: str) -> float:
     """argparse type: a shutter angle in degrees, above 0 and at most 720."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a shutter angle; give degrees, e.g. 180") from None
-    if not 0 < value <= 720:
-        raise argparse.ArgumentTypeError(f"{text} is not a shutter angle; give degrees above 0 and at most 720")
-    return value
+    return _positive_float(text, "a shutter angle", "degrees", "180", 720)
 
 
 @dataclass(frozen=True)
@@ -128,13 +128,7 @@ def deblur_shutter(text: str) -> DeblurShutter:
 
 def disc_radius(text: str) -> float:
     """argparse type: a defocus disc's radius in pixels, above 0 and at most 16 (``deblur``'s limit)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a disc radius; give pixels, e.g. 1.5") from None
-    if not 0 < value <= 16:
-        raise argparse.ArgumentTypeError(f"{text} is not a disc radius; give pixels above 0 and at most 16")
-    return value
+    return _positive_float(text, "a disc radius", "pixels", "1.5", 16)
 
 
 def frame_rate(text: str) -> Fraction:
@@ -199,8 +193,9 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
     ),
     FilterOption(
         "--defocus", "deblur", lambda radius: {"defocus": radius},
-        "with or without --deblur: also undo the defocus of a lens that spread each point into a disc of this "
-        "radius in pixels, e.g. 1.5 (judge it by eye; too large a radius rings, too small undoes less)",
+        "deblur, also undoing the defocus of a lens that spread each point into a disc of this radius in pixels, "
+        "e.g. 1.5 (judge it by eye and err small: too large a radius rings); joins a plain --deblur, not one told "
+        "DEGREES",
         disc_radius, "RADIUS", joins="--deblur",
     ),
     FilterOption(
