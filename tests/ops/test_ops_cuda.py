@@ -10,6 +10,7 @@ import torch
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.ops import _cuda
 from vsvideogen.ops.color import affine_color, affine_color_reference
+from vsvideogen.ops.defocus import deconvolve_defocus, defocus_adjoint, defocus_blur
 from vsvideogen.ops.exposure import deconvolve_to_exposure, exposure_blur, refine_to_exposure
 from vsvideogen.ops.resize import pixel_shuffle, pixel_shuffle_reference, resize, resize_reference
 from vsvideogen.ops.splat import forward_splat, forward_splat_reference
@@ -93,6 +94,24 @@ def test_exposure_blur_and_refinement_match_the_cpu(dtype, launches):
                                       levels=[0.05, 0.01], noise=0.01, before=on_cpu[3])
     close(deconvolved, expected.to("cuda", image.dtype))
     assert any(name.startswith("exposure_blur") for name in launches)
+
+
+def test_defocus_ops_match_the_cpu():
+    # Plain torch on both devices (the disc is a convolution; no CuPy kernel), fp32.
+    g = torch.Generator().manual_seed(4)
+    image = torch.rand(2, 3, 37, 53, generator=g)
+    for radius in (1.0, 3.5):
+        for op in (defocus_blur, defocus_adjoint):
+            torch.testing.assert_close(op(image.cuda(), radius).cpu(), op(image, radius), atol=1e-5, rtol=1e-5)
+
+    def shrink(x: torch.Tensor, level: float) -> torch.Tensor:  # a stand-in denoiser, the same on both devices
+        return x * (1 - level)
+
+    blurred = defocus_blur(image, 2.0)
+    solved = deconvolve_defocus(blurred.cuda(), blurred.cuda(), 2.0, denoiser=shrink, levels=[0.05, 0.01],
+                                noise=0.01, cg_steps=3)
+    expected = deconvolve_defocus(blurred, blurred, 2.0, denoiser=shrink, levels=[0.05, 0.01], noise=0.01, cg_steps=3)
+    torch.testing.assert_close(solved.cpu(), expected, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("kernel, b, c", [("bilinear", 0, 0.5), ("bicubic", 0, 0.5), ("bicubic", 1 / 3, 1 / 3)])
