@@ -186,7 +186,8 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
     ),
     FilterOption(
         "--deblur", "deblur", lambda shutter: {} if shutter is True else shutter.kwargs(),
-        "remove motion blur and defocus with the default deblurrer (or --model, a `vsvideogen train deblur` export); "
+        "remove motion blur with the default deblurrer (or --model, a `vsvideogen train deblur` export; --defocus "
+        "for a lens's defocus); "
         "DEGREES: the shutter angle the footage was shot with, e.g. 180, if known (long motion blur is then also "
         "undone along the motion); DEGREES:deconvolve solves that blur further (slower; vsvideogen.deblur's solver)",
         deblur_shutter, "DEGREES[:SOLVER]", optional_value=True,

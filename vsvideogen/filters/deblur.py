@@ -1,4 +1,4 @@
-"""Deblurring with a multi-frame CNN: motion blur and defocus, in any format, with tiling.
+"""Deblurring with a multi-frame CNN (motion blur) and deconvolution (a told defocus), in any format, with tiling.
 
 Model space: what :class:`vsvideogen.vs.frames.FrameConverter` gives, nominal RGB in 0..1 for YUV and RGB
 clips (YUV is converted on the device, by the frame's ``_Matrix``/``_Range``/``_ChromaLocation``), luma for
@@ -93,7 +93,7 @@ def deblur(
     device: str | torch.device | None = None,
     fp16: bool | None = None,
 ) -> vs.VideoNode:
-    """Remove motion blur and defocus from a clip with a neural deblurrer.
+    """Remove motion blur from a clip with a neural deblurrer, and defocus of a told radius by deconvolution.
 
     Args:
         clip: Constant-format clip (GRAY/YUV/RGB, 8-16-bit integer or 16/32-bit float, YUV 4:4:4/4:2:2/4:2:0).
