@@ -35,3 +35,4 @@ bench-upscale: bench-deps
 bench-restore: bench-deps
 	$(PY) -m benchmarks.restore
 	$(PY) -m benchmarks.deblur_photos
+	$(PY) -m benchmarks.deblur_defocus
