@@ -76,6 +76,8 @@ def test_vspipe_restore_example(vspipe_env, av_input):
     told = parse_y4m(vspipe_y4m(EXAMPLES / "restore.vpy", short, vspipe_env, "shutter=180", "sigma=8"))
     assert (plain.width, plain.height, plain.fps, len(plain.frames)) == (160, 120, (25, 1), 3)
     assert len(told.frames) == 3 and told.frames != plain.frames  # the arguments reach the filters
+    focused = parse_y4m(vspipe_y4m(EXAMPLES / "restore.vpy", short, vspipe_env, "defocus=1.5"))
+    assert len(focused.frames) == 3 and focused.frames not in (plain.frames, told.frames)
 
 
 FORMAT_VPY = textwrap.dedent("""
