@@ -5,8 +5,9 @@ setting how closely each iteration fits.
 
 The fit is to the recorded frame, not to the network's: the network's frame is not a disc's blur of anything,
 and fitting it as one amplifies whatever the network changed (``benchmarks.deblur_defocus`` on bikes, sigma 0:
-+2.18 dB fitting the network's frame at 1 px, +4.87 fitting the recorded one; +4.87 and +5.97 at 2 px). So the motion refinement (``shutter``) and this deconvolution, each fitting the recorded
-frame under its own blur alone, are not combined.
++2.18 dB fitting the network's frame at 1 px, +4.87 fitting the recorded one; +4.87 and +5.97 at 2 px). So the
+motion refinement (``shutter``) and this deconvolution, each fitting the recorded frame under its own blur
+alone, are not combined.
 
 A fit tighter than the frame's noise amplifies that noise many times over, so the noise is measured on every
 frame rather than assumed. :data:`DEFOCUS_DECONVOLUTION` was chosen on the training clips (bikes and

@@ -106,8 +106,8 @@ def deblur(
             is refined. Models are trained on a range of shutters (the bundled ones on 90-360 degrees, see their
             model cards) and are only measured inside it.
         defocus: The radius in pixels (of the clip's frame, luma plane) of the disc an out-of-focus lens spread
-            each point into, when it is known or judged by eye (e.g. 1.5). The frame the network and any
-            recorded frame is then deconvolved from that disc, starting from the network's frame: 8 iterations
+            each point into, when it is known or judged by eye (e.g. 1.5). The recorded frame is then
+            deconvolved from that disc, starting from the network's frame: 8 iterations
             of half-quadratic splitting with the bundled FFDNet as the prior, fitting the frame no closer than its
             own noise, measured on every frame (:mod:`vsvideogen.filters._defocus`). The networks themselves
             undo little defocus (``benchmarks.deblur_defocus``). Err on the small side: a radius told too small
@@ -210,13 +210,13 @@ def _defocus_radius(defocus: Any, exposure: float | None) -> float | None:
     """``defocus`` checked: a disc radius in pixels, or None."""
     if defocus is None:
         return None
-    if exposure is not None:
-        raise VSVideoGenError(FUNC, f"defocus={defocus!r} with a shutter: the two blurs are not solved together yet; "
-                                    "pass shutter=(degrees) for motion blur or defocus=(radius) for defocus, not both")
     if isinstance(defocus, bool) or not isinstance(defocus, (int, float)) or not 0 < defocus <= MAX_DEFOCUS:
         raise VSVideoGenError(FUNC, f"defocus={defocus!r} is not a disc radius; pass the radius in pixels of the "
                                     f"disc a point is spread into, above 0 and at most {MAX_DEFOCUS:g} (e.g. 1.5), "
                                     "or None")
+    if exposure is not None:
+        raise VSVideoGenError(FUNC, f"defocus={defocus!r} with a shutter: the two blurs are not solved together yet; "
+                                    "pass shutter=(degrees) for motion blur or defocus=(radius) for defocus, not both")
     return float(defocus)
 
 
@@ -278,7 +278,8 @@ class _Engine(WindowEngine):
     ``told``: the exposure (shutter / 360) an exposure-conditioned network is told, or None; ``refinement``: how
     its frame is then refined under ``exposure`` (:mod:`vsvideogen.filters._exposure_refine`, with the flow
     network ``flow_net`` and, for ``solver="deconvolve"``, the denoiser ``prior``), or None; ``defocus``: the
-    radius of the disc the result is then deconvolved from (with ``prior``), or None."""
+    radius of the disc the recorded frame is then deconvolved from, starting from that frame (with ``prior``), or
+    None."""
 
     def __init__(self, *, told: float | None, exposure: float | None, refinement: ExposureRefinement | None,
                  flow_net: torch.nn.Module | None, defocus: float | None, prior: torch.nn.Module | None,

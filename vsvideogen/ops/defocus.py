@@ -11,6 +11,7 @@ The disc is a plain convolution, which torch runs well on every device, so these
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -42,10 +43,16 @@ def disc_kernel(radius: float, supersample: int = 8) -> torch.Tensor:
     return (weights / weights.sum()).float()
 
 
+@functools.lru_cache(maxsize=16)
+def _shared_disc(radius: float) -> torch.Tensor:
+    """:func:`disc_kernel` of ``radius``, made once for the many blurs of a deconvolution (read only)."""
+    return disc_kernel(radius)
+
+
 def defocus_blur(frames: torch.Tensor, radius: float) -> torch.Tensor:
     """``frames`` (``[..., C, H, W]``) convolved with :func:`disc_kernel` of ``radius``, edges mirrored (without
     repeating the edge pixel; repeated instead where a side is not longer than the disc's reach)."""
-    kernel = disc_kernel(radius).to(frames)
+    kernel = _shared_disc(radius).to(frames)
     half = kernel.shape[-1] // 2
     if half == 0:
         return frames
@@ -57,7 +64,7 @@ def defocus_blur(frames: torch.Tensor, radius: float) -> torch.Tensor:
 
 def defocus_adjoint(frames: torch.Tensor, radius: float) -> torch.Tensor:
     """The adjoint of :func:`defocus_blur` of ``radius``: ``<defocus_blur(x), y> = <x, defocus_adjoint(y)>``."""
-    kernel = disc_kernel(radius).to(frames)
+    kernel = _shared_disc(radius).to(frames)
     half = kernel.shape[-1] // 2
     if half == 0:
         return frames
