@@ -195,8 +195,7 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
     FilterOption(
         "--defocus", "deblur", lambda radius: {"defocus": radius},
         "deblur, also undoing the defocus of a lens that spread each point into a disc of this radius in pixels, "
-        "e.g. 1.5 (judge it by eye and err small: too large a radius rings); joins a plain --deblur, not one told "
-        "DEGREES",
+        "e.g. 1.5 (judge it by eye and err small: too large a radius rings); joins --deblur's call when given",
         disc_radius, "RADIUS", joins="--deblur",
     ),
     FilterOption(

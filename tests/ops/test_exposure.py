@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.ops import exposure as exposure_module
 from vsvideogen.ops.deconvolution import PRIOR_WEIGHT
-from vsvideogen.ops.exposure import deconvolve_to_exposure, exposure_blur, exposure_taps, refine_to_exposure
+from vsvideogen.ops.exposure import (deconvolve_to_exposure, exposure_blur, exposure_operators, exposure_taps,
+                                     refine_to_exposure)
 from vsvideogen.ops.warp import backward_warp_reference
 
 
@@ -234,3 +235,19 @@ def test_bad_input_is_refused_naming_the_op():
     with pytest.raises(VSVideoGenError, match="deconvolve_to_exposure.*levels and noise above 0"):
         deconvolve_to_exposure(image, image, uniform((1, 0), image), 1.0, ones, denoiser=smoothing, levels=[0.0],
                                noise=0.01)
+
+
+def test_operators_hold_the_blur_where_the_weight_is_one_and_none_where_it_is_zero():
+    image = texture(seed=5)
+    velocity, before = uniform((6, 1), image), uniform((3, -2), image)
+    weight = torch.zeros_like(image[:, :1])
+    weight[..., :, 20:] = 1.0
+    weight[..., :, 10:20] = 0.25
+    blur, adjoint = exposure_operators(velocity, 1.0, before=before, weight=weight)
+    full, full_adjoint = exposure_operators(velocity, 1.0, before=before)
+    torch.testing.assert_close(full(image), exposure_blur(image, velocity, 1.0, before=before))
+    torch.testing.assert_close(full_adjoint(image), exposure_blur(image, before, 1.0, before=velocity))
+    torch.testing.assert_close(blur(image), weight * full(image) + (1 - weight) * image)
+    torch.testing.assert_close(adjoint(image), full_adjoint(weight * image) + (1 - weight) * image)
+    with pytest.raises(VSVideoGenError, match="exposure_operators.*weight"):
+        exposure_operators(velocity, 1.0, weight=weight[..., :5])

@@ -5,9 +5,9 @@ setting how closely each iteration fits.
 
 The fit is to the recorded frame, not to the network's: the network's frame is not a disc's blur of anything,
 and fitting it as one amplifies whatever the network changed (``benchmarks.deblur_defocus`` on bikes, sigma 0:
-+2.18 dB fitting the network's frame at 1 px, +4.87 fitting the recorded one; +4.87 and +5.97 at 2 px). So the
-motion refinement (``shutter``) and this deconvolution, each fitting the recorded frame under its own blur
-alone, are not combined.
++2.18 dB fitting the network's frame at 1 px, +4.87 fitting the recorded one; +4.87 and +5.97 at 2 px). For the
+same reason, told a shutter too, it fits the recorded frame under the motion blur followed by the disc, from
+the motion refinement's frame (the motion blur kept where the refinement keeps its change, none elsewhere).
 
 A fit tighter than the frame's noise amplifies that noise many times over, so the noise is measured on every
 frame rather than assumed. :data:`DEFOCUS_DECONVOLUTION` was chosen on the training clips (bikes and
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..ops.deconvolution import falling_levels
-from ..ops.defocus import deconvolve_defocus
+from ..ops.defocus import Operator, deconvolve_defocus
 from ..vs.noise import estimate_sigma
 
 
@@ -47,11 +47,12 @@ DEFOCUS_DECONVOLUTION = DefocusDeconvolution()
 
 
 def undo_defocus(recorded: torch.Tensor, estimate: torch.Tensor, radius: float,
-                 denoiser: Callable[[torch.Tensor, float], torch.Tensor],
+                 denoiser: Callable[[torch.Tensor, float], torch.Tensor], motion: tuple[Operator, Operator] | None = None,
                  settings: DefocusDeconvolution = DEFOCUS_DECONVOLUTION) -> torch.Tensor:
     """The sharp frame whose disc of ``radius`` pixels is ``recorded`` (``[1, C, H, W]``), solved from
-    ``estimate`` (the network's frame), fitting ``recorded`` no closer than its own noise."""
+    ``estimate`` (the network's frame, or the motion refinement's), fitting ``recorded`` no closer than its own
+    noise; with ``motion`` (the exposure blur and its adjoint), the frame whose motion blur, then disc, it is."""
     noise = max(settings.min_noise, float(estimate_sigma(recorded.float())[0]))
     return deconvolve_defocus(recorded, estimate, radius, denoiser=denoiser,
                               levels=falling_levels(*settings.levels, settings.iterations), noise=noise,
-                              cg_steps=settings.cg_steps)
+                              cg_steps=settings.cg_steps, motion=motion)

@@ -79,13 +79,22 @@ DECONVOLUTION = ExposureRefinement(steps=6, min_length=2.0, tolerance=2.0, flow_
 REFINEMENTS = {"landweber": DEFAULT_REFINEMENT, "deconvolve": DECONVOLUTION}
 
 
-def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int], estimate: torch.Tensor,
-                  exposure: float, refinement: ExposureRefinement,
-                  denoiser: Callable[[torch.Tensor, float], torch.Tensor] | None = None) -> torch.Tensor:
-    """``estimate`` (``[1, C, H, W]``, the network's centre frame) refined against the blurred window ``stack``
-    (``[1, T, C, H, W]``, oldest first) whose frames are the source frames ``ids`` (a repeated id: a frame
-    standing in for one across a cut or beyond the clip's end); ``exposure``: the shutter angle / 360;
-    ``denoiser``: the prior of ``solver="deconvolve"`` (``denoiser(x, level)``, fp32 in and out)."""
+@dataclass(frozen=True)
+class CentreMotion:
+    """The path of a window's centre frame: ``after`` and ``before`` (``[1, 2, H, W]``, pixels a frame interval,
+    the velocities after and before the frame's time) and ``weight`` (``[1, 1, H, W]``, 0..1: how much of a
+    change made under this blur to keep, by the blur's length and the two velocities' agreement)."""
+
+    after: torch.Tensor
+    before: torch.Tensor
+    weight: torch.Tensor
+
+
+def centre_motion(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int], exposure: float,
+                  refinement: ExposureRefinement) -> CentreMotion | None:
+    """The motion of the blurred window ``stack``'s centre frame (``[1, T, C, H, W]``, oldest first, of source
+    frames ``ids``; a repeated id: a frame standing in for one across a cut or beyond the clip's end) under
+    ``exposure`` (the shutter angle / 360); None when no neighbour gives any."""
     centre = len(ids) // 2
     frames = stack if stack.shape[2] == 3 else stack.expand(-1, -1, 3, -1, -1)
 
@@ -96,7 +105,7 @@ def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int]
 
     forward, backward = flow(centre + 1), flow(centre - 1)
     if forward is None and backward is None:
-        return estimate
+        return None
     if forward is None or backward is None:  # one neighbour: its motion, with nothing to check it against
         after = before = forward if backward is None else -backward
         speed, change = after.norm(dim=1, keepdim=True), None
@@ -107,12 +116,32 @@ def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int]
     weight = ((speed * exposure - refinement.min_length) / refinement.min_length).clamp(0, 1)
     if change is not None:
         weight = weight * (1 - change / (refinement.tolerance * speed + 1)).clamp(0, 1)
-    blurred = stack[:, centre].float()
+    return CentreMotion(after, before, weight)
+
+
+def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int], estimate: torch.Tensor,
+                  exposure: float, refinement: ExposureRefinement,
+                  denoiser: Callable[[torch.Tensor, float], torch.Tensor] | None = None) -> torch.Tensor:
+    """``estimate`` (``[1, C, H, W]``, the network's centre frame) refined against the blurred window ``stack``
+    (see :func:`centre_motion`); ``exposure``: the shutter angle / 360; ``denoiser``: the prior of
+    ``solver="deconvolve"`` (``denoiser(x, level)``, fp32 in and out)."""
+    motion = centre_motion(flow_net, stack, ids, exposure, refinement)
+    if motion is None:
+        return estimate
+    return refine_along(motion, stack[:, len(ids) // 2], estimate, exposure, refinement, denoiser)
+
+
+def refine_along(motion: CentreMotion, blurred: torch.Tensor, estimate: torch.Tensor, exposure: float,
+                 refinement: ExposureRefinement,
+                 denoiser: Callable[[torch.Tensor, float], torch.Tensor] | None = None) -> torch.Tensor:
+    """``estimate`` refined against the recorded ``blurred`` frame under the blur ``motion`` and ``exposure``
+    make, by ``refinement``'s solver."""
     if refinement.solver == "deconvolve":
-        return deconvolve_to_exposure(blurred, estimate, after, exposure, weight, denoiser=denoiser,
-                                      levels=refinement.denoiser_levels(), noise=refinement.noise,
-                                      cg_steps=refinement.cg_steps, before=before)
-    return refine_to_exposure(blurred, estimate, after, exposure, refinement.steps, weight, before=before)
+        return deconvolve_to_exposure(blurred.float(), estimate, motion.after, exposure, motion.weight,
+                                      denoiser=denoiser, levels=refinement.denoiser_levels(),
+                                      noise=refinement.noise, cg_steps=refinement.cg_steps, before=motion.before)
+    return refine_to_exposure(blurred.float(), estimate, motion.after, exposure, refinement.steps, motion.weight,
+                              before=motion.before)
 
 
 def scaled_flow(flow_net: torch.nn.Module, first: torch.Tensor, second: torch.Tensor, scale: int) -> torch.Tensor:

@@ -60,11 +60,12 @@ import vapoursynth as vs
 from ..errors import VSVideoGenError
 from ..models.registry import (DEFAULT_MODELS, SHUTTER_BLEND, load_flow_net, load_model, load_prior_denoiser,
                                load_shutter_blend)
+from ..ops.exposure import exposure_operators
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_frames
 from ..vs.tiling import run_tiled
 from ._defocus import undo_defocus
-from ._exposure_refine import REFINEMENTS, ExposureRefinement, refine_centre
+from ._exposure_refine import REFINEMENTS, ExposureRefinement, centre_motion, refine_along
 from ._temporal import WindowEngine, check_arguments, model_label, net_layout, run_channels, tile_grid, window_radius
 
 __all__ = ["deblur"]
@@ -111,7 +112,8 @@ def deblur(
             of half-quadratic splitting with the bundled FFDNet as the prior, fitting the frame no closer than its
             own noise, measured on every frame (:mod:`vsvideogen.filters._defocus`). The networks themselves
             undo little defocus (``benchmarks.deblur_defocus``). Err on the small side: a radius told too small
-            gains less, one told too large rings. Not with ``shutter`` (yet). None: no deconvolution.
+            gains less, one told too large rings. With ``shutter``, after the motion refinement, the fit is to
+            the motion blur followed by the disc. None: no deconvolution.
         refine: With ``shutter``: steps of ``solver`` that pull the network's frame back to consistency with
             the blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
             frames) make, kept where the motion blurs and the two flows agree on its path (see
@@ -162,7 +164,7 @@ def deblur(
     """
     dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
     exposure = _exposure(shutter)
-    disc = _defocus_radius(defocus, exposure)
+    disc = _defocus_radius(defocus)
     net = _get_model(model, temporal, dev, dtype, shutter)
     window = window_radius(net, radius, FUNC)
     defaults = _refinement(solver, exposure)
@@ -206,7 +208,7 @@ def _exposure(shutter: Any) -> float | None:
     return float(shutter) / 360.0
 
 
-def _defocus_radius(defocus: Any, exposure: float | None) -> float | None:
+def _defocus_radius(defocus: Any) -> float | None:
     """``defocus`` checked: a disc radius in pixels, or None."""
     if defocus is None:
         return None
@@ -214,9 +216,6 @@ def _defocus_radius(defocus: Any, exposure: float | None) -> float | None:
         raise VSVideoGenError(FUNC, f"defocus={defocus!r} is not a disc radius; pass the radius in pixels of the "
                                     f"disc a point is spread into, above 0 and at most {MAX_DEFOCUS:g} (e.g. 1.5), "
                                     "or None")
-    if exposure is not None:
-        raise VSVideoGenError(FUNC, f"defocus={defocus!r} with a shutter: the two blurs are not solved together yet; "
-                                    "pass shutter=(degrees) for motion blur or defocus=(radius) for defocus, not both")
     return float(defocus)
 
 
@@ -297,13 +296,18 @@ class _Engine(WindowEngine):
             source, image, stack, ids = self.load(n, f if isinstance(f, list) else [f])
             staged = self.radius and self.is_two_stage(self.net)
             result = self.staged(stack, ids, exposure=self.told) if staged else self.tiled([stack])
+            motion = None
             if self.refinement is not None:
                 with self._lock:
-                    result = refine_centre(self.flow_net, stack, ids, result, self.exposure, self.refinement,
-                                           self._denoise)
+                    motion = centre_motion(self.flow_net, stack, ids, self.exposure, self.refinement)
+                    if motion is not None:
+                        result = refine_along(motion, stack[:, len(ids) // 2], result, self.exposure,
+                                              self.refinement, self._denoise)
             if self.defocus is not None:
+                blur = None if motion is None else exposure_operators(motion.after, self.exposure,
+                                                                      before=motion.before, weight=motion.weight)
                 with self._lock:
-                    result = undo_defocus(image, result, self.defocus, self._denoise)
+                    result = undo_defocus(image, result, self.defocus, self._denoise, blur)
             return self.converter.to_frame(result, source)
 
     def _denoise(self, x: torch.Tensor, level: float) -> torch.Tensor:

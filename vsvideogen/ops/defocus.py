@@ -85,11 +85,16 @@ def _border_index(length: int, half: int, device: torch.device) -> torch.Tensor:
     return torch.where(index > length - 1, 2 * (length - 1) - index, index)
 
 
+Operator = Callable[[torch.Tensor], torch.Tensor]
+
+
 def deconvolve_defocus(blurred: torch.Tensor, estimate: torch.Tensor, radius: float, *,
                        denoiser: Callable[[torch.Tensor, float], torch.Tensor], levels: Sequence[float],
-                       noise: float, cg_steps: int) -> torch.Tensor:
+                       noise: float, cg_steps: int, motion: tuple[Operator, Operator] | None = None) -> torch.Tensor:
     """A sharp frame whose :func:`defocus_blur` of ``radius`` is ``blurred``, by half-quadratic splitting from
-    ``estimate``.
+    ``estimate``; with ``motion`` (a blur and its adjoint, e.g.
+    :func:`vsvideogen.ops.exposure.exposure_operators`), the frame whose motion blur, then defocus, is
+    ``blurred``.
 
     Args:
         blurred: ``[N, C, H, W]`` recorded frame, 0..1.
@@ -100,13 +105,16 @@ def deconvolve_defocus(blurred: torch.Tensor, estimate: torch.Tensor, radius: fl
         levels: The denoiser's level at each iteration (0..1 scale, > 0; usually falling); empty: ``estimate``.
         noise: The recorded frame's noise (0..1 scale, > 0).
         cg_steps: Conjugate-gradient steps per iteration.
+        motion: ``(M, M*)``: a motion blur the frame went through before the lens spread it, and its adjoint.
 
     Computed in fp32; returned in ``estimate``'s dtype.
     """
     check_nchw("deconvolve_defocus", "blurred", blurred, like=estimate)
     if not radius > 0:
         raise VSVideoGenError("deconvolve_defocus", f"radius={radius!r}: pass the disc's radius in pixels, above 0")
+    blur, adjoint = (lambda x: x, lambda y: y) if motion is None else motion
     solved = half_quadratic_splitting(
-        blurred.float(), estimate.float(), lambda x: defocus_blur(x, radius), lambda y: defocus_adjoint(y, radius),
-        denoiser=denoiser, levels=levels, noise=noise, cg_steps=cg_steps, func="deconvolve_defocus")
+        blurred.float(), estimate.float(), lambda x: defocus_blur(blur(x), radius),
+        lambda y: adjoint(defocus_adjoint(y, radius)), denoiser=denoiser, levels=levels, noise=noise,
+        cg_steps=cg_steps, func="deconvolve_defocus")
     return solved.to(estimate.dtype)

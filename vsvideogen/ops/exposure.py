@@ -187,6 +187,20 @@ def deconvolve_to_exposure(blurred: torch.Tensor, estimate: torch.Tensor, veloci
     return (start + weight.float() * (solved - start)).to(estimate.dtype)
 
 
+def exposure_operators(velocity: torch.Tensor, exposure: float, *, before: torch.Tensor | None = None,
+                       weight: torch.Tensor | None = None) -> tuple[Callable[[torch.Tensor], torch.Tensor],
+                                                                     Callable[[torch.Tensor], torch.Tensor]]:
+    """The blur ``A`` of :func:`exposure_blur` along the path (fp32) and its adjoint ``A*`` (the halves'
+    velocities swapped), to compose with other blurs. With ``weight`` (``[N, 1, H, W]``, 0..1), the blur holds
+    where it is 1 and none where it is 0: ``A x = w E x + (1 - w) x``, ``A* y = E*(w y) + (1 - w) y``."""
+    blur, adjoint = _blur_and_adjoint(velocity, before, exposure)
+    if weight is None:
+        return blur, adjoint
+    check_nchw("exposure_operators", "weight", weight, like=velocity, channels=1)
+    kept = weight.float()
+    return (lambda x: kept * blur(x) + (1 - kept) * x, lambda y: adjoint(kept * y) + (1 - kept) * y)
+
+
 def _blur_and_adjoint(velocity: torch.Tensor, before: torch.Tensor | None,
                       exposure: float) -> tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]:
     """The exposure blur ``A`` of a path (fp32) and its adjoint ``A*`` (the halves' velocities swapped), with the
