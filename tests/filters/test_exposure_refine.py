@@ -50,18 +50,14 @@ class BrightnessFlow(torch.nn.Module):
     ([0, 1, 2, 2, 2], 10.0, 10.0),  # no next frame (a cut or the clip's end): the previous frame's flow alone
     ([2, 2, 2, 3, 4], 15.0, 15.0),  # no previous frame: the next frame's flow alone
 ])
-def test_the_path_after_the_frame_follows_the_next_frame_and_before_it_the_previous(monkeypatch, ids, after, before):
+def test_the_path_after_the_frame_follows_the_next_frame_and_before_it_the_previous(ids, after, before):
     # Frames 1, 2, 3 are 0.10, 0.20, 0.35 bright: the flow to the next frame is +15 px, to the previous -10 px,
     # so the pixels move at 10 px a frame interval before the centre frame's time and 15 after it.
     brightness = {0: 0.0, 1: 0.10, 2: 0.20, 3: 0.35, 4: 0.5}
     stack = torch.stack([torch.full((3, 16, 24), brightness[i]) for i in ids])[None]
-    calls = []
-    monkeypatch.setattr(_exposure_refine, "refine_to_exposure",
-                        lambda blurred, estimate, velocity, exposure, steps, weight, *, before: calls.append(
-                            (velocity, before, weight)) or estimate)
     refinement = _exposure_refine.ExposureRefinement(steps=3, min_length=0.25, tolerance=1.0, flow_scale=1)
-    _exposure_refine.refine_centre(BrightnessFlow(), stack, ids, stack[:, 2], 0.5, refinement)
-    (velocity, prior, weight), = calls
+    motion = _exposure_refine.centre_motion(BrightnessFlow(), stack, ids, 0.5, refinement)
+    velocity, prior, weight = motion.after, motion.before, motion.weight
     torch.testing.assert_close(velocity[:, 0], torch.full((1, 16, 24), after))
     torch.testing.assert_close(prior[:, 0], torch.full((1, 16, 24), before))
     assert velocity[:, 1].abs().max() == 0 and prior[:, 1].abs().max() == 0

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..ops.deconvolution import falling_levels
-from ..ops.defocus import Operator, deconvolve_defocus
+from ..ops.deconvolution import Operator, falling_levels
+from ..ops.defocus import deconvolve_defocus
 from ..vs.noise import estimate_sigma
 
 

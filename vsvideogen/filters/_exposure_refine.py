@@ -119,18 +119,6 @@ def centre_motion(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int]
     return CentreMotion(after, before, weight)
 
 
-def refine_centre(flow_net: torch.nn.Module, stack: torch.Tensor, ids: list[int], estimate: torch.Tensor,
-                  exposure: float, refinement: ExposureRefinement,
-                  denoiser: Callable[[torch.Tensor, float], torch.Tensor] | None = None) -> torch.Tensor:
-    """``estimate`` (``[1, C, H, W]``, the network's centre frame) refined against the blurred window ``stack``
-    (see :func:`centre_motion`); ``exposure``: the shutter angle / 360; ``denoiser``: the prior of
-    ``solver="deconvolve"`` (``denoiser(x, level)``, fp32 in and out)."""
-    motion = centre_motion(flow_net, stack, ids, exposure, refinement)
-    if motion is None:
-        return estimate
-    return refine_along(motion, stack[:, len(ids) // 2], estimate, exposure, refinement, denoiser)
-
-
 def refine_along(motion: CentreMotion, blurred: torch.Tensor, estimate: torch.Tensor, exposure: float,
                  refinement: ExposureRefinement,
                  denoiser: Callable[[torch.Tensor, float], torch.Tensor] | None = None) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..errors import VSVideoGenError
 from ._checks import check_nchw
-from .deconvolution import half_quadratic_splitting
+from .deconvolution import Operator, half_quadratic_splitting
 
 
 def disc_kernel(radius: float, supersample: int = 8) -> torch.Tensor:
@@ -83,9 +83,6 @@ def _border_index(length: int, half: int, device: torch.device) -> torch.Tensor:
         return index.clamp(0, length - 1)
     index = index.abs()
     return torch.where(index > length - 1, 2 * (length - 1) - index, index)
-
-
-Operator = Callable[[torch.Tensor], torch.Tensor]
 
 
 def deconvolve_defocus(blurred: torch.Tensor, estimate: torch.Tensor, radius: float, *,
