@@ -22,6 +22,7 @@ import torch
 
 from ..ops.deconvolution import Operator, falling_levels
 from ..ops.defocus import deconvolve_defocus
+from ..ops.defocus_radius import estimate_defocus_radius
 from ..vs.noise import estimate_sigma
 
 
@@ -44,6 +45,21 @@ class DefocusDeconvolution:
 
 #: ``deblur``'s deconvolution when told ``defocus``.
 DEFOCUS_DECONVOLUTION = DefocusDeconvolution()
+
+#: ``deblur(defocus=AUTO_DEFOCUS)`` estimates the radius on every frame.
+AUTO_DEFOCUS = "auto"
+#: The frame prop where ``deblur(defocus="auto")`` writes the radius it deconvolved (pixels; 0: none).
+DEFOCUS_PROP = "VSVideoGenDefocusRadius"
+#: Estimated radii under this are left alone: sharp photos read up to 1 px (the camera's own softness), so
+#: deconvolving them would sharpen what was never defocused (docs/experiments/2026-11-28-blind-defocus-radius.md).
+AUTO_MIN_RADIUS = 1.25
+
+
+def estimated_radius(recorded: torch.Tensor) -> float:
+    """The defocus radius (pixels) ``deblur(defocus="auto")`` deconvolves ``recorded`` (``[1, C, H, W]``) from:
+    :func:`vsvideogen.ops.defocus_radius.estimate_defocus_radius`, or 0 under :data:`AUTO_MIN_RADIUS`."""
+    radius = estimate_defocus_radius(recorded)
+    return radius if radius >= AUTO_MIN_RADIUS else 0.0
 
 
 def undo_defocus(recorded: torch.Tensor, estimate: torch.Tensor, radius: float,

@@ -36,7 +36,8 @@ Defocus: trained with a little defocus among the motion blur, the networks undo 
 of the disc an out-of-focus lens spreads each point into (``defocus=1.5``), ``deblur`` deconvolves the recorded
 frame from that disc, starting from the network's frame, with the bundled FFDNet as the prior and the noise
 measured on every frame (:mod:`vsvideogen.filters._defocus`). One radius serves the whole frame: it
-suits footage that is out of focus as a whole, not a shallow depth of field.
+suits footage that is out of focus as a whole, not a shallow depth of field. ``defocus="auto"`` estimates the
+radius on every frame from the disc's rings in its spectrum (:mod:`vsvideogen.ops.defocus_radius`).
 
 ``model="default"`` is the registered default deblur model
 (:data:`vsvideogen.models.registry.DEFAULT_MODELS` ``["deblur"]``, the bundled ``"deblur-default"``, trained on
@@ -64,11 +65,11 @@ from ..ops.exposure import exposure_operators
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_frames
 from ..vs.tiling import run_tiled
-from ._defocus import undo_defocus
+from ._defocus import AUTO_DEFOCUS, DEFOCUS_PROP, estimated_radius, undo_defocus
 from ._exposure_refine import REFINEMENTS, ExposureRefinement, centre_motion, refine_along
 from ._temporal import WindowEngine, check_arguments, model_label, net_layout, run_channels, tile_grid, window_radius
 
-__all__ = ["deblur"]
+__all__ = ["deblur", "DEFOCUS_PROP"]
 
 FUNC = "deblur"
 # Assumed for a ready module without the attribute: tile context (px).
@@ -83,7 +84,7 @@ def deblur(
     clip: vs.VideoNode,
     *,
     shutter: float | None = None,
-    defocus: float | None = None,
+    defocus: float | str | None = None,
     refine: int | None = None,
     solver: str = "landweber",
     model: str | Any = "default",
@@ -113,7 +114,12 @@ def deblur(
             own noise, measured on every frame (:mod:`vsvideogen.filters._defocus`). The networks themselves
             undo little defocus (``benchmarks.deblur_defocus``). Err on the small side: a radius told too small
             gains less, one told too large rings. With ``shutter``, after the motion refinement, the fit is to
-            the motion blur followed by the disc. None: no deconvolution.
+            the motion blur followed by the disc. ``"auto"``: the radius is estimated on every frame from the
+            rings the disc leaves in its spectrum (:mod:`vsvideogen.ops.defocus_radius`; without ``shutter``),
+            and written to the frame prop ``VSVideoGenDefocusRadius`` (0 where a radius under 1.25 px is read,
+            which is left alone: sharp frames read up to 1 px). It errs small on smooth or noisy frames, and
+            reads a shot that is out of focus on purpose as defocus; read the prop, and tell the radius where it
+            matters. None: no deconvolution.
         refine: With ``shutter``: steps of ``solver`` that pull the network's frame back to consistency with
             the blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
             frames) make, kept where the motion blurs and the two flows agree on its path (see
@@ -164,7 +170,7 @@ def deblur(
     """
     dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
     exposure = _exposure(shutter)
-    disc = _defocus_radius(defocus)
+    disc = _defocus_radius(defocus, exposure)
     net = _get_model(model, temporal, dev, dtype, shutter)
     window = window_radius(net, radius, FUNC)
     defaults = _refinement(solver, exposure)
@@ -208,14 +214,20 @@ def _exposure(shutter: Any) -> float | None:
     return float(shutter) / 360.0
 
 
-def _defocus_radius(defocus: Any) -> float | None:
-    """``defocus`` checked: a disc radius in pixels, or None."""
+def _defocus_radius(defocus: Any, exposure: float | None) -> float | str | None:
+    """``defocus`` checked: a disc radius in pixels, :data:`AUTO_DEFOCUS`, or None."""
     if defocus is None:
         return None
+    if isinstance(defocus, str) and defocus == AUTO_DEFOCUS:
+        if exposure is not None:
+            raise VSVideoGenError(FUNC, f"defocus={AUTO_DEFOCUS!r} with shutter={exposure * 360:g}: the radius is "
+                                        "estimated from the frame's spectrum as if the disc were its only blur, which "
+                                        "a motion blur breaks; tell the radius (e.g. defocus=1.5) or leave shutter out")
+        return AUTO_DEFOCUS
     if isinstance(defocus, bool) or not isinstance(defocus, (int, float)) or not 0 < defocus <= MAX_DEFOCUS:
         raise VSVideoGenError(FUNC, f"defocus={defocus!r} is not a disc radius; pass the radius in pixels of the "
                                     f"disc a point is spread into, above 0 and at most {MAX_DEFOCUS:g} (e.g. 1.5), "
-                                    "or None")
+                                    f"{AUTO_DEFOCUS!r} to estimate it on every frame, or None")
     return float(defocus)
 
 
@@ -277,11 +289,11 @@ class _Engine(WindowEngine):
     ``told``: the exposure (shutter / 360) an exposure-conditioned network is told, or None; ``refinement``: how
     its frame is then refined under ``exposure`` (:mod:`vsvideogen.filters._exposure_refine`, with the flow
     network ``flow_net`` and, for ``solver="deconvolve"``, the denoiser ``prior``), or None; ``defocus``: the
-    radius of the disc the recorded frame is then deconvolved from, starting from that frame (with ``prior``), or
-    None."""
+    radius of the disc the recorded frame is then deconvolved from, starting from that frame (with ``prior``),
+    ``"auto"`` (estimated on every frame and written to :data:`DEFOCUS_PROP`), or None."""
 
     def __init__(self, *, told: float | None, exposure: float | None, refinement: ExposureRefinement | None,
-                 flow_net: torch.nn.Module | None, defocus: float | None, prior: torch.nn.Module | None,
+                 flow_net: torch.nn.Module | None, defocus: float | str | None, prior: torch.nn.Module | None,
                  **engine: Any) -> None:
         super().__init__(**engine)
         self.told = told
@@ -303,12 +315,16 @@ class _Engine(WindowEngine):
                     if motion is not None:
                         result = refine_along(motion, stack[:, len(ids) // 2], result, self.exposure,
                                               self.refinement, self._denoise)
-            if self.defocus is not None:
+            disc = estimated_radius(image) if self.defocus == AUTO_DEFOCUS else self.defocus
+            if disc:
                 blur = None if motion is None else exposure_operators(motion.after, self.exposure,
                                                                       before=motion.before, weight=motion.weight)
                 with self._lock:
-                    result = undo_defocus(image, result, self.defocus, self._denoise, blur)
-            return self.converter.to_frame(result, source)
+                    result = undo_defocus(image, result, disc, self._denoise, blur)
+            out = self.converter.to_frame(result, source)
+            if self.defocus == AUTO_DEFOCUS:
+                out.props[DEFOCUS_PROP] = disc
+            return out
 
     def _denoise(self, x: torch.Tensor, level: float) -> torch.Tensor:
         """The refinement's prior: ``x`` (fp32, RGB or luma) denoised at ``level`` by the colour denoiser
