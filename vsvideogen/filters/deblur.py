@@ -117,9 +117,10 @@ def deblur(
             the motion blur followed by the disc. ``"auto"``: the radius is estimated on every frame from the
             rings the disc leaves in its spectrum (:mod:`vsvideogen.ops.defocus_radius`; without ``shutter``),
             and written to the frame prop ``VSVideoGenDefocusRadius`` (0 where a radius under 1.25 px is read,
-            which is left alone: sharp frames read up to 1 px). It errs small on smooth or noisy frames, and
-            reads a shot that is out of focus on purpose as defocus; read the prop, and tell the radius where it
-            matters. None: no deconvolution.
+            which is left alone: sharp frames read up to 1 px). It errs small on smooth or noisy frames, reads
+            a shot that is out of focus on purpose as defocus, and reads frames upscaled 2-3x as discs of up to
+            2.5 px (not for upscaled footage); read the prop, and tell the radius where it matters. None: no
+            deconvolution.
         refine: With ``shutter``: steps of ``solver`` that pull the network's frame back to consistency with
             the blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
             frames) make, kept where the motion blurs and the two flows agree on its path (see
@@ -218,7 +219,7 @@ def _defocus_radius(defocus: Any, exposure: float | None) -> float | str | None:
     """``defocus`` checked: a disc radius in pixels, :data:`AUTO_DEFOCUS`, or None."""
     if defocus is None:
         return None
-    if isinstance(defocus, str) and defocus == AUTO_DEFOCUS:
+    if defocus == AUTO_DEFOCUS:
         if exposure is not None:
             raise VSVideoGenError(FUNC, f"defocus={AUTO_DEFOCUS!r} with shutter={exposure * 360:g}: the radius is "
                                         "estimated from the frame's spectrum as if the disc were its only blur, which "

@@ -14,11 +14,13 @@ own gentle blur, a Gaussian; without it a sharp frame reads as a 1 px disc), wit
 floor ``N`` solved by Gauss-Newton. ``disc_r`` is the ring mean of the exact pixel disc of
 :func:`vsvideogen.ops.defocus.disc_kernel`. The radius of the best fit is the estimate.
 
-Measured on 14 photos (docs/experiments/2026-11-28-blind-defocus-radius.md): exact to a quarter pixel for most
-discs of 1.5 to 12 px at noise sigma 0 to 5; sharp photos read 0 to 1 px. It errs small where the picture is
-too smooth or too noisy to show the rings (a broad sky under an 8-bit rounding with no noise; discs under
-4 px at sigma 5), and reads a photo that is itself out of focus as defocused. Torch only, in float64 on the
-CPU (the fit is small; the frame's spectrum is computed on its own device).
+Measured on 14 photos (docs/experiments/2026-11-28-blind-defocus-radius.md), discs of 1.5 to 6 px at noise
+sigma 0, 2 and 5 (8-bit scale): within a quarter pixel in 140 of 168 readings, too small in 23 (where the
+picture is too smooth or too noisy to show the rings: a broad sky rounded to 8 bits without noise, small discs
+under noise), too large in 5 (all on one photo that is itself out of focus). Sharp photos read 0 to 1 px;
+photos upscaled 2x (bicubic) read 1.25 to 1.5 px, as an upscale's fall at the source's Nyquist frequency looks
+like a disc's first ring.
+Torch only: the spectrum on the frame's own device, the fit (small) in float64 on the CPU.
 """
 from __future__ import annotations
 
