@@ -51,6 +51,15 @@ def test_frames_too_small_to_tell_read_no_disc_and_bad_tensors_are_refused(bikes
     assert estimate_defocus_radius(small) == 0.0
     # a 64 px side still reads the disc, on 64 px patches
     assert abs(estimate_defocus_radius(recorded(bikes_luma[..., 100:164, :], 3.0, 0.0)) - 3.0) <= 0.5
-    for bad in (bikes_luma[0, 0], torch.zeros(2, 1, 64, 64), torch.zeros(1, 1, 64, 64, dtype=torch.uint8)):
-        with pytest.raises(VSVideoGenError, match="estimate_defocus_radius: got a .* pass one floating frame"):
+    for bad in (bikes_luma[0, 0], torch.zeros(0, 1, 64, 64), torch.zeros(1, 1, 64, 64, dtype=torch.uint8)):
+        with pytest.raises(VSVideoGenError, match="estimate_defocus_radius: got a .* pass floating frames"):
             estimate_defocus_radius(bad)
+
+
+def test_frames_of_a_shot_are_read_together(real_clip):
+    # bikes frames 0-2 under a 2 px disc with noise 1: alone they read 0.75, 2 and 1.5 px; pooled, 1.75
+    frames = torch.stack([torch.from_numpy(np.asarray(real_clip.get_frame(n)[0]).astype(np.float64) / 255.0)[None]
+                          for n in range(3)])
+    noisy = torch.cat([recorded(frames[n:n + 1], 2.0, 1.0, seed=n) for n in range(3)])
+    assert estimate_defocus_radius(noisy[0]) < AUTO_MIN_RADIUS
+    assert abs(estimate_defocus_radius(noisy) - 2.0) <= 0.25

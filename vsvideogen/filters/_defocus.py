@@ -55,10 +55,11 @@ DEFOCUS_PROP = "VSVideoGenDefocusRadius"
 AUTO_MIN_RADIUS = 1.25
 
 
-def estimated_radius(recorded: torch.Tensor) -> float:
-    """The defocus radius (pixels) ``deblur(defocus="auto")`` deconvolves ``recorded`` (``[1, C, H, W]``) from:
+def estimated_radius(window: torch.Tensor) -> float:
+    """The defocus radius (pixels) ``deblur(defocus="auto")`` deconvolves a frame from, read on the recorded
+    frames of its window (``[N, C, H, W]``, one shot; pooled, so neighbouring frames read alike):
     :func:`vsvideogen.ops.defocus_radius.estimate_defocus_radius`, or 0 under :data:`AUTO_MIN_RADIUS`."""
-    radius = estimate_defocus_radius(recorded)
+    radius = estimate_defocus_radius(window)
     return radius if radius >= AUTO_MIN_RADIUS else 0.0
 
 

@@ -116,6 +116,7 @@ def deblur(
             gains less, one told too large rings. With ``shutter``, after the motion refinement, the fit is to
             the motion blur followed by the disc. ``"auto"``: the radius is estimated on every frame from the
             rings the disc leaves in its spectrum (:mod:`vsvideogen.ops.defocus_radius`; without ``shutter``),
+            pooled over the frames of the window that are in the frame's shot (so neighbours read alike),
             and written to the frame prop ``VSVideoGenDefocusRadius`` (0 where a radius under 1.25 px is read,
             which is left alone: sharp frames read up to 1 px). It errs small on smooth or noisy frames, reads
             a shot that is out of focus on purpose as defocus, and reads frames upscaled 2-3x as discs of up to
@@ -285,6 +286,15 @@ def _get_model(model: Any, temporal: bool, device: torch.device, dtype: torch.dt
     return net
 
 
+def _shot_frames(stack: torch.Tensor, ids: list[int]) -> torch.Tensor:
+    """The distinct source frames of a window ``stack`` (``[1, T, C, H, W]``, or ``[1, C, H, W]`` for a spatial
+    model) of source frames ``ids``, as ``[N, C, H, W]``; a frame the window repeats in place of one across a
+    scene cut is taken once."""
+    if stack.ndim == 4:
+        return stack
+    return stack[0, [ids.index(i) for i in dict.fromkeys(ids)]]
+
+
 class _Engine(WindowEngine):
     """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (``radius=0``: frame ``n``);
     ``told``: the exposure (shutter / 360) an exposure-conditioned network is told, or None; ``refinement``: how
@@ -316,7 +326,7 @@ class _Engine(WindowEngine):
                     if motion is not None:
                         result = refine_along(motion, stack[:, len(ids) // 2], result, self.exposure,
                                               self.refinement, self._denoise)
-            disc = estimated_radius(image) if self.defocus == AUTO_DEFOCUS else self.defocus
+            disc = estimated_radius(_shot_frames(stack, ids)) if self.defocus == AUTO_DEFOCUS else self.defocus
             if disc:
                 blur = None if motion is None else exposure_operators(motion.after, self.exposure,
                                                                       before=motion.before, weight=motion.weight)

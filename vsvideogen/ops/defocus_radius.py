@@ -4,8 +4,9 @@ A uniform disc of radius ``r`` multiplies the frame's spectrum by a transfer fun
 rings (the first near ``0.61 / r`` cycles a pixel, the next near ``1.12 / r``) and rises again between them.
 Natural pictures have a smooth spectrum that falls as a power of the frequency, so those rings, and the fall
 before the first, mark the disc. :func:`estimate_defocus_radius` averages the power spectra of overlapping
-windowed patches of the frame (each patch's mean and slope removed first, so skies and gradients do not
-swamp them), takes the mean on each ring of equal frequency, and fits on a log scale::
+windowed patches of the frame, or of several frames of a shot (each patch's mean and slope removed first, so
+skies and gradients do not swamp them), takes the mean on each ring of equal frequency, and fits on a log
+scale::
 
     power(f) = A * f ** -alpha * exp(-(2 pi f s) ** 2) * disc_r(f) + N
 
@@ -48,25 +49,26 @@ FIT_STEPS = 25
 LOWEST_RING = 3
 
 
-def estimate_defocus_radius(image: torch.Tensor) -> float:
-    """The radius in pixels of the uniform disc that best explains ``image``'s spectrum (0: no disc seen).
+def estimate_defocus_radius(frames: torch.Tensor) -> float:
+    """The radius in pixels of the uniform disc that best explains the spectrum of ``frames`` (0: no disc seen).
 
     Args:
-        image: ``[1, C, H, W]`` or ``[C, H, W]`` floating tensor, any scale (the channels are averaged).
+        frames: ``[N, C, H, W]`` or ``[C, H, W]`` floating tensor, any scale: frames of one shot under the same
+            disc (e.g. a filter's window), whose spectra are pooled; the channels are averaged.
 
     Returns:
         One of :data:`RADII`. 0 for frames under :data:`MIN_PATCH` pixels on a side.
     """
-    if image.ndim == 4 and image.shape[0] == 1:
-        image = image[0]
-    if image.ndim != 3 or not image.is_floating_point():
-        raise VSVideoGenError("estimate_defocus_radius", f"got a {tuple(image.shape)} {image.dtype} tensor; pass one "
-                                                         "floating frame, [1, C, H, W] or [C, H, W]")
-    side = min(image.shape[-2:])
+    if frames.ndim == 3:
+        frames = frames[None]
+    if frames.ndim != 4 or not len(frames) or not frames.is_floating_point():
+        raise VSVideoGenError("estimate_defocus_radius", f"got a {tuple(frames.shape)} {frames.dtype} tensor; pass "
+                                                         "floating frames, [N, C, H, W] or [C, H, W]")
+    side = min(frames.shape[-2:])
     if side < MIN_PATCH:
         return 0.0
     patch = min(PATCH, 1 << int(math.log2(side)))
-    spectrum = _mean_power_spectrum(image.double().mean(0), patch)
+    spectrum = torch.stack([_mean_power_spectrum(frame.double().mean(0), patch) for frame in frames]).mean(0)
     errors = _fit_errors(_ring_means(spectrum.cpu(), patch), patch)
     return RADII[int(errors.argmin())]
 
