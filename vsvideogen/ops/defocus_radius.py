@@ -1,4 +1,4 @@
-"""Estimating the radius of a defocus disc from one frame, blind, by the disc's rings in the frame's spectrum.
+"""Estimating a defocus disc's radius blind, from the rings it leaves in the spectrum of a frame or a shot.
 
 A uniform disc of radius ``r`` multiplies the frame's spectrum by a transfer function that falls to zero on
 rings (the first near ``0.61 / r`` cycles a pixel, the next near ``1.12 / r``) and rises again between them.
@@ -112,7 +112,8 @@ def _ring_means(values: torch.Tensor, patch: int) -> torch.Tensor:
     """The mean of ``values`` (``[patch, patch]``, unshifted FFT layout) on each fitted ring."""
     index, fitted, frequency = _rings(patch)
     sums = torch.zeros(len(frequency), dtype=torch.float64).index_add_(0, index, values[fitted].double())
-    counts = torch.zeros(len(frequency), dtype=torch.float64).index_add_(0, index, torch.ones(len(index), dtype=torch.float64))
+    ones = torch.ones(len(index), dtype=torch.float64)
+    counts = torch.zeros(len(frequency), dtype=torch.float64).index_add_(0, index, ones)
     return sums / counts
 
 
