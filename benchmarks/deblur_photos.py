@@ -5,8 +5,10 @@ carries that network's errors near each real frame (docs/experiments/2026-11-28-
 every instant is exact: a random smooth camera move (translation, zoom, rotation, some acceleration) over one of
 scikit-image's colour photos (in no model's training) is rendered at 32 instants a frame interval
 (:func:`vsvideogen.train.blur.photo_window`, bicubic), five frames a window, each the mean of the instants its
-shutter is open, rounded to 8 bits. The truth is the exact instant at the centre frame's time. Two speeds: moves
-of up to 48 and up to 120 px per axis over the window's four frame intervals (up to 12 and 30 px a frame).
+shutter is open, rounded to 8 bits (with ``--noise SIGMA``, white Gaussian noise of that standard deviation on
+the 8-bit scale added before rounding, as a camera's noise follows its blur). The truth is the exact instant at
+the centre frame's time. Two speeds: moves of up to 48 and up to 120 px per axis over the window's four frame
+intervals (up to 12 and 30 px a frame).
 
 Rows: the blurred input, an unsharp mask, and ``vsvideogen.deblur`` blind, told the shutter, told with
 ``refine=0``, and told with ``solver="deconvolve"``. Scores are on the centre frame of each window: luma PSNR (BT.601 weights on the 8-bit scale), its
@@ -15,9 +17,9 @@ clip, the centre frame requested).
 
 Usage::
 
-    .venv/bin/python -m benchmarks.deblur_photos [--seeds N] [--shutters 360 ...] [--size PX]
+    .venv/bin/python -m benchmarks.deblur_photos [--seeds N] [--shutters 360 ...] [--size PX] [--noise SIGMA]
 
-Writes ``benchmarks/results/deblur_photos.md`` and ``.json``.
+Writes ``benchmarks/results/deblur_photos.md`` and ``.json`` (``--out`` for another folder).
 """
 from __future__ import annotations
 
@@ -53,9 +55,10 @@ LABELS = {"blurred": "blurred input", "unsharp": f"unsharp mask 5x5, amount {UNS
 
 
 def windows(photo: np.ndarray, size: int, shutter: float, shift: float, seeds: int,
-            key: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``seeds`` blurred five-frame windows (``[5, 3, size, size]`` float 0..1 on the 8-bit grid) of camera
-    moves over ``photo``, each with its exact sharp centre frame (``[3, size, size]``)."""
+            key: int, noise: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``seeds`` blurred five-frame windows (``[5, 3, size, size]`` float 0..1 on the 8-bit grid, with white
+    Gaussian noise of ``noise`` on the 8-bit scale, seeded by the window) of camera moves over ``photo``, each
+    with its exact sharp centre frame (``[3, size, size]``)."""
     import torch
 
     from vsvideogen.train.blur import BlurConfig, blur_level, photo_window
@@ -67,6 +70,9 @@ def windows(photo: np.ndarray, size: int, shutter: float, shift: float, seeds: i
     for seed in range(seeds):
         rng = np.random.default_rng([key, seed])
         blurred, sharp = photo_window(photo, size, 2, BlurConfig(subframes=SUBFRAMES), level, rng, motion)
+        if noise:
+            grain = np.random.default_rng([key, seed, 255]).normal(0.0, noise / 255, tuple(blurred.shape))
+            blurred = blurred + torch.from_numpy(grain).to(blurred.dtype)
         blurred = torch.round(blurred.clamp(0, 1) * 255) / 255
         out.append((blurred.numpy(), sharp.clamp(0, 1).numpy()))
     return out
@@ -121,7 +127,7 @@ def run(args: argparse.Namespace) -> tuple[dict, dict, dict]:
             rows: dict[str, dict[str, list[float]]] = {key: {"y": [], "rgb": [], "seconds": []} for key in LABELS}
             filters = methods(args.device, shutter, args.model_deblur)
             for index, photo in enumerate(photos.values()):
-                for blurred, sharp in windows(photo, args.size, shutter, shift, args.seeds, index):
+                for blurred, sharp in windows(photo, args.size, shutter, shift, args.seeds, index, args.noise):
                     clip = clip_of(blurred)
                     for key, make in filters.items():
                         start = time.perf_counter()
@@ -176,7 +182,8 @@ def render_markdown(results: dict, args: argparse.Namespace) -> str:
              "swings the mean and the worst window; the median is not swayed by it.", ""]
     body += [f"Windows: {windows_each} a table ({args.seeds} camera moves over each of scikit-image's "
              f"{', '.join(common.SKIMAGE_PHOTOS)}), {args.size}x{args.size}, {SUBFRAMES} exact instants a frame "
-             "interval; the truth is the exact instant at the centre frame's time."]
+             "interval" + (f", white noise of sigma {args.noise:g} (8-bit scale) added to the blurred frames"
+                           if args.noise else "") + "; the truth is the exact instant at the centre frame's time."]
     return "\n".join(body)
 
 
@@ -186,8 +193,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shutters", nargs="+", type=shutter_angle, default=list(DEFAULT_SHUTTERS), metavar="DEG",
                         help="shutter angles (default 360 270 180 90)")
     parser.add_argument("--size", type=int, default=224, help="side of the square windows, 64 to 256 (default 224)")
+    parser.add_argument("--noise", type=float, default=0.0, metavar="SIGMA",
+                        help="white Gaussian noise added to the blurred frames, sigma on the 8-bit scale (default 0)")
     common.add_deblur_options(parser, "deblur_photos")
     args = parser.parse_args(argv)
+    if not 0 <= args.noise <= 50:
+        parser.error(f"--noise {args.noise}: give a sigma from 0 to 50 (8-bit scale)")
     if args.seeds < 1:
         parser.error(f"--seeds {args.seeds}: give at least 1 camera move")
     if not 64 <= args.size <= 256:
@@ -207,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         common.RESULTS_DIR = args.out
         path = common.write_results("deblur_photos", header, table, {"results": results, "seeds": args.seeds,
-                                                                    "size": args.size, "subframes": SUBFRAMES})
+                                                                    "size": args.size, "subframes": SUBFRAMES,
+                                                                    "noise": args.noise})
         _log(f"wrote {path} and {path.with_suffix('.json')}")
     print(table, file=sys.stderr)
     return 0

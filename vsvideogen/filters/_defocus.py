@@ -1,6 +1,6 @@
 """``deblur``'s deconvolution of a told defocus: the recorded frame solved for the sharp frame under a disc of
 the told radius (:func:`vsvideogen.ops.defocus.deconvolve_defocus`), from the network's frame, with the bundled
-FFDNet as the prior and the recorded frame's own noise level (:func:`vsvideogen.vs.noise.estimate_sigma`)
+FFDNet as the prior and the recorded frame's own noise level (:func:`vsvideogen.vs.noise.frame_noise`)
 setting how closely each iteration fits.
 
 The fit is to the recorded frame, not to the network's: the network's frame is not a disc's blur of anything,
@@ -23,7 +23,7 @@ import torch
 from ..ops.deconvolution import Operator, falling_levels
 from ..ops.defocus import deconvolve_defocus
 from ..ops.defocus_radius import estimate_defocus_radius
-from ..vs.noise import estimate_sigma
+from ..vs.noise import frame_noise
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def undo_defocus(recorded: torch.Tensor, estimate: torch.Tensor, radius: float,
     """The sharp frame whose disc of ``radius`` pixels is ``recorded`` (``[1, C, H, W]``), solved from
     ``estimate`` (the network's frame, or the motion refinement's), fitting ``recorded`` no closer than its own
     noise; with ``motion`` (the exposure blur and its adjoint), the frame whose motion blur, then disc, it is."""
-    noise = max(settings.min_noise, float(estimate_sigma(recorded.float())[0]))
+    noise = frame_noise(recorded, settings.min_noise)
     return deconvolve_defocus(recorded, estimate, radius, denoiser=denoiser,
                               levels=falling_levels(*settings.levels, settings.iterations), noise=noise,
                               cg_steps=settings.cg_steps, motion=motion)

@@ -23,6 +23,14 @@ the blur is at least 2 px long (fully from 4 px). Its parameters were chosen on 
 the Debian wallpapers; on the held-out photos of ``benchmarks.deblur_photos`` it gains 0.4 to 2.4 dB more than
 the Landweber steps, and on the clips' interpolated blur more on long blurs and less on short ones
 (docs/experiments/2026-11-28-denoiser-prior-refinement.md).
+
+It fits the recorded frame no closer than that frame's own noise, measured on every frame
+(:func:`vsvideogen.vs.noise.frame_noise`, at least ``min_noise``): on the held-out photos of
+``benchmarks.deblur_photos`` with noise of sigma 2 and 5 (8-bit scale), that gains 0.15 to 4.92 dB over assuming
+8-bit rounding's noise, and noiseless frames are deconvolved as before. The Landweber steps
+fit the recorded frame as it is; on noisy footage they amplify its noise along the motion, so noise is
+best removed first (``denoise``, which runs before ``deblur`` on the command line;
+docs/experiments/2026-11-28-noise-aware-motion-refinement.md).
 """
 from __future__ import annotations
 
@@ -36,6 +44,7 @@ import torch.nn.functional as F
 from ..models.archs.mc_denoiser import MotionCompensatedDenoiser
 from ..ops.deconvolution import falling_levels
 from ..ops.exposure import deconvolve_to_exposure, refine_to_exposure
+from ..vs.noise import frame_noise
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,8 @@ class ExposureRefinement:
             half-quadratic splitting with a denoiser prior).
         levels: ``"deconvolve"``: the denoiser's level (0..1 scale) at the first and the last iteration, geometric
             between.
-        noise: ``"deconvolve"``: the recorded frame's noise (0..1 scale).
+        min_noise: ``"deconvolve"``: the least noise (0..1 scale) assumed in the recorded frame (8-bit rounding
+            and a little), whatever its measured noise.
         cg_steps: ``"deconvolve"``: conjugate-gradient steps per iteration.
     """
 
@@ -63,7 +73,7 @@ class ExposureRefinement:
     flow_scale: int = 1
     solver: str = "landweber"
     levels: tuple[float, float] = (12 / 255, 2 / 255)
-    noise: float = 1 / 255
+    min_noise: float = 1 / 255
     cg_steps: int = 3
 
     def denoiser_levels(self) -> list[float]:
@@ -123,11 +133,14 @@ def refine_along(motion: CentreMotion, blurred: torch.Tensor, estimate: torch.Te
                  refinement: ExposureRefinement,
                  denoiser: Callable[[torch.Tensor, float], torch.Tensor] | None = None) -> torch.Tensor:
     """``estimate`` refined against the recorded ``blurred`` frame under the blur ``motion`` and ``exposure``
-    make, by ``refinement``'s solver."""
+    make, by ``refinement``'s solver (``"deconvolve"``: with ``denoiser(x, level)`` as the prior, fitting the
+    frame no closer than its measured noise)."""
     if refinement.solver == "deconvolve":
-        return deconvolve_to_exposure(blurred.float(), estimate, motion.after, exposure, motion.weight,
+        recorded = blurred.float()
+        return deconvolve_to_exposure(recorded, estimate, motion.after, exposure, motion.weight,
                                       denoiser=denoiser, levels=refinement.denoiser_levels(),
-                                      noise=refinement.noise, cg_steps=refinement.cg_steps, before=motion.before)
+                                      noise=frame_noise(recorded, refinement.min_noise), cg_steps=refinement.cg_steps,
+                                      before=motion.before)
     return refine_to_exposure(blurred.float(), estimate, motion.after, exposure, refinement.steps, motion.weight,
                               before=motion.before)
 

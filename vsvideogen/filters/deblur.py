@@ -30,7 +30,8 @@ reach is 28 px a U-Net); the refinement has no reach limit. ``solver="deconvolve
 further instead (half-quadratic splitting with the bundled FFDNet as the prior, where the blur is at least 2 px
 long): on exact blur of camera moves it gains more than the Landweber steps, on the benchmark clips' blur
 interpolated from real footage more on long blurs and less on short ones
-(docs/experiments/2026-11-28-denoiser-prior-refinement.md).
+(docs/experiments/2026-11-28-denoiser-prior-refinement.md); it fits the recorded frame no closer than its own
+noise, measured on every frame (docs/experiments/2026-11-28-noise-aware-motion-refinement.md).
 
 Defocus: trained with a little defocus among the motion blur, the networks undo little of it. Told the radius
 of the disc an out-of-focus lens spreads each point into (``defocus=1.5``), ``deblur`` deconvolves the recorded

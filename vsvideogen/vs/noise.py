@@ -28,7 +28,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["estimate_sigma", "equivalent_sigma", "PATCH", "MAX_PATCHES"]
+__all__ = ["estimate_sigma", "equivalent_sigma", "frame_noise", "PATCH", "MAX_PATCHES"]
 
 #: Side of the square patches.
 PATCH = 7
@@ -65,6 +65,12 @@ def estimate_sigma(image: torch.Tensor, *, patch: int = PATCH, max_patches: int 
     cov = (patches.double() @ patches.double().transpose(1, 2)) / patches.shape[-1]
     eigen = torch.linalg.eigvalsh(cov.cpu()).flip(-1)  # descending, [N, p*p]
     return torch.stack([_noise_variance(e) for e in eigen]).clamp(min=0).sqrt().float()
+
+
+def frame_noise(frame: torch.Tensor, floor: float) -> float:
+    """The noise level of one recorded frame (``[1, C, H, W]``, 0..1), :func:`estimate_sigma`'s, at least
+    ``floor``: what a deconvolution of the frame must not fit closer than."""
+    return max(floor, float(estimate_sigma(frame.float())[0]))
 
 
 def equivalent_sigma(image: torch.Tensor, **kwargs) -> torch.Tensor:
