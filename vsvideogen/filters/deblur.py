@@ -138,7 +138,11 @@ def deblur(
             ``benchmarks.deblur_photos``: +3.7 to +4.3 dB over the blurred input against +1.4 to +1.9 for
             ``"landweber"``, at all but slow 90-degree moves). On the benchmark clips' blur, averaged from
             interpolated frames, it gains more on blurs of many pixels and less on short ones, which it leaves
-            to the network (docs/experiments/2026-11-28-denoiser-prior-refinement.md). Needs ``shutter``.
+            to the network (docs/experiments/2026-11-28-denoiser-prior-refinement.md). It fits the recorded
+            frame no closer than the noise measured on it, so it keeps its gain on noisy footage (noise of
+            sigma 5 on the 8-bit scale: +2.7 to +3.1 dB at all but slow 90-degree moves), where the Landweber
+            steps amplify the noise (-1.8 to +1.3 dB; denoise such footage first for them;
+            docs/experiments/2026-11-28-noise-aware-motion-refinement.md). Needs ``shutter``.
         model: ``"default"`` (the bundled blind ``"deblur-default"``, or with ``shutter`` the bundled
             ``"deblur-shutter"``, which has an exposure input, interpolated towards ``"deblur-long-exposure"``
             above 180 degrees), a registered deblur id,
