@@ -28,8 +28,8 @@ It fits the recorded frame no closer than that frame's own noise, measured on ev
 (:func:`vsvideogen.vs.noise.frame_noise`, at least ``min_noise``): on the held-out photos of
 ``benchmarks.deblur_photos`` with noise of sigma 2 and 5 (8-bit scale), that gains 0.15 to 4.92 dB over assuming
 8-bit rounding's noise, and noiseless frames are deconvolved as before. The Landweber steps fit the recorded
-frame as it is; on noisy footage they amplify its noise along the motion, so noise is best removed first
-(``denoise``, which runs before ``deblur`` on the command line;
+frame as it is; on noisy footage they amplify its noise along the motion. Either solver gains more when the
+noise is removed first (``denoise``, which runs before ``deblur`` on the command line;
 docs/experiments/2026-11-28-noise-aware-motion-refinement.md).
 """
 from __future__ import annotations

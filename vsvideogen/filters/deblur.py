@@ -141,8 +141,8 @@ def deblur(
             to the network (docs/experiments/2026-11-28-denoiser-prior-refinement.md). It fits the recorded
             frame no closer than the noise measured on it, so it keeps its gain on noisy footage (noise of
             sigma 5 on the 8-bit scale: +2.7 to +3.1 dB at all but slow 90-degree moves), where the Landweber
-            steps amplify the noise (-1.8 to +1.3 dB; denoise such footage first for them;
-            docs/experiments/2026-11-28-noise-aware-motion-refinement.md). Needs ``shutter``.
+            steps amplify the noise (-1.8 to +1.3 dB). Either gains more on such footage denoised first
+            (docs/experiments/2026-11-28-noise-aware-motion-refinement.md). Needs ``shutter``.
         model: ``"default"`` (the bundled blind ``"deblur-default"``, or with ``shutter`` the bundled
             ``"deblur-shutter"``, which has an exposure input, interpolated towards ``"deblur-long-exposure"``
             above 180 degrees), a registered deblur id,
