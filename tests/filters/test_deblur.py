@@ -1,6 +1,8 @@
 """vsvideogen.deblur: windows and scene cuts, formats, determinism, tiling, loading and errors, the --deblur option."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -246,12 +248,17 @@ def panned_texture(frames: int = 7, speed: int = 8, width: int = 96, height: int
     return tuple(base.std.ModifyFrame(base, lambda n, f, pics=pics: _with_planes(f, pics[n])) for pics in (sharp, blurred))
 
 
+def pan_error(clip: vs.VideoNode, truth: vs.VideoNode) -> float:
+    """The mean squared error of ``clip`` against ``truth`` on frames 1 .. len - 2 of a :func:`panned_texture`
+    pan, away from the borders the pan clamps."""
+    return float(np.mean([(np.stack(a)[:, 4:-4, 12:-12] - np.stack(b)[:, 4:-4, 12:-12]) ** 2
+                          for a, b in zip(fetch_all(clip)[1:-1], fetch_all(truth)[1:-1])]))
+
+
 def test_told_the_shutter_the_blur_of_fast_motion_is_undone_where_the_network_leaves_it():
     sharp, blurred = panned_texture()
 
-    def error(clip: vs.VideoNode) -> float:  # frames 1-5, away from the borders the pan clamps
-        return float(np.mean([(np.stack(a)[:, 4:-4, 12:-12] - np.stack(b)[:, 4:-4, 12:-12]) ** 2
-                              for a, b in zip(fetch_all(clip)[1:-1], fetch_all(sharp)[1:-1])]))
+    error = partial(pan_error, truth=sharp)
 
     net = CentreFrame()
     alone = deblur(blurred, model=net, shutter=360, refine=0)
@@ -277,9 +284,7 @@ def test_told_the_shutter_the_blur_of_fast_motion_is_undone_where_the_network_le
 def test_the_deconvolving_solver_undoes_more_of_a_pan_and_leaves_a_still_picture():
     sharp, blurred = panned_texture()
 
-    def error(clip: vs.VideoNode, truth: vs.VideoNode = sharp) -> float:  # frames 1-5, away from the borders
-        return float(np.mean([(np.stack(a)[:, 4:-4, 12:-12] - np.stack(b)[:, 4:-4, 12:-12]) ** 2
-                              for a, b in zip(fetch_all(clip)[1:-1], fetch_all(truth)[1:-1])]))
+    error = partial(pan_error, truth=sharp)
 
     net = CentreFrame()
     landweber = deblur(blurred, model=net, shutter=360)
@@ -294,7 +299,8 @@ def test_the_deconvolving_solver_undoes_more_of_a_pan_and_leaves_a_still_picture
     # luma alone: the colour prior sees it as grey (measured: 0.20x the blurred luma's squared error)
     grey = deblur(blurred.std.ShufflePlanes(0, vs.GRAY), model=net, shutter=360, solver="deconvolve")
     luma = [c.std.ShufflePlanes(0, vs.GRAY) for c in (sharp, blurred)]
-    assert error(grey, luma[0]) < 0.35 * error(luma[1], luma[0]), (error(grey, luma[0]), error(luma[1], luma[0]))
+    assert pan_error(grey, luma[0]) < 0.35 * pan_error(luma[1], luma[0]), (pan_error(grey, luma[0]),
+                                                                          pan_error(luma[1], luma[0]))
     # a still picture: SPyNet's sub-pixel noise is far below the 2 px from which the deconvolution is kept
     still = core.std.Splice([blurred[2]] * 5)
     assert same_frames(fetch_all(deblur(still, model=net, shutter=360, solver="deconvolve")), fetch_all(still))
@@ -311,9 +317,7 @@ def test_the_deconvolving_solver_fits_a_noisy_pan_no_closer_than_its_noise(monke
     sharp, blurred = panned_texture(picture=strip)
     noisy = defocused(blurred, 0.0, 4 / 255)
 
-    def error(clip: vs.VideoNode) -> float:  # frames 1-5, away from the borders the pan clamps
-        return float(np.mean([(np.stack(a)[:, 4:-4, 12:-12] - np.stack(b)[:, 4:-4, 12:-12]) ** 2
-                              for a, b in zip(fetch_all(clip)[1:-1], fetch_all(sharp)[1:-1])]))
+    error = partial(pan_error, truth=sharp)
 
     measured = error(deblur(noisy, model=CentreFrame(), shutter=360, solver="deconvolve"))
     monkeypatch.setattr(_exposure_refine, "frame_noise", lambda frame, floor: floor)
@@ -384,9 +388,7 @@ def test_told_the_shutter_and_the_defocus_both_blurs_are_undone_together():
     sharp, panned = panned_texture()
     blurred = defocused(panned, 2.0)
 
-    def error(clip: vs.VideoNode) -> float:
-        return float(np.mean([(np.stack(a)[:, 4:-4, 12:-12] - np.stack(b)[:, 4:-4, 12:-12]) ** 2
-                              for a, b in zip(fetch_all(clip)[1:-1], fetch_all(sharp)[1:-1])]))
+    error = partial(pan_error, truth=sharp)
 
     net = CentreFrame()
     both = deblur(blurred, model=net, shutter=360, defocus=2.0)
