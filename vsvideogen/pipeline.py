@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import vapoursynth as vs
 
 from .errors import VSVideoGenError
+from .vs.rates import rate_from_text
 from .vs.y4m import write_y4m_frame, y4m_compatible, y4m_header
 
 __all__ = [
@@ -135,9 +136,11 @@ def disc_radius(text: str) -> float | str:
 
 
 def frame_rate(text: str) -> Fraction:
-    """argparse type: a frame rate written ``NUM/DEN`` (``60000/1001``), as an integer or a decimal."""
+    """argparse type: a frame rate written ``NUM/DEN`` (``60000/1001``) or as an integer, exactly, or as a
+    decimal, where the NTSC rates' decimals (``59.94``, ``23.976``) mean those rates
+    (:func:`vsvideogen.vs.rates.rate_from_text`)."""
     try:
-        value = Fraction(text)
+        value = rate_from_text(text)
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate; write e.g. 60000/1001, 50 or 23.976") from None
     if value <= 0:

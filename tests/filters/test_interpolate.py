@@ -104,6 +104,10 @@ def test_factor_multiplies_length_and_rate_and_keeps_source_frames(bikes, factor
         (Fraction(24000, 1001), Fraction(60000, 1001), Fraction(60000, 1001)),
         (Fraction(24000, 1001), "60000/1001", Fraction(60000, 1001)),
         (Fraction(24000, 1001), 59.94, Fraction(60000, 1001)),
+        (Fraction(30000, 1001), "59.94", Fraction(60000, 1001)),  # written as people write it
+        (Fraction(30000, 1001), "23.976", Fraction(24000, 1001)),
+        (Fraction(25), "12.5", Fraction(25, 2)),
+        (Fraction(30), np.int64(60), Fraction(60)),  # numpy numbers become plain ints in the frame props
         (Fraction(60), 50, Fraction(50)),
         (Fraction(24), 30.0, Fraction(30)),
         (Fraction(25), Fraction(25), Fraction(25)),
@@ -269,6 +273,15 @@ def test_formats_round_trip(bikes, fmt):
         assert np.abs(a.astype(np.float64) - b).mean() / peak < 0.004  # a fade between equal frames
     moving = interpolate(clip, 2, model=Blend())
     assert moving.get_frame(1).format.id == fmt
+
+
+def test_float_frames_out_of_range_are_not_clipped_between_source_frames(bikes):
+    rgb = core.resize.Bicubic(bikes[:2], format=vs.RGBS, matrix_in_s="709")
+    wide = core.std.Expr(rgb, "x 1.4 * 0.2 -")  # -0.2 .. 1.2, as float sources may hold
+    out = interpolate(wide, 2, model=Blend())
+    first, middle, last = (np.stack(planes(out.get_frame(n))) for n in range(3))
+    assert first.min() < -0.1 and first.max() > 1.1  # the source frame, copied as it is
+    assert np.allclose(middle, (first + last) / 2, atol=1e-5)  # the network's frame, out of range as they are
 
 
 def test_padding_and_scale_reach_the_model(bikes):

@@ -36,6 +36,7 @@ from ..models.archs.ifnet import IFNet
 from ..models.registry import load_model
 from ..vs.checks import check_clip
 from ..vs.frames import FrameConverter
+from ..vs.rates import decimal_rate, rate_from_text
 from ..vs.scenes import DEFAULT_THRESHOLD, SceneFeatures, is_scene_change, scene_features
 from ..vs.temporal import map_frames
 from ._lru import LRU
@@ -177,24 +178,21 @@ def _target_fps(factor: Any, fps: Any, fps_in: Fraction) -> Fraction:
 
 
 def _parse_fps(fps: Any) -> Fraction:
+    """``fps`` as an exact rate: fractions and integers as they are, decimals (floats or text such as
+    ``'59.94'``) by :func:`vsvideogen.vs.rates.decimal_rate`, so the NTSC rates come out exact."""
     if isinstance(fps, bool):
         raise VSVideoGenError(FUNC, f"fps must be a number, not {fps!r}; e.g. fps=60 or fps='60000/1001'")
     if isinstance(fps, Rational):
-        return Fraction(fps.numerator, fps.denominator)
+        return Fraction(int(fps.numerator), int(fps.denominator))
     if isinstance(fps, str):
         try:
-            return Fraction(fps.strip())
+            return rate_from_text(fps)
         except (ValueError, ZeroDivisionError):
             raise VSVideoGenError(FUNC, f"fps={fps!r} is not a number; use e.g. '60000/1001', '50' or '59.94'") from None
     if isinstance(fps, float):
         if fps != fps or fps in (float("inf"), float("-inf")):
             raise VSVideoGenError(FUNC, f"fps={fps!r} is not a finite number; pass e.g. fps=60")
-        if fps.is_integer():
-            return Fraction(int(fps))
-        ntsc = round(fps * 1.001)
-        if ntsc > 0 and abs(fps * 1.001 - ntsc) < 0.01:
-            return Fraction(ntsc * 1000, 1001)
-        return Fraction(fps).limit_denominator(1001)
+        return decimal_rate(fps)
     raise VSVideoGenError(FUNC, f"fps must be a Fraction, int, float or str, not {type(fps).__name__}; e.g. fps='60000/1001'")
 
 
@@ -359,7 +357,7 @@ class _Engine:
         with self._model_lock:
             result = _frame_at(self.net, img0, img1, float(t), self.scale)
         h, w = image.shape[-2:]
-        result = result[..., :h, :w].clamp(0.0, 1.0)
+        result = result[..., :h, :w]  # float clips keep values beyond 0..1, as their source frames do
         if image.shape[1] == 1:
             result = result.mean(1, keepdim=True)
         template = source(i if t < _HALF else i + 1)
