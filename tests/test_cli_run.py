@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from fractions import Fraction
 import time
 from pathlib import Path
 
@@ -224,7 +225,7 @@ SLOW_RUN = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_interrupt_kills_ffmpeg_and_removes_the_temporary_file(av_input, out_dir, tmp_path, signum):
     script = tmp_path / "slow_run.py"
     script.write_text(SLOW_RUN, encoding="utf-8")
@@ -338,9 +339,9 @@ def test_interpolate_in_the_chain_with_a_blending_model(av_input, out_dir):
     info = probe(double.output)
     assert (double.frames, info.frames, info.fps, info.audio) == (8, 8, 2 * FPS, ["aac"])
     assert info.duration == pytest.approx(4 / FPS, abs=0.06)
-    ntsc = pipeline.process(av_input, out_dir / "ntsc.mkv", steps=[pipeline.FilterStep(options["--fps"], pipeline.frame_rate("60000/1001"))],
+    ntsc = pipeline.process(av_input, out_dir / "ntsc.mkv", steps=[pipeline.FilterStep(options["--fps"], pipeline.frame_rate("59.94"))],
                             shared=shared, end=5)
-    assert (probe(ntsc.output).frames, ntsc.fps) == (12, pipeline.frame_rate("60000/1001"))
+    assert (probe(ntsc.output).frames, ntsc.fps) == (12, Fraction(60000, 1001))  # '59.94' as the NTSC rate it stands for
     assert leftovers(out_dir, double.output, ntsc.output) == []
 
 

@@ -91,7 +91,7 @@ def execute(command: str, job: Callable[[pipeline.Progress], pipeline.Encoded], 
     ``vsvideogen <command>: <reason>``, to stderr (after the traceback when ``debug``).
 
     Returns:
-        0 on success, 130 when interrupted (SIGINT or SIGTERM), 1 on any other failure.
+        0 on success, 130 when interrupted (SIGINT, SIGTERM or SIGHUP), 1 on any other failure.
     """
     bar = _ProgressBar(command)
     try:
@@ -151,7 +151,8 @@ class _ProgressBar:
 
 
 class _Interrupts:
-    """SIGINT and SIGTERM stop the job through KeyboardInterrupt, so the same clean-up runs for both.
+    """SIGINT, SIGTERM and SIGHUP (the terminal or the ssh session closed) stop the job through
+    KeyboardInterrupt, so the same clean-up runs for all three.
 
     Once frames flow, the first signal only sets a flag that the progress callback turns into
     KeyboardInterrupt after the frame in hand: raised from the handler it could land inside a weakref
@@ -159,7 +160,7 @@ class _Interrupts:
     KeyboardInterrupt are ignored so they cannot cut the clean-up short.
     """
 
-    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self) -> None:
         self._streaming = False
