@@ -189,6 +189,21 @@ def test_bad_frame_range_is_one_line(av_input, out_dir, capsys):
     assert leftovers(out_dir) == []
 
 
+@pytest.mark.parametrize("name", ["still.png", "clip.webm", "noext"])
+def test_an_output_the_default_encode_cannot_fill_is_refused_before_filtering(av_input, out_dir, capsys, monkeypatch, name):
+    monkeypatch.setattr(pipeline, "apply_chain", lambda *args: pytest.fail("filtered before the output was checked"))
+    assert cli("run", av_input, out_dir / name, "--denoise", "10") == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "the default encode (H.264) does not go into" in line and ".mkv" in line and "after --" in line
+    assert leftovers(out_dir) == []
+
+
+def test_a_codec_of_the_users_fills_any_container(av_input, out_dir):
+    output = out_dir / "clip.webm"
+    assert cli("run", av_input, output, "--end", "2", "--", "-c:v", "libvpx-vp9", "-c:a", "libopus", "-sn") == 0
+    assert probe(output).frames == 2
+
+
 def test_existing_output_is_replaced_only_with_y(av_input, out_dir, capsys):
     output = out_dir / "out.mkv"
     output.write_bytes(b"keep me")

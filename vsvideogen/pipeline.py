@@ -366,6 +366,8 @@ _MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac"}
 _TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
 # Containers of raw video alone: the frames go in as piped, without audio or subtitles.
 _VIDEO_ONLY = {".y4m"}
+# Containers the default encode (H.264 by libx264) goes into; another needs a codec of the user's (after --).
+_H264_CONTAINERS = {".mkv", ".mp4", ".m4v", ".mov", ".avi", ".ts", ".m2ts", ".mts"}
 
 
 def _probe_streams(ffmpeg: str, path: Path) -> list[_Stream]:
@@ -580,6 +582,18 @@ def _check_paths(source: Path, output: Path, overwrite: bool) -> None:
             raise VSVideoGenError(FUNC, f"output {output} exists; pass -y to replace it")
 
 
+def _check_container(output: Path, ffmpeg_args: Sequence[str]) -> None:
+    """Refuse, before any filtering, an output whose suffix the default encode cannot fill (an image, a WebM,
+    no suffix), unless the ffmpeg options pick a video codec themselves."""
+    suffix = output.suffix.lower()
+    if suffix in _H264_CONTAINERS | _VIDEO_ONLY or any(arg in _VIDEO_CODEC_OPTIONS for arg in ffmpeg_args):
+        return
+    known = ", ".join(sorted(_H264_CONTAINERS | _VIDEO_ONLY))
+    raise VSVideoGenError(FUNC, f"output {output.name}: the default encode (H.264) does not go into "
+                                f"{suffix or 'a file without a suffix'}; name it with one of {known}, or pick a "
+                                "codec for it after -- (e.g. -- -c:v libvpx-vp9 -c:a libopus for .webm)")
+
+
 def process(
     source: Path,
     output: Path,
@@ -609,6 +623,7 @@ def process(
         What was written.
     """
     _check_paths(source, output, overwrite)
+    _check_container(output, ffmpeg_args)
     _filter_functions(steps, dict(shared or {}))
     clip = open_source(source)
     trimmed = select_frames(clip, start, end)

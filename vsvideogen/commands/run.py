@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.__class__ = _FfmpegTailParser
     parser.add_argument("input", type=Path, metavar="INPUT", help="video file to read")
-    parser.add_argument("output", type=Path, metavar="OUTPUT", help="file to write; its suffix picks the container")
+    parser.add_argument("output", type=Path, metavar="OUTPUT", help="file to write; its suffix picks the container (H.264 into .mkv, .mp4, .mov, .m4v, .avi, .ts, .m2ts or .mts; .y4m uncompressed; another needs a codec after --)")
     pipeline.add_filter_arguments(parser)
     parser.add_argument("--start", type=pipeline.non_negative_int, metavar="N", help="first input frame to keep (default 0)")
     parser.add_argument("--end", type=pipeline.positive_int, metavar="N", help="input frame to stop before (default: the end)")
