@@ -46,9 +46,14 @@ def test_colour_frames_are_read_on_the_mean_of_their_channels(bikes_luma):
     assert estimate_defocus_radius(blurred.expand(1, 3, -1, -1).float()) == estimate_defocus_radius(blurred) == 3.0
 
 
-def test_frames_too_small_to_tell_read_no_disc_and_bad_tensors_are_refused(bikes_luma):
-    small = recorded(bikes_luma[..., :31, :200], 3.0, 0.0)
+@pytest.mark.parametrize("size", [(31, 200), (32, 32), (48, 64), (63, 640)])
+def test_frames_too_small_to_tell_read_no_disc(bikes_luma, size):
+    # under 64 px a side the patches are too small to tell discs apart (a 33 px disc would not even fit one)
+    small = recorded(bikes_luma[..., 100:100 + size[0], :size[1]], 3.0, 0.0)
     assert estimate_defocus_radius(small) == 0.0
+
+
+def test_a_64_px_side_reads_the_disc_and_bad_tensors_are_refused(bikes_luma):
     # a 64 px side still reads the disc, on 64 px patches
     assert abs(estimate_defocus_radius(recorded(bikes_luma[..., 100:164, :], 3.0, 0.0)) - 3.0) <= 0.5
     for bad in (bikes_luma[0, 0], torch.zeros(0, 1, 64, 64), torch.zeros(1, 1, 64, 64, dtype=torch.uint8)):

@@ -13,7 +13,8 @@ scale::
 over a grid of radii ``r`` (0 to 16 px in quarter pixels), slopes ``alpha`` and softnesses ``s`` (the camera's
 own gentle blur, a Gaussian; without it a sharp frame reads as a 1 px disc), with the level ``A`` and the noise
 floor ``N`` solved by Gauss-Newton. ``disc_r`` is the ring mean of the exact pixel disc of
-:func:`vsvideogen.ops.defocus.disc_kernel`. The radius of the best fit is the estimate.
+:func:`vsvideogen.ops.defocus.disc_kernel`. The radius of the best fit is the estimate. Frames under
+:data:`MIN_PATCH` (64) pixels on their shorter side read 0: their patches are too small to tell discs apart.
 
 Measured on 14 photos (docs/experiments/2026-11-28-blind-defocus-radius.md), discs of 1.5 to 6 px at noise
 sigma 0, 2 and 5 (8-bit scale): within a quarter pixel in 140 of 168 readings, too small in 23 (where the
@@ -35,8 +36,13 @@ from .defocus import disc_kernel
 
 #: Patch side (pixels) for frames at least this large; smaller frames use the largest power of two that fits.
 PATCH = 128
-#: The smallest patch side used; frames smaller than it on a side get no estimate (radius 0).
-MIN_PATCH = 32
+#: The smallest patch side used; frames smaller than it on a side get no estimate (radius 0). Smaller patches
+#: cannot tell discs apart: on 32 px ones the first ring of a disc over 6.5 px lies below the fitted rings, and
+#: on crops of 3 bikes frames with a shorter side of 32 to 63 px (32 px patches; 2 noise levels, every radius a
+#: candidate) sharp crops read 1.25 px or more in 65 of 108 readings and discs of 4 to 6 px came within half a
+#: pixel in 16% (on crops of 64 to 127 px, 64 px patches: 29 of 108, and 80%). It also holds the largest disc's
+#: kernel (33 px, radius 16), whose spectrum is taken on the patch's grid.
+MIN_PATCH = 64
 #: Candidate radii (pixels): 0 and quarter pixels up to 16 (``deblur``'s largest disc).
 RADII = tuple(0.25 * k for k in range(65))
 #: Candidate softnesses of the camera itself (Gaussian sigma, pixels).
