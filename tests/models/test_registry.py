@@ -170,6 +170,25 @@ def test_import_refuses_wrong_or_unknown_files(env):
     assert not env.cache.exists()
 
 
+@pytest.mark.parametrize("blocker", ["cache", "folder", "file"])
+def test_import_into_an_unusable_cache_names_the_folder_and_the_fix(env, models_cli, capsys, blocker):
+    folder = env.cache / "weights" / "toy-pinned"
+    if blocker == "cache":  # the cache is a file
+        env.cache.write_bytes(b"")
+    elif blocker == "folder":  # the model's folder is a file
+        folder.parent.mkdir(parents=True)
+        folder.write_bytes(b"")
+    else:  # the weight file's place is taken by a folder
+        (folder / "toy.pth").mkdir(parents=True)
+    with pytest.raises(VSVideoGenError, match=f"cannot copy the weights into '{folder}' .*; make the cache "
+                                              f"'{env.cache}' a writable folder, or set {CACHE_ENV} to one"):
+        registry.import_weights(env.pinned_file, "models")
+    assert models_cli("import", str(env.pinned_file)) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"vsvideogen.models: cannot copy the weights into '{folder}'")
+
+
 def test_import_unpinned_with_id(env):
     spec, target, copied = registry.import_weights(env.unpinned_file, "models", "toy-unpinned")
     assert spec is env.unpinned and copied and target.read_bytes() == env.unpinned_file.read_bytes()

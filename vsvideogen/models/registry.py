@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import VSVideoGenError, WeightsError
 from .blend import ShutterBlend, interpolate_networks
-from .weights import cache_dir, read_state_dict, sha256_file
+from .weights import CACHE_ENV, cache_dir, read_state_dict, sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -453,7 +453,8 @@ def import_weights(path: str | os.PathLike[str], func: str, model_id: str | None
         The model, the installed path, and whether a copy was made (False when an identical file was there).
 
     Raises:
-        VSVideoGenError: the id is unknown, or the file is for another model.
+        VSVideoGenError: the id is unknown, the file is for another model, or the cache dir cannot take the file
+            (not a folder, not writable, full).
         WeightsError: the file is missing, unreadable, or its hash contradicts the model's.
     """
     source = Path(path)
@@ -488,15 +489,21 @@ def import_weights(path: str | os.PathLike[str], func: str, model_id: str | None
                 )
             read_state_dict(source, func)
     target = user_weights_path(spec)
-    if target.is_file() and sha256_file(target) == digest:
-        return spec, target, False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+        if target.is_file() and sha256_file(target) == digest:
+            return spec, target, False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise VSVideoGenError(
+            func, f"cannot copy the weights into '{target.parent}' ({exc.strerror or exc}); make the cache "
+            f"'{cache_dir()}' a writable folder, or set {CACHE_ENV} to one"
+        ) from exc
     return spec, target, True
 
 
