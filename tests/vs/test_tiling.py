@@ -51,6 +51,15 @@ def test_identity_is_reproduced_exactly_and_sigma_maps_are_tiled():
     assert seen == [(1, 1, 1, 1)] * 4
 
 
+def test_a_1x1_frame_is_one_tile_with_its_1x1_level():
+    x, level = torch.rand(2, 3, 1, 1), torch.full((1, 1, 1, 1), 0.5)
+    assert torch.equal(run_tiled(lambda a, s: a + s, [x, level], (1, 1), 16, context=8, modulo=2), x + 0.5)
+    with pytest.raises(ValueError, match="use fewer tiles"):
+        run_tiled(lambda a: a, [x], (2, 1), 0)
+    with pytest.raises(ValueError, match="pass at least one input"):
+        run_tiled(lambda: x, [], (1, 1), 0)
+
+
 @pytest.mark.parametrize("tiles", [(2, 2), (3, 2), (1, 3)])
 def test_tiled_equals_untiled_with_receptive_field_context(tiles):
     depth = 6

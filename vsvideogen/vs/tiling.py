@@ -129,7 +129,8 @@ def run_tiled(
         fn: Takes the tiles of ``inputs`` (same order) and returns ``[N, C, h * scale, w * scale]`` for a tile
             of ``h x w`` pixels.
         inputs: ``[N, C_i, H, W]`` tensors cut into tiles; a tensor whose last two sizes are ``1 x 1`` (e.g. a
-            uniform noise level) is passed whole to every call.
+            uniform noise level) is passed whole to every call. When every input is ``1 x 1``, the frame is
+            ``1 x 1`` (one tile).
         tiles: ``(nx, ny)`` tiles across and down; ``(1, 1)`` calls ``fn`` once on the whole inputs.
         overlap: Pixels adjacent tiles share and blend (see :func:`tile_bounds`).
         context: Pixels of picture added around each tile for the network to see, cut from its output
@@ -143,12 +144,12 @@ def run_tiled(
         The blended output, in ``fn``'s dtype (accumulated in float32).
 
     Raises:
-        ValueError: the inputs' sizes differ, the grid does not fit (see :func:`tile_bounds`), or ``fn``
+        ValueError: no inputs, the inputs' sizes differ, the grid does not fit (see :func:`tile_bounds`), or ``fn``
             returns the wrong size.
     """
-    big = [x for x in inputs if x.shape[-2:] != (1, 1)]
-    if not big:
-        raise ValueError("run_tiled: at least one input must be an image (not 1x1)")
+    if not inputs:
+        raise ValueError("run_tiled: pass at least one input")
+    big = [x for x in inputs if x.shape[-2:] != (1, 1)] or list(inputs)  # all 1x1: a 1x1 frame
     height, width = big[0].shape[-2:]
     if any(x.shape[-2:] != (height, width) for x in big):
         raise ValueError(f"run_tiled: inputs of sizes {[tuple(x.shape[-2:]) for x in inputs]} differ")
