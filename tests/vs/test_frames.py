@@ -24,9 +24,10 @@ import pytest
 import torch
 import vapoursynth as vs
 
+import vsvideogen
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.vs import formats
-from vsvideogen.vs.frames import FrameConverter
+from vsvideogen.vs.frames import FINITE_EXPR, FrameConverter
 
 CPU = torch.device("cpu")
 
@@ -258,6 +259,43 @@ def test_mismatched_frame_and_tensor_are_refused(core, real_clip):
 def test_unsupported_format_is_refused():
     with pytest.raises(VSVideoGenError, match=r"^vsvideogen\.test: YUV411P8: chroma subsampling"):
         FrameConverter(vs.core.get_video_format(vs.YUV411P8), 64, 64, CPU, torch.float32, "test")
+
+
+# -- non-finite samples ----------------------------------------------------------------------------------
+
+
+def spoiled(core: vs.Core, fmt: vs.PresetVideoFormat, plane: int, value: float) -> tuple[vs.VideoNode, vs.VideoNode]:
+    """A 64x48 clip of ``fmt`` (one frame, every sample finite) and the same clip with ``value`` at one sample
+    of ``plane``."""
+    planes = core.get_video_format(fmt).num_planes
+    clip = core.std.BlankClip(format=fmt, width=64, height=48, length=1, color=[0.25, 0.5, 0.125][:planes])
+
+    def put(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.asarray(out[plane])[3, 5] = value
+        return out
+
+    return clip, core.std.ModifyFrame(clip, clip, put)
+
+
+@pytest.mark.parametrize(("fmt", "plane", "value"), [(vs.RGBS, 0, np.nan), (vs.RGBH, 1, np.inf), (vs.GRAYS, 0, -np.inf),
+                                                     (vs.GRAYH, 0, np.nan), (vs.YUV444PS, 2, np.nan),
+                                                     (vs.YUV420PS, 1, np.inf)])
+def test_non_finite_samples_are_refused_and_the_named_fix_works(core, fmt, plane, value):
+    clip, bad = spoiled(core, fmt, plane, value)
+    conv = FrameConverter.for_clip(clip, CPU, torch.float32, "denoise")
+    with pytest.raises(VSVideoGenError, match=r"^vsvideogen\.denoise: a frame of the clip holds 1 NaN or infinite "
+                                              r"sample.*replace them before the filter, e\.g\. clip = core\.std\.Expr"):
+        conv.to_tensor(bad.get_frame(0))
+    fixed = conv.to_tensor(core.std.Expr(bad, FINITE_EXPR).get_frame(0))
+    assert torch.equal(fixed, conv.to_tensor(spoiled(core, fmt, plane, 0.0)[1].get_frame(0)))
+
+
+def test_a_filter_refuses_a_non_finite_frame_when_it_reads_it(core):
+    bad = spoiled(core, vs.GRAYS, 0, np.nan)[1]
+    denoised = vsvideogen.denoise(bad, None, temporal=False)  # the noise estimate used to fail on NaN
+    with pytest.raises(vs.Error, match=r"vsvideogen\.denoise: a frame of the clip holds 1 NaN or infinite sample"):
+        denoised.get_frame(0)
 
 
 # -- threads ---------------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ base clip of ``std.ModifyFrame``) with ``props_from=`` the source frame. Its ``_
 same guess a player makes for the output, so the colours look as the source did.
 
 Floating-point results are not clamped (VapourSynth float clips may hold out-of-range values); integer
-results are rounded to nearest and clamped to ``0 .. 2**bits - 1``.
+results are rounded to nearest and clamped to ``0 .. 2**bits - 1``. Float frames holding NaN or infinite
+samples are refused by :meth:`FrameConverter.to_tensor` (:data:`FINITE_EXPR` replaces them).
 
 Thread safety: VapourSynth calls frame callbacks from several threads at once. The converter's only mutable
 state is a per-thread staging area (``threading.local``) and a lock-guarded cache of immutable device
@@ -48,6 +49,11 @@ _HOST_DTYPES = {
     (vs.FLOAT, 2): (torch.float16, np.float16),
     (vs.FLOAT, 4): (torch.float32, np.float32),
 }
+
+
+#: A ``std.Expr`` expression that sets NaN and infinite samples (and finite ones beyond 1e29) to 0 and keeps the
+#: rest: clamped to +-1e30 first, as std.Expr's comparisons do not see NaN (``x x =`` holds for it).
+FINITE_EXPR = "x 1e30 min -1e30 max dup abs 1e29 < swap 0 ?"
 
 
 class _Staging(threading.local):
@@ -105,7 +111,12 @@ class FrameConverter:
     # -- frame -> tensor -------------------------------------------------------------------------------------
 
     def to_tensor(self, frame: vs.VideoFrame) -> torch.Tensor:
-        """``[1, C, H, W]`` nominal RGB (or luma for GRAY) of ``frame`` on the device, in the converter's dtype."""
+        """``[1, C, H, W]`` nominal RGB (or luma for GRAY) of ``frame`` on the device, in the converter's dtype.
+
+        Raises:
+            VSVideoGenError: the frame is not of the converter's format and size, has bad colour props, or (float
+                formats) holds NaN or infinite samples.
+        """
         self._check_frame(frame, "frame")
         colorimetry = formats.colorimetry_from_props(frame.props, self.format, self.width, self.height, self.func)
         codes = self._float_codes(self._upload(frame))
@@ -145,9 +156,18 @@ class FrameConverter:
         return flat
 
     def _fill(self, flat: np.ndarray, frame: vs.VideoFrame) -> None:
+        """Copy the frame's planes into ``flat``; a float frame must be finite (a NaN or infinity would spread
+        over the whole output of a network or a deconvolution), checked on the host, before the upload."""
         for plane, (h, w) in enumerate(self._shapes):
             start = self._offsets[plane]
             np.copyto(flat[start : start + h * w].reshape(h, w), np.asarray(frame[plane]))
+        if self.format.sample_type == vs.FLOAT and not np.isfinite(flat).all():
+            raise VSVideoGenError(
+                self.func,
+                f"a frame of the clip holds {flat.size - np.count_nonzero(np.isfinite(flat))} NaN or infinite "
+                f"sample(s), which would spread over the whole output; replace them before the filter, e.g. "
+                f"clip = core.std.Expr(clip, '{FINITE_EXPR}') (sets them to 0)",
+            )
 
     def _float_codes(self, flat: torch.Tensor) -> torch.Tensor:
         """The codes as float32 (16-bit integers arrive as int16 bit patterns)."""
