@@ -237,7 +237,7 @@ def test_model_rules(yuv):
         denoise(yuv, 10, model="ffdnet-color")
     with pytest.raises(VSVideoGenError, match="unknown model 'ffdnet-colour'; did you mean 'ffdnet-color'"):
         denoise(yuv, 10, model="ffdnet-colour", temporal=False)
-    with pytest.raises(VSVideoGenError, match="is a interpolate model, not denoise"):
+    with pytest.raises(VSVideoGenError, match="is an interpolate model, not denoise"):
         denoise(yuv, 10, model="rife-v4.0", temporal=False)
     with pytest.raises(WeightsError, match="drunet-color.*vsvideogen models import PATH"):
         denoise(yuv, 10, model="drunet-color", temporal=False)

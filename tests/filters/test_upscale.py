@@ -254,7 +254,7 @@ def test_gan_model_restores_more_detail_than_the_fidelity_model():
     (dict(tiles=(2, 2), tilesize=16), "pass only one of them"),
     (dict(tiles=(40, 1)), "40x1 tiles are too many for a 48x32 clip"),
     (dict(tilesize=0), r"tilesize=\(0, 0\) is not supported"),
-    (dict(scale=2.0), "scale must be an int"),
+    (dict(scale=2.0), "scale must be an int, not float 2.0; pass e.g. scale=2$"),
     (dict(overlap=-1), "overlap=-1 is too small"),
     (dict(temporal="yes"), "temporal must be True or False"),
 ])

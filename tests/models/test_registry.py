@@ -236,7 +236,7 @@ def test_load_model_from_path_uses_task_arch_and_notices_changes(env, tmp_path):
 def test_load_model_errors(env, tmp_path):
     with pytest.raises(VSVideoGenError, match="unknown model 'toy-pined'; did you mean 'toy-pinned'"):
         registry.load_model("toy-pined", "denoise", "cpu", torch.float32, "denoise")
-    with pytest.raises(VSVideoGenError, match="'toy-upscale' is a upscale model, not denoise; use a denoise model"):
+    with pytest.raises(VSVideoGenError, match="'toy-upscale' is an upscale model, not denoise; use a denoise model"):
         registry.load_model("toy-upscale", "denoise", "cpu", torch.float32, "denoise")
     with pytest.raises(WeightsError, match="nope.pth' does not exist"):
         registry.load_model(str(tmp_path / "nope.pth"), "denoise", "cpu", torch.float32, "denoise")

@@ -254,6 +254,9 @@ def test_mismatched_frame_and_tensor_are_refused(core, real_clip):
         conv.to_frame(torch.zeros(1, 3, 10, 10), real_clip.get_frame(0))
     with pytest.raises(VSVideoGenError, match=r"^vsvideogen\.test: _Matrix=8"):
         conv.to_tensor(real_clip.std.SetFrameProps(_Matrix=8).get_frame(0))
+    for value in (5, -1):
+        with pytest.raises(VSVideoGenError, match=rf"^vsvideogen\.test: _Range={value} is not a range"):
+            conv.to_tensor(real_clip.std.SetFrameProps(_Range=value).get_frame(0))
 
 
 def test_unsupported_format_is_refused():

@@ -635,7 +635,8 @@ def _resolve_model(model: str | os.PathLike[str] | None, task: str, func: str) -
         spec = get_spec(model, func)
         if spec.task != task:
             others = ", ".join(s.id for s in list_specs(task)) or "none registered yet"
-            raise VSVideoGenError(func, f"model {spec.id!r} is a {spec.task} model, not {task}; use a {task} model ({others})")
+            raise VSVideoGenError(func, f"model {spec.id!r} is {_article(spec.task)} {spec.task} model, not {task}; use "
+                                        f"{_article(task)} {task} model ({others})")
         return spec, None
     if not isinstance(model, (str, os.PathLike)):
         raise VSVideoGenError(func, f"model must be a registered id, a file path or None, not {type(model).__name__}")
@@ -669,3 +670,8 @@ def _builder(arch: str, func: str) -> Callable[[dict, str], torch.nn.Module]:
         raise VSVideoGenError(func, f"architecture {arch!r} is unknown; known: {', '.join(ARCHS)}")
     module_name, attr = ARCHS[arch]
     return getattr(importlib.import_module(module_name), attr)
+
+
+def _article(word: str) -> str:
+    """``"an"`` before a vowel, else ``"a"``."""
+    return "an" if word[:1] in "aeiou" else "a"

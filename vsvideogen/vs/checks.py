@@ -115,7 +115,8 @@ def check_positive_int(value: Any, name: str, func: str, *, minimum: int = 1) ->
         VSVideoGenError: it is not an int, or is too small.
     """
     if isinstance(value, bool) or not isinstance(value, int):
-        raise VSVideoGenError(func, f"{name} must be an int, not {type(value).__name__} {value!r}; pass e.g. {name}={minimum}")
+        example = int(value) if isinstance(value, float) and value.is_integer() and value >= minimum else minimum
+        raise VSVideoGenError(func, f"{name} must be an int, not {type(value).__name__} {value!r}; pass e.g. {name}={example}")
     if value < minimum:
         raise VSVideoGenError(func, f"{name}={value} is too small; use an int >= {minimum}")
     return value

@@ -86,8 +86,15 @@ def resolve_matrix(value: int | None, width: int, height: int, func: str) -> int
     return int(value)
 
 
-def resolve_range(value: int | None, fmt: vs.VideoFormat) -> bool:
-    """True when frames of ``fmt`` with ``_Range=value`` (None when absent) are full range."""
+def resolve_range(value: int | None, fmt: vs.VideoFormat, func: str) -> bool:
+    """True when frames of ``fmt`` with ``_Range=value`` (None when absent) are full range.
+
+    Raises:
+        VSVideoGenError: ``value`` is neither limited (0) nor full (1).
+    """
+    if value is not None and value not in vs.Range.__members__.values():
+        raise VSVideoGenError(func, f"_Range={value} is not a range; set 0 (limited) or 1 (full), e.g. "
+                                    "clip.std.SetFrameProps(_Range=vs.RANGE_LIMITED)")
     if fmt.sample_type == vs.FLOAT:
         return True
     if value is None:
@@ -112,7 +119,7 @@ def colorimetry_from_props(props, fmt: vs.VideoFormat, width: int, height: int, 
     location = vs.CHROMA_LEFT
     if fmt.subsampling_w or fmt.subsampling_h:
         location = resolve_chroma_location(props.get("_ChromaLocation"), func)
-    return Colorimetry(matrix, resolve_range(props.get("_Range"), fmt), location)
+    return Colorimetry(matrix, resolve_range(props.get("_Range"), fmt, func), location)
 
 
 def integer_peak(bits: int) -> int:
