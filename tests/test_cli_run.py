@@ -263,6 +263,11 @@ def test_interrupt_kills_ffmpeg_and_removes_the_temporary_file(av_input, out_dir
 def test_y4m_header_for_converted_formats():
     rgb = vs.core.std.BlankClip(width=8, height=4, format=vs.RGBS, fpsnum=30000, fpsden=1001)
     assert y4m_compatible(rgb).format.name == "YUV444P16"
+    for width, height, matrix in ((8, 4, vs.MATRIX_ST170_M), (1280, 720, vs.MATRIX_BT709)):  # what readers assume
+        red = y4m_compatible(vs.core.std.BlankClip(width=width, height=height, format=vs.RGB24, color=[255, 0, 0]))
+        assert red.get_frame(0).props["_Matrix"] == matrix
+        decoded = vs.core.resize.Point(red, format=vs.RGB24, matrix_in=matrix).get_frame(0)  # as a player would
+        assert np.allclose([np.asarray(decoded[p]).mean() for p in range(3)], [255, 0, 0], atol=1)
     gray = vs.core.std.BlankClip(width=8, height=4, format=vs.GRAY10, fpsnum=50)
     assert y4m_header(gray, {"_Range": vs.Range.RANGE_FULL}) == b"YUV4MPEG2 W8 H4 F50:1 Ip A0:0 Cmono10 XCOLORRANGE=FULL\n"
     yuv = vs.core.std.BlankClip(width=8, height=4, format=vs.YUV420P8, fpsnum=25)

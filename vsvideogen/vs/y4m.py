@@ -10,6 +10,8 @@ from typing import BinaryIO
 
 import vapoursynth as vs
 
+from .formats import default_matrix
+
 __all__ = ["y4m_compatible", "y4m_header", "write_y4m_frame"]
 
 _DEPTHS = (8, 10, 12, 16)
@@ -21,8 +23,9 @@ _SITING_420 = {0: "420mpeg2", 1: "420jpeg", 2: "420paldv"}
 def y4m_compatible(clip: vs.VideoNode) -> vs.VideoNode:
     """Return ``clip`` converted, only where needed, to a format a y4m stream can carry.
 
-    RGB becomes BT.709 YUV 4:4:4, float becomes 16-bit integer, 4:1:1/4:4:0 become 4:4:4 and other bit depths
-    round up to the next of 8/10/12/16.
+    RGB becomes YUV 4:4:4 in the matrix readers assume for the frame size (:func:`~vsvideogen.vs.formats.default_matrix`:
+    BT.709 for HD, BT.601 below, as y4m cannot record it; the ``_Matrix`` prop says which for an encoder), float
+    becomes 16-bit integer, 4:1:1/4:4:0 become 4:4:4 and other bit depths round up to the next of 8/10/12/16.
 
     Args:
         clip: Any constant-format video clip.
@@ -40,7 +43,7 @@ def y4m_compatible(clip: vs.VideoNode) -> vs.VideoNode:
     if target.id == fmt.id:
         return clip
     if fmt.color_family == vs.RGB:
-        return clip.resize.Bicubic(format=target.id, matrix_s="709")
+        return clip.resize.Bicubic(format=target.id, matrix=default_matrix(clip.width, clip.height))
     return clip.resize.Bicubic(format=target.id)
 
 
