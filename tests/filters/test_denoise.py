@@ -183,6 +183,13 @@ def test_strength_errors(yuv, strength, match):
     assert str(info.value).startswith("vsvideogen.denoise: ")
 
 
+def test_a_float_noise_map_with_a_negative_sigma_is_refused_when_read(yuv):
+    for expression in ("0 1 255 / -", "1 0 /"):  # -1 on the 8-bit scale; infinite
+        bad = core.std.Expr(core.std.BlankClip(yuv, format=vs.GRAYS), expression)
+        with pytest.raises(vs.Error, match=r"vsvideogen\.denoise: the strength clip holds sigmas that are negative"):
+            denoise(yuv, bad, model="ffdnet-color", temporal=False).get_frame(0)
+
+
 def test_estimated_strength_is_written_and_used(rgbs):
     noisy = add_noise(rgbs, 20)
     out = denoise(noisy, model="ffdnet-color", temporal=False)

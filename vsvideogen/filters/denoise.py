@@ -331,8 +331,17 @@ class _Engine(WindowEngine):
 
     @staticmethod
     def _map_tensor(frame: vs.VideoFrame, image: torch.Tensor) -> torch.Tensor:
-        """The noise map frame as ``[1, 1, H, W]`` sigma / 255 on the image's device."""
-        values = torch.from_numpy(np.asarray(frame[0]).astype(np.float32))
+        """The noise map frame as ``[1, 1, H, W]`` sigma / 255 on the image's device.
+
+        Raises:
+            VSVideoGenError: a float map holds a negative or non-finite sigma.
+        """
+        samples = np.asarray(frame[0]).astype(np.float32)
+        if frame.format.sample_type == vs.FLOAT and not (np.isfinite(samples).all() and samples.min() >= 0):
+            raise VSVideoGenError(FUNC, f"the strength clip holds sigmas that are negative or not finite (least "
+                                        f"{np.nanmin(samples) * 255:g} on the 8-bit scale); a noise map holds sigmas "
+                                        ">= 0, e.g. core.std.Expr(sigma_clip, 'x 0 max')")
+        values = torch.from_numpy(samples)
         if frame.format.sample_type == vs.INTEGER:
             values /= (1 << frame.format.bits_per_sample) - 1
         return values.to(device=image.device, dtype=image.dtype)[None, None]
