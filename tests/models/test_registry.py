@@ -271,6 +271,21 @@ def test_cli_list(env, models_cli, capsys):
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == ["toy-upscale"]
 
 
+def test_an_unreadable_cache_lists_its_models_as_missing(env, models_cli, capsys, monkeypatch):
+    env.install_pinned()
+    is_file = Path.is_file
+
+    def denied(path: Path) -> bool:  # what is_file does under a folder a non-root user may not read
+        if env.cache in path.parents:
+            raise PermissionError(13, "Permission denied", str(path))
+        return is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    assert registry.find_weights(env.pinned) is None
+    assert models_cli("list") == 0
+    assert "toy-pinned denoise missing" in " ".join(capsys.readouterr().out.split())
+
+
 def test_cli_info(env, models_cli, capsys):
     assert models_cli("info", "toy-pinned") == 0
     out = capsys.readouterr().out

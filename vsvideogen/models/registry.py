@@ -417,7 +417,15 @@ def user_weights_path(spec: ModelSpec) -> Path:
 def find_weights(spec: ModelSpec) -> Path | None:
     """The first existing weight file for ``spec`` (bundled folder, then cache dir), or None."""
     candidates = ([bundled_dir() / spec.file] if spec.bundled else []) + [user_weights_path(spec)]
-    return next((path for path in candidates if path.is_file()), None)
+    return next((path for path in candidates if _readable_file(path)), None)
+
+
+def _readable_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False where a folder on the way cannot be read (``is_file`` raises there)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def resolve_weights_path(spec: ModelSpec, func: str) -> Path:
