@@ -72,9 +72,10 @@ def interpolate(
         factor: Output frames per source frame, an int >= 2. The output has ``len(clip) * factor`` frames
             at ``fps * factor``, so the duration is preserved exactly; its last ``factor - 1`` frames repeat
             the last source frame. Leave it at 2 when giving ``fps``.
-        fps: Target frame rate instead of ``factor``: a Fraction, int, str (``"60000/1001"``, exact) or
-            float (a float within 0.01 of an NTSC rate ``k * 1000/1001`` becomes that rate, e.g. 59.94 ->
-            60000/1001; other floats are rounded to a fraction with denominator <= 1001). It may be lower
+        fps: Target frame rate instead of ``factor``: a Fraction, int or str (``"60000/1001"``, ``"50"``, exact)
+            or a decimal, as a float or a str (within 0.01 of an NTSC rate ``k * 1000/1001`` it is that rate, e.g.
+            59.94 or ``"59.94"`` -> 60000/1001; other decimals are rounded to a fraction with denominator <= 1001;
+            :mod:`vsvideogen.vs.rates`). It may be lower
             than the source's (60 -> 50 is motion-compensated standards conversion), down to an eighth of
             it. The output has
             ``ceil(len(clip) * fps / clip.fps)`` frames: every output frame starts inside the source, so the
