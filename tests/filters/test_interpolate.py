@@ -306,6 +306,8 @@ def test_padding_and_scale_reach_the_model(bikes):
     (dict(fps=[60]), "fps must be"),
     (dict(fps=Fraction(1_000_003, 41_000)), "round the target"),
     (dict(fps=3), "decimate first"),
+    (dict(fps=1e300), r"^vsvideogen\.interpolate: fps 1e\+300 is more than 1024 times the clip's 25; pass a rate up to 25600"),
+    (dict(factor=1025), "more than 1024 times"),
     (dict(scene_change="yes"), "scene_change"),
     (dict(scene_change=1.5), "scene_change"),
     (dict(scene_change=True), "scene_change"),

@@ -51,6 +51,8 @@ _MAX_CYCLE = 100_000
 _HALF = Fraction(1, 2)
 # Lowest output rate, as a fraction of the input rate: every output frame looks at ~2 * ratio source frames.
 _MAX_REDUCTION = 8
+# Highest output rate, as a multiple of the input rate (1024 frames between two source frames).
+_MAX_INCREASE = 1024
 
 
 def interpolate(
@@ -69,9 +71,10 @@ def interpolate(
     Args:
         clip: Constant-format clip with a known frame rate (GRAY/YUV/RGB, 8-16-bit integer or 16/32-bit
             float, YUV 4:4:4/4:2:2/4:2:0) of at least 2 frames. The output has the same format and size.
-        factor: Output frames per source frame, an int >= 2. The output has ``len(clip) * factor`` frames
-            at ``fps * factor``, so the duration is preserved exactly; its last ``factor - 1`` frames repeat
-            the last source frame. Leave it at 2 when giving ``fps``.
+        factor: Output frames per source frame, an int from 2 to 1024 (``fps`` too is at most 1024 times the
+            clip's). The output has ``len(clip) * factor`` frames at ``fps * factor``, so the duration is
+            preserved exactly; its last ``factor - 1`` frames repeat the last source frame. Leave it at 2 when
+            giving ``fps``.
         fps: Target frame rate instead of ``factor``: a Fraction, int or str (``"60000/1001"``, ``"50"``, exact)
             or a decimal, as a float or a str (within 0.01 of an NTSC rate ``k * 1000/1001`` it is that rate, e.g.
             59.94 or ``"59.94"`` -> 60000/1001; other decimals are rounded to a fraction with denominator <= 1001;
@@ -120,6 +123,11 @@ def interpolate(
             FUNC, f"fps {fps_out} is more than {_MAX_REDUCTION} times lower than the clip's {fps_in}; interpolation "
             f"cannot help there: decimate first (e.g. clip.std.SelectEvery(cycle={int(ratio)}, offsets=0)), then "
             "convert the rest"
+        )
+    if fps_out > fps_in * _MAX_INCREASE:
+        raise VSVideoGenError(
+            FUNC, f"fps {float(fps_out):g} is more than {_MAX_INCREASE} times the clip's {float(fps_in):g}; pass a rate "
+            f"up to {float(fps_in * _MAX_INCREASE):g} (factor= up to {_MAX_INCREASE})"
         )
     if ratio.denominator > _MAX_CYCLE:
         raise VSVideoGenError(
