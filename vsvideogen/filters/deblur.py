@@ -121,8 +121,8 @@ def deblur(
             and written to the frame prop ``VSVideoGenDefocusRadius`` (0 where a radius under 1.25 px is read,
             which is left alone: sharp frames read up to 1 px). It errs small on smooth or noisy frames, reads
             a shot that is out of focus on purpose as defocus, and reads frames upscaled 2-3x as discs of up to
-            2.5 px (not for upscaled footage: deconvolving them cost 1.42 dB on average at 2x); read the prop, and tell the radius where it matters. None: no
-            deconvolution.
+            2.5 px (not for upscaled footage: deconvolving them cost 1.42 dB on average at 2x); read the prop,
+            and tell the radius where it matters. None: no deconvolution.
         refine: With ``shutter``: steps of ``solver`` that pull the network's frame back to consistency with
             the blurred one under the blur the shutter and the clip's motion (SPyNet flow to the neighbouring
             frames) make, kept where the motion blurs and the two flows agree on its path (see
