@@ -22,6 +22,7 @@ from vsvideogen import pipeline
 from vsvideogen.commands import demo, run
 from vsvideogen.vs.y4m import write_y4m_frame, y4m_compatible, y4m_header
 
+from . import media
 from .media import make_video, probe, require_interpolate
 from .y4m import parse_y4m
 
@@ -258,6 +259,20 @@ def test_interrupt_kills_ffmpeg_and_removes_the_temporary_file(av_input, out_dir
     assert out == ""
     assert one_error_line(err) == "vsvideogen run: interrupted; no output written"
     assert leftovers(out_dir) == []
+
+
+@pytest.mark.parametrize("suffix, codec_args", [(".mkv", ()), (".mp4", ("--", "-c:v", "libx265"))], ids=["default", "own-codec"])
+def test_colour_tags_and_chroma_siting_reach_the_output(tmp_path, out_dir, suffix, codec_args):
+    source = tmp_path / "hdr.mkv"
+    tagged = "chroma_sample_loc_type=2:colour_primaries=9:transfer_characteristics=16:matrix_coefficients=9"
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25",
+                    "-frames:v", "3", "-pix_fmt", "yuv420p10le", "-c:v", "libx264", "-bsf:v", f"h264_metadata={tagged}",
+                    str(source)], check=True)
+    output = out_dir / f"out{suffix}"
+    assert cli("run", source, output, *codec_args) == 0
+    props = vs.core.bs.VideoSource(str(output)).get_frame(0).props
+    want = {"_Matrix": 9, "_Primaries": 9, "_Transfer": 16, "_ChromaLocation": 2}  # BT.2020, PQ, top left
+    assert {key: props.get(key) for key in want} == want
 
 
 def test_y4m_header_for_converted_formats():

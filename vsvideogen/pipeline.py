@@ -410,16 +410,20 @@ _TRANSFER = {
     1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear",
     13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 18: "arib-std-b67",
 }
+_CHROMA_LOCATION = {0: "left", 1: "center", 2: "topleft", 3: "top", 4: "bottomleft", 5: "bottom"}
 _VIDEO_CODEC_OPTIONS = {"-c", "-codec", "-c:v", "-codec:v", "-vcodec", "-c:v:0", "-codec:v:0"}
 
 
 def _colour_options(props: vs.FrameProps) -> list[str]:
+    """The frame's colour props as options of the piped input: ffmpeg takes primaries, transfer and chroma
+    siting only there (as output options it drops them), and every encoder then tags what it is given."""
     options = []
     for flag, key, names in (
         ("-color_range", "_Range", _RANGE),
         ("-colorspace", "_Matrix", _MATRIX),
         ("-color_primaries", "_Primaries", _PRIMARIES),
         ("-color_trc", "_Transfer", _TRANSFER),
+        ("-chroma_sample_location", "_ChromaLocation", _CHROMA_LOCATION),
     ):
         if props.get(key) in names:
             options += [flag, names[props[key]]]
@@ -435,14 +439,14 @@ def _x264_pix_fmt(fmt: vs.VideoFormat) -> str:
     return f"yuv{layout}p{deep}"
 
 
-def _video_options(fmt: vs.VideoFormat, props: vs.FrameProps, user: Sequence[str], suffix: str) -> list[str]:
+def _video_options(fmt: vs.VideoFormat, user: Sequence[str], suffix: str) -> list[str]:
     """Default encoder settings, left out when the user's options pick a video codec of their own; a ``.y4m``
     output gets the piped frames as they are (``-strict -1``: ffmpeg calls y4m's deeper formats unofficial)."""
     if any(arg in _VIDEO_CODEC_OPTIONS for arg in user):
-        return _colour_options(props)
+        return []
     if suffix.lower() in _VIDEO_ONLY:
-        return ["-c:v", "rawvideo", "-strict", "-1", *_colour_options(props)]
-    return ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", _x264_pix_fmt(fmt), *_colour_options(props)]
+        return ["-c:v", "rawvideo", "-strict", "-1"]
+    return ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", _x264_pix_fmt(fmt)]
 
 
 def _seconds(value: Fraction) -> str:
@@ -505,12 +509,12 @@ def encode(
                 if process is None:
                     command = [
                         ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error", "-y",
-                        "-f", "yuv4mpegpipe", "-i", "pipe:0",
+                        *_colour_options(frame.props), "-f", "yuv4mpegpipe", "-i", "pipe:0",
                         *(["-ss", _seconds(source_span[0]), "-t", _seconds(source_span[1])] if source_span else []),
                         "-i", str(source),
                         "-map", "0:v:0", *stream_options,
                         "-map_metadata", "1", "-map_chapters", "-1" if source_span else "1",
-                        *_video_options(clip.format, frame.props, ffmpeg_args, output.suffix),
+                        *_video_options(clip.format, ffmpeg_args, output.suffix),
                         *ffmpeg_args, str(temp),
                     ]
                     # A session of its own: Ctrl-C reaches only us, and we decide what happens to ffmpeg.
