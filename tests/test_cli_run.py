@@ -92,8 +92,23 @@ def test_start_end_trims_video_and_audio(av_input, out_dir):
     info = probe(output)
     assert info.frames == 6
     assert info.audio == ["aac"]
-    # Stream-copied audio keeps up to one packet (~21 ms) of pre-roll: far from the untrimmed 0.48 s.
+    # The audio is re-encoded from the first kept frame on: far from the untrimmed 0.48 s.
     assert info.duration == pytest.approx(6 / FPS, abs=0.06)
+
+
+def test_start_cuts_the_audio_at_the_first_kept_frame_not_the_keyframe_before_it(tmp_path, out_dir):
+    source = tmp_path / "ramp.mkv"  # one keyframe; a 440 Hz tone whose amplitude is a tenth of the time
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc2=size=64x48:rate={FPS}",
+                    "-f", "lavfi", "-i", "aevalsrc=0.1*t*sin(2*PI*440*t):s=48000", "-frames:v", "25", "-t", "1",
+                    "-c:v", "libx264", "-g", "250", "-c:a", "flac", str(source)], check=True)
+    output = out_dir / "cut.mkv"
+    assert cli("run", source, output, "--start", "15", "--end", "20") == 0  # 0.6 s to 0.8 s
+    audio = np.frombuffer(subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(output),
+                                          "-map", "0:a", "-f", "f32le", "-ac", "1", "-"],
+                                         capture_output=True, check=True).stdout, np.float32)
+    assert len(audio) / 48000 == pytest.approx(0.2, abs=0.03)
+    amplitude = np.sqrt(2 * np.mean(audio[2400:4800] ** 2))  # 50 to 100 ms in: the tone at 0.65 to 0.7 s
+    assert amplitude == pytest.approx(0.1 * 0.675, rel=0.1)
 
 
 def test_options_after_double_dash_go_to_ffmpeg_and_override_defaults(av_input, out_dir):

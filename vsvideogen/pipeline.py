@@ -377,8 +377,11 @@ def _probe_streams(ffmpeg: str, path: Path) -> list[_Stream]:
     return [_Stream(int(index), kind, codec) for index, kind, codec in _STREAM_LINE.findall(report)]
 
 
-def _stream_options(streams: Sequence[_Stream], suffix: str) -> tuple[list[str], list[str]]:
-    """``-map``/``-c`` options that carry audio and subtitles of input #1, and notes on what was left out."""
+def _stream_options(streams: Sequence[_Stream], suffix: str, trimmed: bool = False) -> tuple[list[str], list[str]]:
+    """``-map``/``-c`` options that carry audio and subtitles of input #1, and notes on what was left out or
+    re-encoded. ``trimmed``: input #1 is cut to the kept frames, which a copied audio stream would not follow
+    (a copy starts at the packet the seek lands on, often a video keyframe seconds earlier), so audio is
+    re-encoded to AAC, cut where the video starts."""
     mp4 = suffix.lower() in _MP4_FAMILY
     options: list[str] = []
     notes: list[str] = []
@@ -387,9 +390,12 @@ def _stream_options(streams: Sequence[_Stream], suffix: str) -> tuple[list[str],
                          for s in streams if s.kind in ("Audio", "Subtitle")]
     audio = [s for s in streams if s.kind == "Audio"]
     for k, stream in enumerate(audio):
-        copy = not mp4 or stream.codec in _MP4_AUDIO
+        copy = not trimmed and (not mp4 or stream.codec in _MP4_AUDIO)
         options += ["-map", f"1:{stream.index}", f"-c:a:{k}", "copy" if copy else "aac"]
-        if not copy:
+        if trimmed:
+            notes.append(f"audio stream {stream.index} ({stream.codec}) re-encoded to AAC, to cut it at the first "
+                         "kept frame")
+        elif not copy:
             notes.append(f"audio stream {stream.index} ({stream.codec}) re-encoded to AAC: {suffix} cannot hold it")
     subtitles = []
     for stream in (s for s in streams if s.kind == "Subtitle"):
@@ -498,7 +504,7 @@ def encode(
     if clip.fps_num <= 0:
         raise VSVideoGenError(FUNC, "the filtered clip has a variable frame rate; give it a constant one, e.g. with --fps")
     ffmpeg = ffmpeg_exe()
-    stream_options, notes = _stream_options(_probe_streams(ffmpeg, source), output.suffix)
+    stream_options, notes = _stream_options(_probe_streams(ffmpeg, source), output.suffix, source_span is not None)
     temp = output.with_name(f".{output.name}.{secrets.token_hex(4)}.part{output.suffix}")
     process: subprocess.Popen[bytes] | None = None
     written = 0
