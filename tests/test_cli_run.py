@@ -111,6 +111,27 @@ def test_start_cuts_the_audio_at_the_first_kept_frame_not_the_keyframe_before_it
     assert amplitude == pytest.approx(0.1 * 0.675, rel=0.1)
 
 
+@pytest.mark.parametrize("suffix, audio, note", [
+    (".ts", ["aac"], "audio stream 1 (pcm_s16le) re-encoded to AAC: .ts cannot hold it"),
+    (".avi", ["pcm_s16le"], None),
+])
+def test_transport_streams_and_avi_get_audio_they_hold_and_no_subtitles(tmp_path, out_dir, capsys, suffix, audio, note):
+    srt = tmp_path / "s.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,200\nhello\n", encoding="utf-8")
+    source = tmp_path / "pcm.mkv"
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25",
+                    "-f", "lavfi", "-i", "sine", "-i", str(srt), "-map", "0:v", "-map", "1:a", "-map", "2:s",
+                    "-frames:v", "5", "-t", "0.2", "-c:v", "libx264", "-c:a", "pcm_s16le", "-c:s", "srt", str(source)],
+                   check=True)
+    output = out_dir / f"out{suffix}"
+    assert cli("run", source, output) == 0
+    info = probe(output)
+    assert (info.frames, info.audio, info.subtitles) == (5, audio, [])
+    notes = capsys.readouterr().err
+    assert f"subtitle stream 2 (subrip) left out: {suffix} cannot hold it; use .mkv" in notes
+    assert note is None or note in notes
+
+
 def test_options_after_double_dash_go_to_ffmpeg_and_override_defaults(av_input, out_dir):
     output = out_dir / "out.mkv"
     assert cli("run", av_input, output, "--end", "4", "--", "-pix_fmt", "yuv444p", "-c:a", "flac") == 0

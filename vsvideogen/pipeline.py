@@ -364,6 +364,16 @@ _STREAM_LINE = re.compile(r"^\s*Stream #0:(\d+)[^:]*: (Audio|Subtitle): (\w+)", 
 _MP4_FAMILY = {".mp4", ".m4v", ".mov"}
 _MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac"}
 _TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
+# MPEG transport streams and AVI take fewer audio codecs (others are re-encoded to AAC) and none of the
+# subtitles a source usually has (they are left out).
+_NO_SUBTITLES = {".ts", ".m2ts", ".mts", ".avi"}
+_LIMITED_AUDIO = {
+    ".ts": {"aac", "mp3", "mp2", "ac3", "eac3", "opus"},
+    ".m2ts": {"aac", "mp3", "mp2", "ac3", "eac3"},
+    ".mts": {"aac", "mp3", "mp2", "ac3", "eac3"},
+    ".avi": {"aac", "mp3", "mp2", "ac3", "pcm_s16le"},
+    **{suffix: _MP4_AUDIO for suffix in _MP4_FAMILY},
+}
 # Containers of raw video alone: the frames go in as piped, without audio or subtitles.
 _VIDEO_ONLY = {".y4m"}
 # Containers the default encode (H.264 by libx264) goes into; another needs a codec of the user's (after --).
@@ -382,15 +392,16 @@ def _stream_options(streams: Sequence[_Stream], suffix: str, trimmed: bool = Fal
     re-encoded. ``trimmed``: input #1 is cut to the kept frames, which a copied audio stream would not follow
     (a copy starts at the packet the seek lands on, often a video keyframe seconds earlier), so audio is
     re-encoded to AAC, cut where the video starts."""
-    mp4 = suffix.lower() in _MP4_FAMILY
+    container = suffix.lower()
+    mp4 = container in _MP4_FAMILY
     options: list[str] = []
     notes: list[str] = []
-    if suffix.lower() in _VIDEO_ONLY:
+    if container in _VIDEO_ONLY:
         return options, [f"{s.kind.lower()} stream {s.index} ({s.codec}) left out: {suffix} holds video only"
                          for s in streams if s.kind in ("Audio", "Subtitle")]
     audio = [s for s in streams if s.kind == "Audio"]
     for k, stream in enumerate(audio):
-        copy = not trimmed and (not mp4 or stream.codec in _MP4_AUDIO)
+        copy = not trimmed and stream.codec in _LIMITED_AUDIO.get(container, {stream.codec})
         options += ["-map", f"1:{stream.index}", f"-c:a:{k}", "copy" if copy else "aac"]
         if trimmed:
             notes.append(f"audio stream {stream.index} ({stream.codec}) re-encoded to AAC, to cut it at the first "
@@ -399,7 +410,7 @@ def _stream_options(streams: Sequence[_Stream], suffix: str, trimmed: bool = Fal
             notes.append(f"audio stream {stream.index} ({stream.codec}) re-encoded to AAC: {suffix} cannot hold it")
     subtitles = []
     for stream in (s for s in streams if s.kind == "Subtitle"):
-        if mp4 and stream.codec not in _TEXT_SUBTITLES:
+        if container in _NO_SUBTITLES or mp4 and stream.codec not in _TEXT_SUBTITLES:
             notes.append(f"subtitle stream {stream.index} ({stream.codec}) left out: {suffix} cannot hold it; use .mkv")
         else:
             subtitles.append(stream)
