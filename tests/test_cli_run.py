@@ -311,6 +311,21 @@ def test_colour_tags_and_chroma_siting_reach_the_output(tmp_path, out_dir, suffi
     assert {key: props.get(key) for key in want} == want
 
 
+def test_interlaced_input_passes_through_with_its_field_order_and_a_filter_refuses_it(tmp_path, out_dir, capsys):
+    source = tmp_path / "tff.mkv"
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25",
+                    "-frames:v", "4", "-vf", "setfield=tff", "-c:v", "libx264", "-flags", "+ildct+ilme",
+                    "-x264opts", "tff=1", str(source)], check=True)
+    assert vs.core.bs.VideoSource(str(source)).get_frame(0).props["_FieldBased"] == vs.FIELD_TOP
+    copied = out_dir / "copy.mkv"
+    assert cli("run", source, copied) == 0
+    assert vs.core.bs.VideoSource(str(copied)).get_frame(0).props["_FieldBased"] == vs.FIELD_TOP
+    capsys.readouterr()
+    assert cli("run", source, out_dir / "denoised.mkv", "--denoise", "5") == 1
+    assert one_error_line(capsys.readouterr().err).startswith(
+        "vsvideogen run: vsvideogen.denoise: the clip is interlaced (_FieldBased=2, top field first); deinterlace it")
+
+
 def test_y4m_header_for_converted_formats():
     rgb = vs.core.std.BlankClip(width=8, height=4, format=vs.RGBS, fpsnum=30000, fpsden=1001)
     assert y4m_compatible(rgb).format.name == "YUV444P16"
@@ -325,6 +340,8 @@ def test_y4m_header_for_converted_formats():
     assert y4m_header(yuv, {"_SARNum": 4, "_SARDen": 3, "_ChromaLocation": 1}) == (
         b"YUV4MPEG2 W8 H4 F25:1 Ip A4:3 C420jpeg\n"
     )
+    assert y4m_header(yuv, {"_FieldBased": 2}) == b"YUV4MPEG2 W8 H4 F25:1 It A0:0 C420mpeg2\n"  # top field first
+    assert y4m_header(yuv, {"_FieldBased": 1}) == b"YUV4MPEG2 W8 H4 F25:1 Ib A0:0 C420mpeg2\n"
 
 
 @pytest.mark.parametrize("fmt", [vs.YUV420P8, vs.YUV444P10, vs.GRAY16], ids=lambda f: vs.core.get_video_format(f).name)

@@ -456,14 +456,17 @@ def _x264_pix_fmt(fmt: vs.VideoFormat) -> str:
     return f"yuv{layout}p{deep}"
 
 
-def _video_options(fmt: vs.VideoFormat, user: Sequence[str], suffix: str) -> list[str]:
+def _video_options(fmt: vs.VideoFormat, props: vs.FrameProps, user: Sequence[str], suffix: str) -> list[str]:
     """Default encoder settings, left out when the user's options pick a video codec of their own; a ``.y4m``
-    output gets the piped frames as they are (``-strict -1``: ffmpeg calls y4m's deeper formats unofficial)."""
+    output gets the piped frames as they are (``-strict -1``: ffmpeg calls y4m's deeper formats unofficial);
+    interlaced frames (``_FieldBased`` 1 or 2, passed through unfiltered) are encoded as interlaced, in the
+    field order the y4m header carries."""
     if any(arg in _VIDEO_CODEC_OPTIONS for arg in user):
         return []
     if suffix.lower() in _VIDEO_ONLY:
         return ["-c:v", "rawvideo", "-strict", "-1"]
-    return ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", _x264_pix_fmt(fmt)]
+    interlaced = ["-flags", "+ildct+ilme"] if props.get("_FieldBased") in (vs.FIELD_BOTTOM, vs.FIELD_TOP) else []
+    return ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", _x264_pix_fmt(fmt), *interlaced]
 
 
 def _seconds(value: Fraction) -> str:
@@ -531,7 +534,7 @@ def encode(
                         "-i", str(source),
                         "-map", "0:v:0", *stream_options,
                         "-map_metadata", "1", "-map_chapters", "-1" if source_span else "1",
-                        *_video_options(clip.format, ffmpeg_args, output.suffix),
+                        *_video_options(clip.format, frame.props, ffmpeg_args, output.suffix),
                         *ffmpeg_args, str(temp),
                     ]
                     # A session of its own: Ctrl-C reaches only us, and we decide what happens to ffmpeg.

@@ -257,6 +257,11 @@ def test_mismatched_frame_and_tensor_are_refused(core, real_clip):
     for value in (5, -1):
         with pytest.raises(VSVideoGenError, match=rf"^vsvideogen\.test: _Range={value} is not a range"):
             conv.to_tensor(real_clip.std.SetFrameProps(_Range=value).get_frame(0))
+    for field_based, order in ((1, "bottom"), (2, "top")):
+        with pytest.raises(VSVideoGenError, match=rf"^vsvideogen\.test: the clip is interlaced \(_FieldBased="
+                                                  rf"{field_based}, {order} field first\); deinterlace it first"):
+            conv.to_tensor(real_clip.std.SetFieldBased(field_based).get_frame(0))
+    assert conv.to_tensor(real_clip.std.SetFieldBased(0).get_frame(0)).shape[-2:] == (real_clip.height, real_clip.width)
 
 
 def test_unsupported_format_is_refused():

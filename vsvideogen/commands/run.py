@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import traceback
@@ -114,11 +115,15 @@ def execute(command: str, job: Callable[[pipeline.Progress], pipeline.Encoded], 
     return 0
 
 
+# The class a traceback's last line names before a message of ours, which names its filter itself.
+_ERROR_CLASS = re.compile(r"^vsvideogen\.errors\.\w+: (?=vsvideogen\.)")
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, vs.Error):
         # A failure inside a frame request arrives with the Python traceback in its text; the cause is last.
         lines = [line for line in str(exc).splitlines() if line.strip()]
-        return lines[-1] if lines else "VapourSynth error"
+        return _ERROR_CLASS.sub("", lines[-1]) if lines else "VapourSynth error"
     return str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
 
 

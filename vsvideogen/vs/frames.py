@@ -114,10 +114,17 @@ class FrameConverter:
         """``[1, C, H, W]`` nominal RGB (or luma for GRAY) of ``frame`` on the device, in the converter's dtype.
 
         Raises:
-            VSVideoGenError: the frame is not of the converter's format and size, has bad colour props, or (float
-                formats) holds NaN or infinite samples.
+            VSVideoGenError: the frame is not of the converter's format and size, is interlaced (``_FieldBased`` 1
+                or 2: its two fields are two instants, which the networks would take for one picture), has bad
+                colour props, or (float formats) holds NaN or infinite samples.
         """
         self._check_frame(frame, "frame")
+        field_based = frame.props.get("_FieldBased", vs.FIELD_PROGRESSIVE)
+        if field_based in (vs.FIELD_BOTTOM, vs.FIELD_TOP):
+            order = "top" if field_based == vs.FIELD_TOP else "bottom"
+            raise VSVideoGenError(self.func, f"the clip is interlaced (_FieldBased={field_based}, {order} field first); "
+                                             "deinterlace it first (e.g. core.bwdif.Bwdif or QTGMC), or, if it is "
+                                             "progressive content flagged interlaced, clip.std.SetFieldBased(0)")
         colorimetry = formats.colorimetry_from_props(frame.props, self.format, self.width, self.height, self.func)
         codes = self._float_codes(self._upload(frame))
         h, w = self.height, self.width

@@ -64,7 +64,8 @@ def y4m_header(clip: vs.VideoNode, props: vs.FrameProps | dict) -> bytes:
 
     Args:
         clip: A clip already passed through :func:`y4m_compatible`, with a constant frame rate.
-        props: Frame properties of the first frame (``_SARNum``/``_SARDen``, ``_ChromaLocation``, ``_Range``).
+        props: Frame properties of the first frame (``_SARNum``/``_SARDen``, ``_ChromaLocation``, ``_Range``,
+            ``_FieldBased``: 1 bottom field first, 2 top field first, else progressive).
 
     Returns:
         The header line, newline included.
@@ -75,7 +76,7 @@ def y4m_header(clip: vs.VideoNode, props: vs.FrameProps | dict) -> bytes:
         f"W{clip.width}",
         f"H{clip.height}",
         f"F{clip.fps_num}:{clip.fps_den}",
-        "Ip",
+        {1: "Ib", 2: "It"}.get(props.get("_FieldBased"), "Ip"),
         f"A{sar_num}:{sar_den}" if sar_num > 0 and sar_den > 0 else "A0:0",
         f"C{_colour_tag(clip.format, props.get('_ChromaLocation'))}",
     ]
