@@ -132,6 +132,17 @@ def test_transport_streams_and_avi_get_audio_they_hold_and_no_subtitles(tmp_path
     assert note is None or note in notes
 
 
+def test_a_variable_frame_rate_is_refused_before_filtering(tmp_path, out_dir, capsys):
+    source = tmp_path / "vfr.mp4"  # 10 frames: 25 fps, then a frame every 0.2 s
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25",
+                    "-frames:v", "10", "-vf", "setpts='if(lt(N,5),N*0.04,0.2+(N-5)*0.2)/TB'", "-fps_mode", "vfr",
+                    "-c:v", "libx264", str(source)], check=True)
+    assert cli("run", source, out_dir / "out.mkv") == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "vfr.mp4 has a variable frame rate: frame 9 is shown at" in line and "-fps_mode cfr" in line
+    assert leftovers(out_dir) == []
+
+
 def test_options_after_double_dash_go_to_ffmpeg_and_override_defaults(av_input, out_dir):
     output = out_dir / "out.mkv"
     assert cli("run", av_input, output, "--end", "4", "--", "-pix_fmt", "yuv444p", "-c:a", "flac") == 0

@@ -329,6 +329,37 @@ def open_source(path: Path) -> vs.VideoNode:
         raise VSVideoGenError(FUNC, f"cannot decode video from {path} ({_one_line(exc)}); give a video file ffmpeg can read") from exc
 
 
+def check_constant_rate(path: Path, clip: vs.VideoNode) -> None:
+    """Refuse a source whose frame times drift more than a frame interval from ``clip``'s constant rate: encoded
+    at that rate, its video would drift from its audio. The times are the video packets' (read without
+    decoding); jitter under a frame, as phones' nearly constant rates have, is accepted.
+
+    Raises:
+        VSVideoGenError: the frame rate is variable.
+    """
+    if clip.fps_num <= 0:
+        return  # no rate to hold it to; encode() refuses a variable clip rate
+    listing = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
+                              "-map", "0:v:0", "-c", "copy", "-f", "mkvtimestamp_v2", "-"],
+                             capture_output=True, text=True, errors="replace").stdout
+    try:
+        times = sorted(float(line) / 1000 for line in listing.splitlines() if line.strip() and not line.startswith("#"))
+    except ValueError:
+        return  # a stream without timestamps
+    if len(times) != clip.num_frames:
+        return  # not a packet per frame (e.g. fields coded apart): the packets' times do not tell
+    interval = clip.fps_den / clip.fps_num
+    drift = [abs(t - times[0] - k * interval) for k, t in enumerate(times)]
+    worst = max(range(len(drift)), key=drift.__getitem__, default=0)
+    if drift and drift[worst] > interval:
+        raise VSVideoGenError(
+            FUNC, f"{path.name} has a variable frame rate: frame {worst} is shown at {times[worst] - times[0]:.3f} s, "
+            f"{drift[worst]:.3f} s off a constant {clip.fps_num}/{clip.fps_den} fps, so its audio would drift; make "
+            f"the rate constant first, e.g. ffmpeg -i {path.name} -fps_mode cfr -r {clip.fps_num}/{clip.fps_den} "
+            "-c:a copy constant.mkv"
+        )
+
+
 def select_frames(clip: vs.VideoNode, start: int | None, end: int | None) -> vs.VideoNode:
     """Frames ``start`` (default 0) up to, not including, ``end`` (default: all).
 
@@ -650,6 +681,7 @@ def process(
     _check_container(output, ffmpeg_args)
     _filter_functions(steps, dict(shared or {}))
     clip = open_source(source)
+    check_constant_rate(source, clip)
     trimmed = select_frames(clip, start, end)
     span = None
     if trimmed.num_frames != clip.num_frames:
