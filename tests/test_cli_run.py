@@ -242,7 +242,7 @@ def test_an_output_the_default_encode_cannot_fill_is_refused_before_filtering(av
     monkeypatch.setattr(pipeline, "apply_chain", lambda *args: pytest.fail("filtered before the output was checked"))
     assert cli("run", av_input, out_dir / name, "--denoise", "10") == 1
     line = one_error_line(capsys.readouterr().err)
-    assert "the default encode (H.264) does not go into" in line and ".mkv" in line and "after --" in line
+    assert "the default encode (H.264) does not go into" in line and ".mkv" in line and "-- -c:v" in line
     assert leftovers(out_dir) == []
 
 

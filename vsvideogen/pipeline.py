@@ -646,7 +646,7 @@ def _check_container(output: Path, ffmpeg_args: Sequence[str]) -> None:
     known = ", ".join(sorted(_H264_CONTAINERS | _VIDEO_ONLY))
     raise VSVideoGenError(FUNC, f"output {output.name}: the default encode (H.264) does not go into "
                                 f"{suffix or 'a file without a suffix'}; name it with one of {known}, or pick a "
-                                "codec for it after -- (e.g. -- -c:v libvpx-vp9 -c:a libopus for .webm)")
+                                "codec for it (vsvideogen run ... -- -c:v libvpx-vp9 -c:a libopus for .webm)")
 
 
 def process(

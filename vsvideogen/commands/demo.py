@@ -61,12 +61,12 @@ def main(args: argparse.Namespace) -> int:
               "the clip passes through unchanged", file=sys.stderr)
     source = sample_clip()
     action = "interpolating x2" if steps else "passing through"
-    print(f"vsvideogen demo: {action} the first {args.frames} frames of {source.name} ...", file=sys.stderr)
     shared = {name: value for name, value in (("device", args.device), ("fp16", args.fp16)) if value is not None}
     written: list[pipeline.Encoded] = []
 
     def job(progress: pipeline.Progress) -> pipeline.Encoded:
         end = min(args.frames, pipeline.open_source(source).num_frames)
+        print(f"vsvideogen demo: {action} the first {end} frames of {source.name} ...", file=sys.stderr)
         try:
             result = pipeline.process(source, args.output, steps=steps, shared=shared, end=end, overwrite=True,
                                       progress=progress)
