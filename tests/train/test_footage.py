@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from vsvideogen.errors import VSVideoGenError
+from vsvideogen.train import footage
 from vsvideogen.train.footage import Footage, find_cuts, is_video_path, read_footage
 
 
@@ -46,6 +47,49 @@ def test_yuv_is_converted_with_its_matrix(tmp_path: Path):
 def test_missing_file_is_a_clear_error(tmp_path: Path):
     with pytest.raises(VSVideoGenError, match="does not exist"):
         read_footage(tmp_path / "nope.mp4", "train")
+
+
+def _grey_script(tmp_path: Path, frames: int) -> Path:
+    script = tmp_path / "grey.vpy"
+    script.write_text(
+        "import vapoursynth as vs\n"
+        f"vs.core.std.BlankClip(format=vs.RGB24, width=64, height=40, length={frames}).set_output()\n"
+    )
+    return script
+
+
+def test_a_clip_larger_than_half_the_available_memory_is_refused_before_decoding(tmp_path: Path, monkeypatch):
+    frame_bytes = 64 * 40 * 3
+    monkeypatch.setattr(footage, "_available_memory", lambda: 9 * frame_bytes)
+    with pytest.raises(VSVideoGenError, match=r"the 8 frames of .*grey.vpy' \(64x40\) need .* GiB as RGB, more than 50% "
+                       r"of the 0.0 GiB of memory available; read fewer, e.g. --max-frames 4$"):
+        read_footage(_grey_script(tmp_path, 8), "train")
+    assert len(read_footage(_grey_script(tmp_path, 8), "train", max_frames=4)) == 4
+
+
+def test_an_allocation_that_fails_is_a_clear_error(tmp_path: Path, monkeypatch):
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(footage, "_available_memory", lambda: None)  # a system that does not say
+    monkeypatch.setattr(footage.np, "empty", no_memory)
+    with pytest.raises(VSVideoGenError, match="more than can be allocated; read fewer with --max-frames N"):
+        read_footage(_grey_script(tmp_path, 2), "train")
+
+
+def test_available_memory_is_known_on_linux():
+    if not Path("/proc/meminfo").is_file():
+        pytest.skip("no /proc/meminfo")
+    assert 0 < footage._available_memory() < 1 << 50
+
+
+def test_a_failing_script_is_named_with_its_error_on_one_line(tmp_path: Path):
+    script = tmp_path / "bad.vpy"
+    script.write_text("import vapoursynth as vs\nraise RuntimeError('boom\\nmore detail')\n")
+    with pytest.raises(VSVideoGenError) as info:
+        read_footage(script, "train")
+    assert str(info.value) == (f"vsvideogen.train: script '{script}' failed at line 2: RuntimeError: boom; "
+                               "fix the script or pass another clip")
 
 
 def test_is_video_path():

@@ -2,12 +2,13 @@
 
 A source is a video file (opened with bestsource) or a ``.vpy`` script (run like ``vspipe`` does; its
 output 0 is used). Frames are converted to RGBS with ``core.resize`` and quantised to uint8, so a short
-clip costs ``frames * width * height * 3`` bytes. Scene cuts are found on the cached frames so that
-samples never straddle one.
+clip costs ``frames * width * height * 3`` bytes; a clip that would take more than half the memory available
+is refused before it is decoded. Scene cuts are found on the cached frames so that samples never straddle one.
 """
 from __future__ import annotations
 
 import runpy
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from ..errors import VSVideoGenError
 _VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m2ts", ".ts", ".y4m", ".mpg", ".mpeg", ".wmv", ".flv")
 # Unspecified matrices are guessed from the frame size, as players do.
 _HD_WIDTH = 1280
+# Share of the available memory one clip's frames may take.
+_MEMORY_SHARE = 0.5
+_GIB = 1 << 30
 
 
 @dataclass
@@ -58,7 +62,8 @@ def read_footage(path: str | Path, func: str, max_frames: int | None = None) -> 
         max_frames: keep at most this many frames from the start (None: all).
 
     Raises:
-        VSVideoGenError: the path is missing, cannot be opened, or has a variable format or size.
+        VSVideoGenError: the path is missing, cannot be opened, fails (a script), has a variable format or
+            size, or its frames would not fit in memory (more than half of what is available).
     """
     import vapoursynth as vs
 
@@ -71,7 +76,7 @@ def read_footage(path: str | Path, func: str, max_frames: int | None = None) -> 
     if max_frames is not None:
         clip = clip[: max(1, min(max_frames, clip.num_frames))]
     rgb = _to_rgbs(clip, vs)
-    frames = np.empty((rgb.num_frames, rgb.height, rgb.width, 3), dtype=np.uint8)
+    frames = _allocate(rgb.num_frames, rgb.height, rgb.width, path, func)
     for n, frame in enumerate(rgb.frames()):
         for plane in range(3):
             frames[n, :, :, plane] = np.clip(np.rint(np.asarray(frame[plane]) * 255.0), 0, 255)
@@ -88,7 +93,15 @@ def _open_clip(path: Path, func: str):
             raise VSVideoGenError(func, f"bestsource cannot open '{path}' ({exc}); pass a readable video file") from exc
     vs.clear_outputs()
     try:
-        runpy.run_path(str(path), run_name="__vapoursynth__")
+        try:
+            runpy.run_path(str(path), run_name="__vapoursynth__")
+        except Exception as exc:  # the script's own error, of any type
+            lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+            where = f" at line {lines[-1]}" if lines else ""
+            message = (str(exc).strip().splitlines() or [""])[0]
+            raise VSVideoGenError(
+                func, f"script '{path}' failed{where}: {type(exc).__name__}: {message}; fix the script or pass another clip"
+            ) from exc
         outputs = vs.get_outputs()
         if 0 not in outputs:
             raise VSVideoGenError(func, f"'{path}' sets no output 0; end the script with clip.set_output()")
@@ -96,6 +109,31 @@ def _open_clip(path: Path, func: str):
         return output.clip if isinstance(output, vs.VideoOutputTuple) else output
     finally:
         vs.clear_outputs()
+
+
+def _allocate(count: int, height: int, width: int, path: Path, func: str) -> np.ndarray:
+    """An empty ``[count, height, width, 3]`` uint8 array for the frames of ``path``, refused up front when it
+    would take more than :data:`_MEMORY_SHARE` of the available memory."""
+    frame_bytes = height * width * 3
+    what = f"the {count} frames of '{path}' ({width}x{height}) need {count * frame_bytes / _GIB:.1f} GiB as RGB"
+    available = _available_memory()
+    if available is not None and count * frame_bytes > available * _MEMORY_SHARE:
+        fit = max(1, int(available * _MEMORY_SHARE) // frame_bytes)
+        raise VSVideoGenError(func, f"{what}, more than {_MEMORY_SHARE:.0%} of the {available / _GIB:.1f} GiB of "
+                              f"memory available; read fewer, e.g. --max-frames {fit}")
+    try:
+        return np.empty((count, height, width, 3), dtype=np.uint8)
+    except MemoryError as exc:
+        raise VSVideoGenError(func, f"{what}, more than can be allocated; read fewer with --max-frames N") from exc
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available for new allocations (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return None
 
 
 def _to_rgbs(clip, vs):
