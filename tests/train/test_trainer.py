@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,34 @@ def test_refuses_to_overwrite_or_resume_nothing(tmp_path: Path):
     train(ToyTask(), _config(tmp_path, steps=1))
     with pytest.raises(VSVideoGenError, match="already holds a run"):
         train(ToyTask(), _config(tmp_path, steps=1))
+
+
+def test_an_out_that_is_or_lies_under_a_file_is_refused(tmp_path: Path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out in (afile, afile / "sub"):
+        with pytest.raises(VSVideoGenError, match=re.escape(f"--out '{out}' cannot be a run folder: '{afile}' is a file")):
+            train(ToyTask(), _config(out))
+
+
+def test_resume_drops_a_partial_last_log_line(tmp_path: Path):
+    train(ToyTask(), _config(tmp_path, steps=3))
+    complete = _log(tmp_path)
+    text = (tmp_path / "log.jsonl").read_text()
+    (tmp_path / "log.jsonl").write_text(text + text.splitlines()[-1][:20])  # an append cut short by kill -9
+    train(ToyTask(), _config(tmp_path, steps=4, resume=True))
+    log = _log(tmp_path)
+    assert log[: len(complete)] == complete
+    assert [r["step"] for r in log[len(complete):]] == [4, 4]  # its loss and its validation
+
+
+def test_resume_refuses_a_log_damaged_before_its_last_line(tmp_path: Path):
+    train(ToyTask(), _config(tmp_path, steps=3))
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    lines[1] = lines[1][:20]
+    (tmp_path / "log.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(VSVideoGenError, match=r"log.jsonl' line 2 is not JSON \(.*\); repair or delete that line"):
+        train(ToyTask(), _config(tmp_path, steps=4, resume=True))
 
 
 def test_bad_settings_are_refused(tmp_path: Path):

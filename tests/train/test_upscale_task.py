@@ -228,3 +228,22 @@ def test_cli_refuses_held_out_clips_in_training_and_init_of_another_scale(tmp_pa
     path = save_safetensors(SRVGGNetCompact(3, 3, 8, 1, 4).state_dict(), tmp_path / "x4.safetensors", {})
     assert cli.main(_args(tmp_path / "b", "--init", str(path), "--features", "8", "--convs", "1")) == 1
     assert "--scale 4" in capsys.readouterr().err
+
+
+def test_cli_checks_out_before_loading_data_and_names_a_failing_script(tmp_path: Path, capsys):
+    script = tmp_path / "bad.vpy"
+    script.write_text("import vapoursynth as vs\nraise RuntimeError('boom')\n")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out in (afile, afile / "sub"):
+        argv = _args(out)
+        argv[argv.index("--data") + 1] = str(script)
+        assert cli.main(argv) == 1
+        assert capsys.readouterr().err == (f"vsvideogen.train: --out '{out}' cannot be a run folder: '{afile}' is a "
+                                           "file; pass a folder\n")
+    argv = _args(tmp_path / "run")
+    argv[argv.index("--data") + 1] = str(script)
+    assert cli.main(argv) == 1
+    assert capsys.readouterr().err == (f"vsvideogen.train: script '{script}' failed at line 2: RuntimeError: boom; "
+                                       "fix the script or pass another clip\n")
+    assert not (tmp_path / "run").exists()

@@ -632,11 +632,12 @@ def main(args: argparse.Namespace) -> int:
     """Build the task, train, and report; returns the exit status."""
     import torch
 
-    from ..train.trainer import TrainConfig, train
+    from ..train.trainer import TrainConfig, check_run_folder, train
 
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        check_run_folder(args.out, args.resume)  # before the data, which may take minutes to load
         task = args.build_task(args)
         lr = args.lr if args.lr is not None else (LR_FINETUNE if getattr(args, "init", None) else LR_SCRATCH)
         config = TrainConfig(

@@ -178,6 +178,27 @@ class TrainResult:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def check_run_folder(out: str | Path, resume: bool) -> None:
+    """Check that ``out`` can be the run folder, cheaply, so that callers can fail before loading data: a
+    folder (or a path where one can be made, below no file) that holds a run to resume exactly when ``resume``.
+
+    Raises:
+        VSVideoGenError: ``out`` or a folder above it is a file; ``resume`` without a ``last.pt`` in ``out``;
+            a ``last.pt`` there without ``resume``.
+    """
+    out = Path(out)
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise VSVideoGenError(FUNC, f"--out '{out}' cannot be a run folder: '{existing}' is a file; pass a folder")
+    last = out / "last.pt"
+    if resume and not last.is_file():
+        raise VSVideoGenError(FUNC, f"--resume: '{last}' does not exist; start the run without --resume")
+    if not resume and last.exists():
+        raise VSVideoGenError(
+            FUNC, f"'{out}' already holds a run ({last.name}); pass --resume to continue it or choose another --out"
+        )
+
+
 def learning_rate(step: int, config: TrainConfig, total: int | None = None) -> float:
     """The learning rate for optimiser step ``step`` (0-based) under ``config``'s schedule and warm-up.
 
@@ -207,6 +228,7 @@ class _State:
 class _Run:
     def __init__(self, task: Task, config: TrainConfig) -> None:
         config.check()
+        check_run_folder(config.out, config.resume)
         self.task = task
         self.config = config
         self.out = Path(config.out)
@@ -227,10 +249,6 @@ class _Run:
         self.val_seconds = 0.0  # how long the last validation took
         if config.resume:
             self._load_last()
-        elif self.last_path.exists():
-            raise VSVideoGenError(
-                FUNC, f"'{self.out}' already holds a run ({self.last_path.name}); pass --resume to continue it or choose another --out"
-            )
         else:
             self.out.mkdir(parents=True, exist_ok=True)
             self.log_path.write_text("")
@@ -238,8 +256,6 @@ class _Run:
     # -- persistence -------------------------------------------------------------------------------------
 
     def _load_last(self) -> None:
-        if not self.last_path.is_file():
-            raise VSVideoGenError(FUNC, f"--resume: '{self.last_path}' does not exist; start the run without --resume")
         try:
             ckpt = torch.load(self.last_path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises several types for damaged files
@@ -486,17 +502,34 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def _read_log(path: Path) -> list[dict[str, Any]]:
+    """The records of a run's ``log.jsonl``, less a partial last line (what an append cut short leaves).
+
+    Raises:
+        VSVideoGenError: a line before the last is not JSON.
+    """
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = path.read_text(encoding="utf-8")
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    records = []
+    for number, line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if number == lines[-1][0]:
+                break
+            raise VSVideoGenError(
+                FUNC, f"'{path}' line {number} is not JSON ({exc}); repair or delete that line, then resume again"
+            ) from exc
+    return records
 
 
 def train(task: Task, config: TrainConfig) -> TrainResult:
     """Train ``task``'s model under ``config``; see the module docstring for what the run folder holds.
 
     Raises:
-        VSVideoGenError: bad settings, a run already in ``out`` without ``resume``, a checkpoint that does
-            not fit, or a loss that became NaN/inf.
+        VSVideoGenError: bad settings, an ``out`` that cannot be the run folder (see :func:`check_run_folder`),
+            a checkpoint that does not fit, a damaged log, or a loss that became NaN/inf.
         KeyboardInterrupt: re-raised after ``last.pt`` has been saved, so the run can be resumed.
     """
     return _Run(task, config).run()
