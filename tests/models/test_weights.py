@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -140,6 +142,17 @@ def test_safetensors_round_trip_with_metadata(tmp_path):
     with safe_open(str(path), "pt") as fh:
         assert fh.metadata() == {"arch": "tiny", "steps": "3"}
     assert [p.name for p in path.parent.iterdir()] == ["tiny.safetensors"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["umask022", "umask027"])
+def test_saved_safetensors_get_the_permissions_of_a_plain_new_file(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        path = save_safetensors(tiny_state(), tmp_path / "model.safetensors")
+        (tmp_path / "plain").write_bytes(b"")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o666 & ~umask
 
 
 def test_truncated_safetensors_is_a_clear_error(tmp_path):

@@ -227,12 +227,14 @@ def save_safetensors(
     """Write ``state_dict`` as a safetensors file, atomically (a temporary file renamed into place).
 
     Tensors are detached, moved to the CPU and made contiguous with their own storage (safetensors refuses
-    tensors that share memory). ``metadata`` is stored as the file's string-to-string header metadata.
+    tensors that share memory). ``metadata`` is stored as the file's string-to-string header metadata. The
+    file gets the permissions of any file this process creates (0644 under the usual umask 022), not the 0600
+    of safetensors' own temporary file.
 
     Returns:
         The path written.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -240,7 +242,7 @@ def save_safetensors(
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        save_file(tensors, str(tmp), metadata=meta)
+        tmp.write_bytes(save(tensors, metadata=meta))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
