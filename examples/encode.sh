@@ -4,7 +4,8 @@
 #   examples/encode.sh IN.mp4 OUT.mp4
 #
 # vspipe writes the filtered video as y4m to stdout; ffmpeg reads it from stdin ("-i -") and takes audio and
-# subtitles from IN. Interpolation keeps the duration, so they stay in sync. Environment overrides:
+# subtitles from IN. Interpolation keeps the duration, so they stay in sync. The y4m header carries no sample
+# aspect ratio, so IN's is set again (anamorphic video stays anamorphic). Environment overrides:
 # SCRIPT (another .vpy taking `-a input=...`), VSPIPE, FFMPEG.
 set -euo pipefail
 
@@ -14,6 +15,14 @@ if [ $# -ne 2 ]; then
 fi
 in=$1
 out=$2
+case "$in" in
+    /*) ;;
+    *) in=$PWD/$in ;;  # vspipe runs the script in the script's folder, where a relative IN would not be found
+esac
+# The y4m stream carries no sample aspect ratio: IN's is read from ffmpeg's report ("... 720x576 [SAR 16:15 DAR
+# 4:3] ...", absent when unknown) and set exactly (setsar rounds it to terms of at most 100 unless given a max).
+sar=$("${FFMPEG:-ffmpeg}" -hide_banner -i "$in" 2>&1 \
+    | sed -n 's/.*Video:.*\[SAR \([0-9]*\):\([0-9]*\) DAR.*/\1\/\2/p' | head -n 1) || true
 script=${SCRIPT:-$(dirname "$0")/interpolate.vpy}
 case "$out" in
     *.mp4 | *.m4v | *.mov) subtitles=mov_text ;;  # the MP4 family holds text subtitles only as mov_text
@@ -22,4 +31,5 @@ esac
 
 "${VSPIPE:-vspipe}" -c y4m "$script" -a input="$in" - \
     | "${FFMPEG:-ffmpeg}" -hide_banner -loglevel error -y -f yuv4mpegpipe -i - -i "$in" \
-        -map 0:v:0 -map '1:a?' -map '1:s?' -c:v libx264 -crf 18 -preset medium -c:a copy -c:s "$subtitles" "$out"
+        -map 0:v:0 -map '1:a?' -map '1:s?' ${sar:+-vf "setsar=$sar:max=65535"} -c:v libx264 -crf 18 -preset medium \
+        -c:a copy -c:s "$subtitles" "$out"

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -113,11 +115,27 @@ def test_interpolate_example_without_input_says_how_to_call_it(vspipe_env):
     assert "-a input=FILE" in result.stderr
 
 
-def run_encode_sh(source: Path, output: Path, env: dict[str, str]) -> None:
+@pytest.mark.parametrize("example", ["interpolate.vpy", "restore.vpy"])
+def test_examples_say_that_input_is_relative_to_the_script(vspipe_env, av_input, example):
+    command = [str(BIN / "vspipe"), "-c", "y4m", str(EXAMPLES / example), "-a", f"input={av_input.name}", "-"]
+    result = subprocess.run(command, capture_output=True, text=True, env=vspipe_env, timeout=300, cwd=av_input.parent)
+    assert result.returncode != 0
+    assert f"'{EXAMPLES / av_input.name}' does not exist; vspipe runs the script in its own folder, so give input as " \
+           "an absolute path" in result.stderr
+
+
+def run_encode_sh(source: Path, output: Path, env: dict[str, str], cwd: Path | None = None) -> None:
     env = {**env, "VSPIPE": str(BIN / "vspipe"), "FFMPEG": ffmpeg()}
     result = subprocess.run(["bash", str(EXAMPLES / "encode.sh"), str(source), str(output)],
-                            capture_output=True, text=True, env=env, timeout=300)
+                            capture_output=True, text=True, env=env, timeout=300, cwd=cwd)
     assert result.returncode == 0, result.stderr
+
+
+def sample_aspect_ratio(path: Path) -> str | None:
+    """The SAR ffmpeg reports for the first video stream of ``path`` (``"128:117"``), None where it has none."""
+    report = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    found = re.search(r"Video: .*\[SAR (\d+:\d+) DAR", report)
+    return found and found.group(1)
 
 
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
@@ -127,6 +145,23 @@ def test_encode_sh_keeps_audio_and_subtitles(vspipe_env, av_input, passthrough_v
     info = probe(output)
     assert (info.frames, info.fps, info.audio) == (FRAMES, 25, ["aac"])
     assert info.subtitles == (["mov_text"] if suffix == ".mp4" else ["subrip"])
+
+
+def test_encode_sh_takes_paths_relative_to_where_it_runs(vspipe_env, av_input, passthrough_vpy, tmp_path):
+    shutil.copy(av_input, tmp_path / "in.mkv")
+    run_encode_sh(Path("in.mkv"), Path("out.mkv"), {**vspipe_env, "SCRIPT": str(passthrough_vpy)}, cwd=tmp_path)
+    assert probe(tmp_path / "out.mkv").frames == FRAMES
+
+
+def test_encode_sh_keeps_the_sample_aspect_ratio(vspipe_env, passthrough_vpy, tmp_path):
+    anamorphic = tmp_path / "anamorphic.mp4"  # MP4 stores the exact ratio; Matroska a rounded display size
+    subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=176x144:rate=25",
+                    "-frames:v", "3", "-vf", "setsar=128/117:max=1000", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    str(anamorphic)], check=True)
+    assert sample_aspect_ratio(anamorphic) == "128:117"
+    output = tmp_path / "out.mp4"
+    run_encode_sh(anamorphic, output, {**vspipe_env, "SCRIPT": str(passthrough_vpy)})
+    assert sample_aspect_ratio(output) == "128:117"
 
 
 def test_encode_sh_fails_when_vspipe_fails(vspipe_env, tmp_path):
