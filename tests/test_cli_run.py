@@ -333,8 +333,11 @@ def test_interlaced_input_passes_through_with_its_field_order_and_a_filter_refus
     assert vs.core.bs.VideoSource(str(copied)).get_frame(0).props["_FieldBased"] == vs.FIELD_TOP
     capsys.readouterr()
     assert cli("run", source, out_dir / "denoised.mkv", "--denoise", "5") == 1
-    assert one_error_line(capsys.readouterr().err).startswith(
-        "vsvideogen run: vsvideogen.denoise: the clip is interlaced (_FieldBased=2, top field first); deinterlace it")
+    assert one_error_line(capsys.readouterr().err) == (
+        "vsvideogen run: tff.mkv is interlaced (top field first) and the filters take progressive frames; deinterlace "
+        "it first, e.g. ffmpeg -i tff.mkv -vf bwdif=mode=send_frame -c:a copy progressive.mkv (for progressive content "
+        "flagged interlaced: -vf setfield=prog)")
+    assert leftovers(out_dir, copied) == []
 
 
 def test_y4m_header_for_converted_formats():

@@ -360,6 +360,19 @@ def check_constant_rate(path: Path, clip: vs.VideoNode) -> None:
         )
 
 
+def _check_progressive(path: Path, clip: vs.VideoNode) -> None:
+    """Refuse, before filtering, a source whose first frame is interlaced (the filters refuse such frames, and a
+    command-line user needs the ffmpeg fix, not the VapourSynth one)."""
+    field_based = clip.get_frame(0).props.get("_FieldBased", vs.FIELD_PROGRESSIVE)
+    if field_based in (vs.FIELD_BOTTOM, vs.FIELD_TOP):
+        order = "top" if field_based == vs.FIELD_TOP else "bottom"
+        raise VSVideoGenError(
+            FUNC, f"{path.name} is interlaced ({order} field first) and the filters take progressive frames; "
+            f"deinterlace it first, e.g. ffmpeg -i {path.name} -vf bwdif=mode=send_frame -c:a copy progressive.mkv "
+            "(for progressive content flagged interlaced: -vf setfield=prog)"
+        )
+
+
 def select_frames(clip: vs.VideoNode, start: int | None, end: int | None) -> vs.VideoNode:
     """Frames ``start`` (default 0) up to, not including, ``end`` (default: all).
 
@@ -683,6 +696,8 @@ def process(
     clip = open_source(source)
     check_constant_rate(source, clip)
     trimmed = select_frames(clip, start, end)
+    if steps:
+        _check_progressive(source, trimmed)
     span = None
     if trimmed.num_frames != clip.num_frames:
         if clip.fps_num <= 0:
