@@ -252,7 +252,7 @@ def test_gan_model_restores_more_detail_than_the_fidelity_model():
     (dict(scale=6), r"scale=6 but model '.*srvgg\.pth' upscales by 2; pass scale=2 \(or 4, 8, \.\.\.: it then runs"),
     (dict(temporal=True), "upscales single frames, not sequences; pass temporal=False"),
     (dict(tiles=(2, 2), tilesize=16), "pass only one of them"),
-    (dict(tiles=(40, 1)), "40x1 tiles are too many for a 48x32 clip"),
+    (dict(tiles=(40, 1)), r"tiles=\(40, 1\) is too many for a 48x32 clip: a tile must be at least .* use at most tiles="),
     (dict(tilesize=0), r"tilesize=\(0, 0\) is not supported"),
     (dict(scale=2.0), "scale must be an int, not float 2.0; pass e.g. scale=2$"),
     (dict(overlap=-1), "overlap=-1 is too small"),
@@ -279,6 +279,11 @@ def test_model_errors(bikes, basicvsr):
         upscale(bikes, 16, model=basicvsr, temporal=True, device="cpu")
     with pytest.raises(VSVideoGenError, match="no integer attribute 'scale'"):
         upscale(bikes, 2, model=torch.nn.Identity(), device="cpu")
+    same_size = torch.nn.Identity()
+    same_size.scale = 1
+    with pytest.raises(VSVideoGenError, match=r"upscales by 1: it keeps the size \(a restoration model\); use a x2 "
+                                              r"upscale model$"):
+        upscale(bikes, 2, model=same_size, device="cpu")
     with pytest.raises(VSVideoGenError, match="is not a model"):
         upscale(bikes, 2, model=torch.zeros(1), device="cpu")
     with pytest.raises(VSVideoGenError, match="unknown model 'no-such-model'"):

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vsvideogen.vs.tiling import auto_tiles, run_tiled, tile_bounds
+from vsvideogen.errors import VSVideoGenError
+from vsvideogen.vs.tiling import auto_tiles, check_grid, run_tiled, tile_bounds
 
 
 def conv_stack(depth: int, seed: int = 0):
@@ -93,3 +94,16 @@ def test_auto_tiles_fit_the_budget():
     assert widest * tallest <= 1 << 20
     assert nx * ny <= 4
     assert auto_tiles(64, 96, 10, 16, 2) == (96 // 8, 64 // 8)  # impossible budget: the finest grid
+
+
+def test_a_grid_too_fine_is_refused_naming_what_limits_it_and_the_finest_that_fits():
+    check_grid("f", 64, 48, (16, 12), 0, 4)  # 4 px tiles: the finest a 4 px alignment allows
+    with pytest.raises(VSVideoGenError, match=r"^vsvideogen\.f: tiles=\(17, 1\) is too many for a 64x48 clip: a tile "
+                                              r"must be at least 4 px wide \(the model's alignment of 4 px\); use at most "
+                                              r"tiles=\(16, 1\)$"):
+        check_grid("f", 64, 48, (17, 1), 0, 4)
+    with pytest.raises(VSVideoGenError, match=r"at least 16 px wide \(half the overlap=32, 16 px\); use at most "
+                                              r"tiles=\(4, 1\) or a smaller overlap$"):
+        check_grid("f", 64, 48, (5, 1), 32, 4)
+    tile_bounds(64, 4, 32, 4)  # the suggested grid is one tile_bounds cuts
+

@@ -27,7 +27,7 @@ from ..device import resolve_device, resolve_dtype
 from ..errors import VSVideoGenError
 from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
-from ..vs.tiling import run_tiled, tile_bounds
+from ..vs.tiling import check_grid, run_tiled
 from ._common import auto_grid
 from ._lru import LRU
 
@@ -103,13 +103,7 @@ def tile_grid(tiles: Any, clip: vs.VideoNode, net: torch.nn.Module, channels: in
         raise VSVideoGenError(func, f"tiles={tiles!r} is not supported; use None, an int >= 1 or (nx, ny), "
                                     "e.g. tiles=(2, 2)")
     nx, ny = tiles
-    try:
-        tile_bounds(width, nx, overlap, modulo)
-        tile_bounds(height, ny, overlap, modulo)
-    except ValueError:
-        raise VSVideoGenError(func, f"tiles={tuple(tiles)} is too many for a {width}x{height} clip with overlap="
-                                    f"{overlap}: tiles would be narrower than half the overlap; use fewer tiles "
-                                    "or a smaller overlap") from None
+    check_grid(func, width, height, (nx, ny), overlap, modulo)
     return nx, ny
 
 

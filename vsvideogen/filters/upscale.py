@@ -43,7 +43,7 @@ from ..models.registry import load_model
 from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
 from ..vs.temporal import map_windows
-from ..vs.tiling import run_tiled, tile_bounds
+from ..vs.tiling import check_grid, run_tiled
 from ._common import auto_grid
 from ._temporal import shots
 
@@ -134,6 +134,9 @@ def upscale(
     if isinstance(model_scale, bool) or not isinstance(model_scale, int):
         raise VSVideoGenError(FUNC, f"{name} has no integer attribute 'scale'; give the module its upscaling "
                                     "factor, e.g. net.scale = 2")
+    if model_scale < 2:
+        raise VSVideoGenError(FUNC, f"{name} upscales by {model_scale}: it keeps the size (a restoration model); use "
+                                    f"a x{scale} upscale model")
     passes = _passes(scale, model_scale)
     if passes is None or (recurrent and passes > 1):
         repeat = "" if recurrent else f" (or {model_scale ** 2}, {model_scale ** 3}, ...: it then runs repeatedly)"
@@ -214,13 +217,7 @@ def _tiles(tiles: Any, tilesize: Any, clip: vs.VideoNode, net: torch.nn.Module, 
         per_pixel += getattr(net, "bytes_per_pixel_per_frame", 0) * frames
         return auto_grid(clip, per_pixel, channels, overlap, modulo, device, dtype)
     nx, ny = tiles
-    try:
-        tile_bounds(width, nx, overlap, modulo)
-        tile_bounds(height, ny, overlap, modulo)
-    except ValueError:
-        raise VSVideoGenError(FUNC, f"{nx}x{ny} tiles are too many for a {width}x{height} clip with overlap={overlap}: "
-                                    "tiles would be narrower than half the overlap; use fewer or bigger tiles, or a "
-                                    "smaller overlap") from None
+    check_grid(FUNC, width, height, (nx, ny), overlap, modulo)
     return nx, ny
 
 

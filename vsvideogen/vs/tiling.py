@@ -25,7 +25,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["tile_bounds", "auto_tiles", "run_tiled"]
+from ..errors import VSVideoGenError
+
+__all__ = ["tile_bounds", "check_grid", "auto_tiles", "run_tiled"]
 
 
 def tile_bounds(length: int, count: int, overlap: int, modulo: int = 1) -> list[tuple[int, int]]:
@@ -51,6 +53,38 @@ def tile_bounds(length: int, count: int, overlap: int, modulo: int = 1) -> list[
             f"max(modulo={modulo}, overlap/2={half}); use fewer tiles"
         )
     return [(max(0, a - half) if k else 0, min(length, b + half)) for k, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+
+
+def check_grid(func: str, width: int, height: int, tiles: tuple[int, int], overlap: int, modulo: int = 1) -> None:
+    """Refuse a ``tiles`` grid that :func:`tile_bounds` cannot cut from a ``width x height`` frame, saying what
+    limits it (the model's alignment or the overlap) and the finest grid that fits.
+
+    Raises:
+        VSVideoGenError: a tile would be narrower than ``modulo`` or than half the overlap.
+    """
+    fits = [_fits(length, count, overlap, modulo) for length, count in ((width, tiles[0]), (height, tiles[1]))]
+    if all(fits):
+        return
+    half = _round_up(math.ceil(overlap / 2), modulo)
+    finest = tuple(count if fit else _finest(length, overlap, modulo)
+                   for length, count, fit in zip((width, height), tiles, fits))
+    limit = f"the model's alignment of {modulo} px" if modulo >= half else f"half the overlap={overlap}, {half} px"
+    raise VSVideoGenError(func, f"tiles={tuple(tiles)} is too many for a {width}x{height} clip: a tile must be at "
+                                f"least {max(modulo, half, 1)} px wide ({limit}); use at most tiles={finest}"
+                                + (" or a smaller overlap" if half > modulo else ""))
+
+
+def _fits(length: int, count: int, overlap: int, modulo: int) -> bool:
+    try:
+        tile_bounds(length, count, overlap, modulo)
+    except ValueError:
+        return False
+    return True
+
+
+def _finest(length: int, overlap: int, modulo: int) -> int:
+    """The most tiles :func:`tile_bounds` can cut along an axis of ``length``."""
+    return next(count for count in range(length, 0, -1) if _fits(length, count, overlap, modulo))
 
 
 def auto_tiles(
