@@ -233,6 +233,17 @@ def test_load_model_from_path_uses_task_arch_and_notices_changes(env, tmp_path):
     assert second is not first and torch.equal(second.conv.weight, toy_state(3)["conv.weight"])
 
 
+def test_an_export_of_another_task_is_named_as_one(env, tmp_path):
+    upscaler = save_safetensors(toy_state(2), tmp_path / "up.safetensors", {"task": "upscale"})
+    with pytest.raises(VSVideoGenError, match=r"^vsvideogen\.denoise: '.*up\.safetensors' is an upscale model \(a "
+                                              r"`vsvideogen train upscale` export\), not denoise; use it with "
+                                              r"vsvideogen\.upscale, and a denoise model here$"):
+        registry.load_model(upscaler, "denoise", "cpu", torch.float32, "denoise")
+    denoiser = save_safetensors(toy_state(2), tmp_path / "dn.safetensors", {"task": "denoise"})
+    assert torch.equal(registry.load_model(denoiser, "denoise", "cpu", torch.float32, "denoise").conv.weight,
+                       toy_state(2)["conv.weight"])
+
+
 def test_load_model_errors(env, tmp_path):
     with pytest.raises(VSVideoGenError, match="unknown model 'toy-pined'; did you mean 'toy-pinned'"):
         registry.load_model("toy-pined", "denoise", "cpu", torch.float32, "denoise")

@@ -657,7 +657,25 @@ def _resolve_model(model: str | os.PathLike[str] | None, task: str, func: str) -
         raise VSVideoGenError(
             func, f"{task} has no architecture for weight files given by path yet; use a registered model id"
         )
+    trained_for = _export_task(path)
+    if trained_for not in (None, task):
+        raise VSVideoGenError(func, f"'{path}' is {_article(trained_for)} {trained_for} model (a `vsvideogen train "
+                                    f"{trained_for}` export), not {task}; use it with vsvideogen.{trained_for}, and "
+                                    f"{_article(task)} {task} model here")
     return None, path.resolve()
+
+
+def _export_task(path: Path) -> str | None:
+    """The task a ``vsvideogen train`` export records in its safetensors header, or None (another file)."""
+    if path.suffix != ".safetensors":
+        return None
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as handle:
+            return (handle.metadata() or {}).get("task")
+    except Exception:  # noqa: BLE001 - an unreadable header is reported by the loader, with its reason
+        return None
 
 
 def _looks_like_path(text: str) -> bool:
