@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import vapoursynth as vs
 
 from .errors import VSVideoGenError
+from .vs.formats import field_order
 from .vs.rates import rate_from_text
 from .vs.y4m import write_y4m_frame, y4m_compatible, y4m_header
 
@@ -363,9 +364,8 @@ def check_constant_rate(path: Path, clip: vs.VideoNode) -> None:
 def _check_progressive(path: Path, clip: vs.VideoNode) -> None:
     """Refuse, before filtering, a source whose first frame is interlaced (the filters refuse such frames, and a
     command-line user needs the ffmpeg fix, not the VapourSynth one)."""
-    field_based = clip.get_frame(0).props.get("_FieldBased", vs.FIELD_PROGRESSIVE)
-    if field_based in (vs.FIELD_BOTTOM, vs.FIELD_TOP):
-        order = "top" if field_based == vs.FIELD_TOP else "bottom"
+    order = field_order(clip.get_frame(0).props)
+    if order is not None:
         raise VSVideoGenError(
             FUNC, f"{path.name} is interlaced ({order} field first) and the filters take progressive frames; "
             f"deinterlace it first, e.g. ffmpeg -i {path.name} -vf bwdif=mode=send_frame -c:a copy progressive.mkv "
@@ -509,7 +509,7 @@ def _video_options(fmt: vs.VideoFormat, props: vs.FrameProps, user: Sequence[str
         return []
     if suffix.lower() in _VIDEO_ONLY:
         return ["-c:v", "rawvideo", "-strict", "-1"]
-    interlaced = ["-flags", "+ildct+ilme"] if props.get("_FieldBased") in (vs.FIELD_BOTTOM, vs.FIELD_TOP) else []
+    interlaced = ["-flags", "+ildct+ilme"] if field_order(props) else []
     return ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", _x264_pix_fmt(fmt), *interlaced]
 
 

@@ -102,6 +102,12 @@ def resolve_range(value: int | None, fmt: vs.VideoFormat, func: str) -> bool:
     return int(value) == vs.RANGE_FULL
 
 
+def field_order(props) -> str | None:
+    """``"top"`` or ``"bottom"``: the field a frame with ``props`` (``_FieldBased`` 2 or 1) shows first; None for
+    a progressive frame."""
+    return {vs.FIELD_TOP: "top", vs.FIELD_BOTTOM: "bottom"}.get(props.get("_FieldBased"))
+
+
 def resolve_chroma_location(value: int | None, func: str) -> int:
     """Turn a ``_ChromaLocation`` prop (None when absent: left) into a :class:`vapoursynth.ChromaLocation`."""
     if value is None:

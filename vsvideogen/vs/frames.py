@@ -119,12 +119,11 @@ class FrameConverter:
                 colour props, or (float formats) holds NaN or infinite samples.
         """
         self._check_frame(frame, "frame")
-        field_based = frame.props.get("_FieldBased", vs.FIELD_PROGRESSIVE)
-        if field_based in (vs.FIELD_BOTTOM, vs.FIELD_TOP):
-            order = "top" if field_based == vs.FIELD_TOP else "bottom"
-            raise VSVideoGenError(self.func, f"the clip is interlaced (_FieldBased={field_based}, {order} field first); "
-                                             "deinterlace it first (e.g. core.bwdif.Bwdif or QTGMC), or, if it is "
-                                             "progressive content flagged interlaced, clip.std.SetFieldBased(0)")
+        order = formats.field_order(frame.props)
+        if order is not None:
+            raise VSVideoGenError(self.func, f"the clip is interlaced (_FieldBased={frame.props['_FieldBased']}, {order} "
+                                             "field first); deinterlace it first (e.g. core.bwdif.Bwdif or QTGMC), or, "
+                                             "if it is progressive content flagged interlaced, clip.std.SetFieldBased(0)")
         colorimetry = formats.colorimetry_from_props(frame.props, self.format, self.width, self.height, self.func)
         codes = self._float_codes(self._upload(frame))
         h, w = self.height, self.width

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import vapoursynth as vs
 
-from .formats import default_matrix
+from .formats import default_matrix, field_order
 
 __all__ = ["y4m_compatible", "y4m_header", "write_y4m_frame"]
 
@@ -76,7 +76,7 @@ def y4m_header(clip: vs.VideoNode, props: vs.FrameProps | dict) -> bytes:
         f"W{clip.width}",
         f"H{clip.height}",
         f"F{clip.fps_num}:{clip.fps_den}",
-        {1: "Ib", 2: "It"}.get(props.get("_FieldBased"), "Ip"),
+        {"bottom": "Ib", "top": "It"}.get(field_order(props), "Ip"),
         f"A{sar_num}:{sar_den}" if sar_num > 0 and sar_den > 0 else "A0:0",
         f"C{_colour_tag(clip.format, props.get('_ChromaLocation'))}",
     ]
