@@ -178,11 +178,11 @@ def test_invalid_ffmpeg_option_leaves_nothing(av_input, out_dir, capsys):
     assert leftovers(out_dir) == []
 
 
-def test_filter_failing_mid_stream_leaves_nothing(av_input, out_dir, capsys, monkeypatch):
+def test_filter_failing_mid_stream_leaves_nothing_and_names_the_frame(av_input, out_dir, capsys, monkeypatch):
     def fails_at_frame_6(clip: vs.VideoNode, **kwargs) -> vs.VideoNode:
         def check(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
             if n == 6:
-                raise RuntimeError("model diverged at frame 6")
+                raise RuntimeError("model diverged")
             return f
 
         return clip.std.ModifyFrame(clip, check)
@@ -193,7 +193,8 @@ def test_filter_failing_mid_stream_leaves_nothing(av_input, out_dir, capsys, mon
     ))
     output = out_dir / "out.mp4"
     assert cli("run", av_input, output, "--fail-late") == 1
-    assert "model diverged at frame 6" in one_error_line(capsys.readouterr().err)
+    assert one_error_line(capsys.readouterr().err) == (
+        "vsvideogen run: frame 6 of the output failed: RuntimeError: model diverged")
     assert leftovers(out_dir) == []
 
 

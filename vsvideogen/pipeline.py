@@ -14,7 +14,7 @@ import re
 import secrets
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -555,8 +555,8 @@ def encode(
         What was written.
 
     Raises:
-        VSVideoGenError: ffmpeg failed or the clip has no constant frame rate.
-        vs.Error: A filter failed on some frame.
+        VSVideoGenError: ffmpeg failed, the clip has no constant frame rate, or a filter failed on some frame
+            (the message names the frame).
     """
     clip = y4m_compatible(clip)
     if clip.fps_num <= 0:
@@ -567,7 +567,7 @@ def encode(
     process: subprocess.Popen[bytes] | None = None
     written = 0
     with tempfile.TemporaryFile() as log:
-        frames = clip.frames(prefetch=max(1, vs.core.num_threads), backlog=2 * max(1, vs.core.num_threads))
+        frames = _numbered_frames(clip)
         try:
             for frame in frames:
                 if process is None:
@@ -607,6 +607,35 @@ def encode(
         finally:
             frames.close()
     return Encoded(output, written, Fraction(clip.fps_num, clip.fps_den), tuple(notes))
+
+
+def _numbered_frames(clip: vs.VideoNode) -> Iterator[vs.VideoFrame]:
+    """``clip``'s frames in order, several requested ahead; a frame that fails is named by its number."""
+    frames = clip.frames(prefetch=max(1, vs.core.num_threads), backlog=2 * max(1, vs.core.num_threads))
+    n = 0
+    try:
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            except vs.Error as exc:
+                raise VSVideoGenError(FUNC, f"frame {n} of the output failed: {frame_failure(exc)}") from exc
+            yield frame
+            n += 1
+    finally:
+        frames.close()
+
+
+# The class a traceback's last line names before a message of ours, which names its filter itself.
+_ERROR_CLASS = re.compile(r"^vsvideogen\.errors\.\w+: (?=vsvideogen\.)")
+
+
+def frame_failure(exc: vs.Error) -> str:
+    """The cause of a failed frame request: the last line of its text (which carries the Python traceback of a
+    failing callback), without the exception class our own messages would repeat."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return _ERROR_CLASS.sub("", lines[-1].strip()) if lines else "VapourSynth error"
 
 
 def _feed(process: subprocess.Popen[bytes], write: Callable[[BinaryIO], Any]) -> bool:

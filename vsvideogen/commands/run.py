@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import signal
 import sys
 import traceback
@@ -115,15 +114,9 @@ def execute(command: str, job: Callable[[pipeline.Progress], pipeline.Encoded], 
     return 0
 
 
-# The class a traceback's last line names before a message of ours, which names its filter itself.
-_ERROR_CLASS = re.compile(r"^vsvideogen\.errors\.\w+: (?=vsvideogen\.)")
-
-
 def _reason(exc: Exception) -> str:
     if isinstance(exc, vs.Error):
-        # A failure inside a frame request arrives with the Python traceback in its text; the cause is last.
-        lines = [line for line in str(exc).splitlines() if line.strip()]
-        return _ERROR_CLASS.sub("", lines[-1]) if lines else "VapourSynth error"
+        return pipeline.frame_failure(exc)
     return str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
 
 
