@@ -393,6 +393,14 @@ def test_demo_writes_the_sample(tmp_path, capsys):
         assert "passes through unchanged" in captured.err
 
 
+def test_demo_refuses_fewer_frames_than_interpolation_needs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli("demo", tmp_path / "demo.mp4", "--frames", "1")
+    assert stop.value.code == 2
+    assert "1 frame(s) is too few; the demo interpolates between frames, give 2 or more" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_vsvideogen_command_runs(av_input, out_dir):
     for name in ("run", "demo", "models", "train"):
         try:

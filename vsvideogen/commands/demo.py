@@ -26,14 +26,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("output", nargs="?", type=Path, default=DEFAULT_OUTPUT, metavar="OUTPUT",
                         help=f"file to write (default: ./{DEFAULT_OUTPUT}); replaced if it exists")
-    parser.add_argument("--frames", type=pipeline.positive_int, default=DEFAULT_FRAMES, metavar="N",
-                        help=f"how many frames of the sample to use (default {DEFAULT_FRAMES})")
+    parser.add_argument("--frames", type=_frame_count, default=DEFAULT_FRAMES, metavar="N",
+                        help=f"how many frames of the sample to use, at least 2 (default {DEFAULT_FRAMES})")
     parser.add_argument("--device", metavar="D", help="torch device, e.g. cuda or cpu; default: best available")
     parser.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=None,
                         help="half precision on the device; default: on for CUDA, off otherwise")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     parser.set_defaults(handler=main)
     return parser
+
+
+def _frame_count(text: str) -> int:
+    """argparse type of ``--frames``: interpolation needs two frames to put one between."""
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text} frame(s) is too few; the demo interpolates between frames, give 2 or more")
+    return value
 
 
 def sample_clip() -> Path:
