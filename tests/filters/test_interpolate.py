@@ -178,10 +178,10 @@ def test_detector_separates_motion_from_a_cut(spliced):
 
 
 @pytest.mark.parametrize("factor,copies,flags", [
-    (2, {6: 3, 7: 4}, {6: "Next", 7: "Prev"}),
-    (3, {9: 3, 10: 3, 11: 4}, {10: "Next", 11: "Prev"}),
+    (2, {6: 3, 7: 3, 8: 4}, {7: "Next", 8: "Prev"}),
+    (3, {9: 3, 10: 3, 11: 3, 12: 4}, {11: "Next", 12: "Prev"}),
 ])
-def test_detected_cut_repeats_the_nearest_source_frame(spliced, factor, copies, flags):
+def test_a_detected_cut_holds_the_frame_before_it_until_the_cuts_own_time(spliced, factor, copies, flags):
     out = interpolate(spliced, factor, model=Blend())
     for n, k in copies.items():
         assert same(out.get_frame(n), spliced.get_frame(k)), f"output {n} should be source {k}"
@@ -190,7 +190,7 @@ def test_detected_cut_repeats_the_nearest_source_frame(spliced, factor, copies, 
         assert props["_SceneChangeNext"] == int(flags.get(n) == "Next"), n
         assert props["_SceneChangePrev"] == int(flags.get(n) == "Prev"), n
     morph = interpolate(spliced, factor, model=Blend(), scene_change=None)
-    n = max(copies)
+    n = max(copies) - 1
     assert not same(morph.get_frame(n), spliced.get_frame(copies[n]))
     assert "_SceneChangeNext" not in morph.get_frame(n).props
 
@@ -198,7 +198,7 @@ def test_detected_cut_repeats_the_nearest_source_frame(spliced, factor, copies, 
 def test_cut_flags_under_rate_conversion(spliced):
     clip = core.std.AssumeFPS(spliced, fpsnum=24, fpsden=1)
     out = interpolate(clip, fps=30, model=Blend())  # positions 0, .8, 1.6, 2.4, 3.2, 4.0, ...
-    assert same(out.get_frame(4), clip.get_frame(3))  # 3.2 -> nearest is 3
+    assert same(out.get_frame(4), clip.get_frame(3))  # 3.2: the cut after 3 is at 4.0, so 3 is still shown
     assert same(out.get_frame(5), clip.get_frame(4))
     assert [out.get_frame(n).props["_SceneChangeNext"] for n in range(out.num_frames)] == [
         int(n == 4) for n in range(out.num_frames)]
@@ -219,12 +219,12 @@ def _with_cut_props(clip: vs.VideoNode, cut_after: int) -> vs.VideoNode:
 def test_scene_change_props_are_honoured_over_the_detector(spliced):
     marked = _with_cut_props(spliced, 1)  # says: a cut after frame 1 and none after frame 3
     out = interpolate(marked, 2, model=Blend())
-    assert same(out.get_frame(3), marked.get_frame(2))  # 1.5 across the marked cut: nearest is 2
-    assert not same(out.get_frame(7), marked.get_frame(4))  # the real cut is morphed: the props said no
-    assert out.get_frame(2).props["_SceneChangeNext"] == 1 and out.get_frame(3).props["_SceneChangePrev"] == 1
+    assert same(out.get_frame(3), marked.get_frame(1))  # 1.5 across the marked cut (at 2): 1 is still shown
+    assert not same(out.get_frame(7), marked.get_frame(3))  # the real cut is morphed: the props said no
+    assert out.get_frame(3).props["_SceneChangeNext"] == 1 and out.get_frame(4).props["_SceneChangePrev"] == 1
     forced = interpolate(marked, 2, model=Blend(), scene_change=DEFAULT_THRESHOLD)  # a float ignores props
-    assert same(forced.get_frame(7), marked.get_frame(4))
-    assert not same(forced.get_frame(3), marked.get_frame(2))
+    assert same(forced.get_frame(7), marked.get_frame(3))
+    assert not same(forced.get_frame(3), marked.get_frame(1))
 
 
 def test_a_high_threshold_finds_no_cut(spliced):

@@ -6,8 +6,9 @@ Timing is exact rational arithmetic. Output frame ``n`` sits at time ``n / fps_o
 * source frame ``i`` itself, bit-identical, when ``t == 0``;
 * source frame ``i``, bit-identical, when ``i`` is the last source frame (there is nothing to interpolate
   towards: the tail of the output holds the last frame);
-* the nearest source frame (``i`` when ``t < 1/2``, else ``i + 1``), bit-identical, when a scene cut lies
-  between ``i`` and ``i + 1`` — a cut is never morphed;
+* source frame ``i``, bit-identical, when a scene cut lies between ``i`` and ``i + 1`` — a cut is never
+  morphed, and the picture jumps at the output frame at or after the cut's own time (source position
+  ``i + 1``), as the source shows frame ``i`` until then: the cut stays where the audio has it;
 * otherwise the network's frame at timestep ``t`` between ``i`` and ``i + 1`` (for an IFNet, a ``t`` within
   1/8 of a source frame from the flows at 1/8, scaled: :meth:`IFNet.interpolate`).
 
@@ -144,10 +145,10 @@ def interpolate(
     n_src = clip.num_frames
     length = -(-n_src * ratio.denominator // ratio.numerator)
     # Source offsets around i = floor(p) a frame needs: i, i+1 to interpolate, and with cut handling the
-    # pairs whose midpoint lies between this output frame's neighbours (for the scene-change flags).
+    # pairs whose cut time lies between this output frame's neighbours (for the scene-change flags).
     flags = detect or honour_props
-    lo = min(0, _floor(-ratio - _HALF) + 1) if flags else 0
-    hi = max(1, _ceil(ratio + _HALF)) if flags else 1
+    lo = min(0, _floor(-ratio)) if flags else 0
+    hi = max(1, _ceil(ratio)) if flags else 1
     engine = _Engine(
         net=net,
         converter=FrameConverter.for_clip(clip, dev, dtype, FUNC),
@@ -304,7 +305,7 @@ class _Engine:
             if t == 0 or i >= self.n_src - 1:
                 out = source(min(i, self.n_src - 1)).copy()
             elif self.flags and self._cut(i, source):
-                out = source(i if t < _HALF else i + 1).copy()
+                out = source(i).copy()
             else:
                 out = self._interpolate(i, t, source)
             props = out.props
@@ -325,9 +326,10 @@ class _Engine:
     # scene cuts
 
     def _any_cut(self, before: Fraction, after: Fraction, i: int, source) -> bool:
-        """Whether a cut's midpoint ``c + 1/2`` lies in ``(before, after]`` (the picture jumps there)."""
-        first = max(0, _floor(before - _HALF) + 1)
-        last = min(self.n_src - 2, _floor(after - _HALF))
+        """Whether the time ``c + 1`` of a cut between ``c`` and ``c + 1`` lies in ``(before, after]`` (the
+        picture jumps at the first output frame at or after it)."""
+        first = max(0, _floor(before))
+        last = min(self.n_src - 2, _floor(after) - 1)
         return any(self._cut(c, source) for c in range(first, last + 1))
 
     def _cut(self, c: int, source) -> bool:
