@@ -431,6 +431,24 @@ def _probe_streams(ffmpeg: str, path: Path) -> list[_Stream]:
     return [_Stream(int(index), kind, codec) for index, kind, codec in _STREAM_LINE.findall(report)]
 
 
+_FILE_START = re.compile(r"^\s*Duration: .*?, start: (-?[0-9.]+)", re.MULTILINE)
+_FIRST_PTS = re.compile(r"\bpts_time:(-?[0-9.]+)")
+
+
+def video_start(ffmpeg: str, path: Path) -> Fraction:
+    """Seconds from the start of ``path`` (its earliest stream) to its first decoded video frame, the one the
+    source clip starts with: the video track may start after the audio, or (a stream-copied cut) with frames a
+    decoder drops before the first keyframe. 0 when the file carries no times."""
+    report = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-copyts", "-i", str(path), "-map", "0:v:0", "-frames:v", "1",
+         "-vf", "showinfo", "-f", "null", "-"], capture_output=True, text=True, errors="replace",
+    ).stderr
+    file_start, first = _FILE_START.search(report), _FIRST_PTS.search(report)
+    if file_start is None or first is None:
+        return Fraction(0)
+    return max(Fraction(0), Fraction(first.group(1)) - Fraction(file_start.group(1)))
+
+
 def _stream_options(streams: Sequence[_Stream], suffix: str, trimmed: bool = False) -> tuple[list[str], list[str]]:
     """``-map``/``-c`` options that carry audio and subtitles of input #1, and notes on what was left out or
     re-encoded. ``trimmed``: input #1 is cut to the kept frames, which a copied audio stream would not follow
@@ -513,6 +531,17 @@ def _video_options(fmt: vs.VideoFormat, props: vs.FrameProps, user: Sequence[str
     return ["-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", _x264_pix_fmt(fmt), *interlaced]
 
 
+def _source_timing(offset: Fraction, span: tuple[Fraction, Fraction] | None) -> list[str]:
+    """Input options that line the source's other streams up with the piped video, which starts at 0 and
+    holds the source's frames from ``offset`` seconds after the source's start (:func:`video_start`, plus the
+    start of ``span``, the part kept). Cut to ``span``, they start there too. Uncut, they are moved back by
+    the offset, and the output by ``-output_ts_offset`` forward: the video starts as late after them as in
+    the source (an offset on the pipe itself would be rounded to its frame interval)."""
+    if span is not None:
+        return ["-ss", _seconds(offset), "-t", _seconds(span[1])]
+    return ["-itsoffset", _seconds(-offset)] if offset else []
+
+
 def _seconds(value: Fraction) -> str:
     return f"{float(value):.6f}"
 
@@ -563,6 +592,7 @@ def encode(
         raise VSVideoGenError(FUNC, "the filtered clip has a variable frame rate; give it a constant one, e.g. with --fps")
     ffmpeg = ffmpeg_exe()
     stream_options, notes = _stream_options(_probe_streams(ffmpeg, source), output.suffix, source_span is not None)
+    offset = video_start(ffmpeg, source) + (source_span[0] if source_span else 0)
     temp = output.with_name(f".{output.name}.{secrets.token_hex(4)}.part{output.suffix}")
     process: subprocess.Popen[bytes] | None = None
     written = 0
@@ -574,11 +604,11 @@ def encode(
                     command = [
                         ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error", "-y",
                         *_colour_options(frame.props), "-f", "yuv4mpegpipe", "-i", "pipe:0",
-                        *(["-ss", _seconds(source_span[0]), "-t", _seconds(source_span[1])] if source_span else []),
-                        "-i", str(source),
+                        *_source_timing(offset, source_span), "-i", str(source),
                         "-map", "0:v:0", *stream_options,
                         "-map_metadata", "1", "-map_chapters", "-1" if source_span else "1",
                         *_video_options(clip.format, frame.props, ffmpeg_args, output.suffix),
+                        *([] if source_span or not offset else ["-output_ts_offset", _seconds(offset)]),
                         *ffmpeg_args, str(temp),
                     ]
                     # A session of its own: Ctrl-C reaches only us, and we decide what happens to ffmpeg.
