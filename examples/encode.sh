@@ -23,6 +23,14 @@ esac
 # 4:3] ...", absent when unknown) and set exactly (setsar rounds it to terms of at most 100 unless given a max).
 sar=$("${FFMPEG:-ffmpeg}" -hide_banner -i "$in" 2>&1 \
     | sed -n 's/.*Video:.*\[SAR \([0-9]*\):\([0-9]*\) DAR.*/\1\/\2/p' | head -n 1) || true
+# IN's first frame may come after its start (a video track that starts after the audio, or a cut whose first
+# frames a decoder drops); vspipe's video starts at 0. IN's other streams are moved back by that offset and the
+# output forward by it, so the audio stays in sync (an offset on the y4m input would be rounded to whole frames).
+offset=$("${FFMPEG:-ffmpeg}" -hide_banner -nostdin -copyts -i "$in" -map 0:v:0 -frames:v 1 -vf showinfo -f null - 2>&1 \
+    | awk '/Duration:.*start:/ && start == "" { match($0, /start: -?[0-9.]+/); start = substr($0, RSTART + 7, RLENGTH - 7) }
+           /pts_time:/ && first == "" { match($0, /pts_time:-?[0-9.]+/); first = substr($0, RSTART + 9, RLENGTH - 9) }
+           END { d = (start == "" || first == "") ? 0 : first - start; printf "%.6f", (d > 0 ? d : 0) }') || true
+offset=${offset:-0}
 script=${SCRIPT:-$(dirname "$0")/interpolate.vpy}
 case "$out" in
     *.mp4 | *.m4v | *.mov) subtitles=mov_text ;;  # the MP4 family holds text subtitles only as mov_text
@@ -30,6 +38,6 @@ case "$out" in
 esac
 
 "${VSPIPE:-vspipe}" -c y4m "$script" -a input="$in" - \
-    | "${FFMPEG:-ffmpeg}" -hide_banner -loglevel error -y -f yuv4mpegpipe -i - -i "$in" \
+    | "${FFMPEG:-ffmpeg}" -hide_banner -loglevel error -y -f yuv4mpegpipe -i - -itsoffset "-$offset" -i "$in" \
         -map 0:v:0 -map '1:a?' -map '1:s?' ${sar:+-vf "setsar=$sar:max=65535"} -c:v libx264 -crf 18 -preset medium \
-        -c:a copy -c:s "$subtitles" "$out"
+        -c:a copy -c:s "$subtitles" -output_ts_offset "$offset" "$out"

@@ -6,6 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -44,6 +45,36 @@ def make_video(
                 str(path)]
     subprocess.run(command, check=True)
     return path
+
+
+def make_late_video(path: Path) -> Path:
+    """A Matroska file whose video track (25 fps, 1 s, frame 10 white) starts 0.3 s after its audio, which
+    beeps (1 kHz, 40 ms) when the white frame is shown: at 0.7 s from the file's start."""
+    video = path.with_name(f"{path.stem}-video.mkv")
+    subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "color=black:size=64x48:rate=25:duration=1,drawbox=c=white:t=fill:enable='eq(n,10)'",
+                    "-c:v", "libx264", str(video)], check=True)
+    subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-itsoffset", "0.3", "-i", str(video),
+                    "-f", "lavfi", "-i", "aevalsrc='sin(2*PI*1000*t)*between(t,0.7,0.7399)':s=48000:d=1.3",
+                    "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "flac", str(path)], check=True)
+    flash, beep = flash_and_beep_times(path)
+    assert flash == pytest.approx(0.7, abs=0.005) and beep == pytest.approx(0.7, abs=0.005)
+    return path
+
+
+def flash_and_beep_times(path: Path) -> tuple[float, float]:
+    """When, from the file's start, the white video frame starts and the 1 kHz beep starts (the audio must
+    start at the file's start)."""
+    report = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0",
+                             "-vf", "showinfo", "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    frames = [(float(mean), float(time)) for time, mean in
+              re.findall(r"pts_time:([0-9.]+).*?mean:\[(\d+)", report)]
+    audio = np.frombuffer(subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path),
+                                          "-map", "0:a", "-f", "f32le", "-ac", "1", "-"],
+                                         capture_output=True, check=True).stdout, np.float32)
+    brightest, time = max(frames)
+    assert brightest > 200, "no white frame"
+    return time, int(np.argmax(np.abs(audio) > 0.5)) / 48000
 
 
 @dataclass(frozen=True)

@@ -112,36 +112,12 @@ def test_start_cuts_the_audio_at_the_first_kept_frame_not_the_keyframe_before_it
     assert amplitude == pytest.approx(0.1 * 0.675, rel=0.1)
 
 
-def _flash_and_beep_times(path: Path) -> tuple[float, float]:
-    """When, from the file's start, the white video frame starts and the 1 kHz beep starts (the audio must
-    start at the file's start)."""
-    report = subprocess.run([media.ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0",
-                             "-vf", "showinfo", "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
-    frames = [(float(mean), float(time)) for time, mean in
-              re.findall(r"pts_time:([0-9.]+).*?mean:\[(\d+)", report)]
-    audio = np.frombuffer(subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path),
-                                          "-map", "0:a", "-f", "f32le", "-ac", "1", "-"],
-                                         capture_output=True, check=True).stdout, np.float32)
-    brightest, time = max(frames)
-    assert brightest > 200, "no white frame"
-    return time, int(np.argmax(np.abs(audio) > 0.5)) / 48000
-
-
 @pytest.mark.parametrize("trim", [(), ("--start", "5")])
 def test_a_video_track_starting_after_its_audio_stays_in_sync(tmp_path, out_dir, trim):
-    video = tmp_path / "flash.mkv"  # frame 10 (0.4 s) white, the rest black
-    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                    f"color=black:size=64x48:rate={FPS}:duration=1,drawbox=c=white:t=fill:enable='eq(n,10)'",
-                    "-c:v", "libx264", str(video)], check=True)
-    source = tmp_path / "late.mkv"  # the video starts 0.3 s after the audio, whose beep is at the flash: 0.7 s
-    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-itsoffset", "0.3", "-i", str(video),
-                    "-f", "lavfi", "-i", "aevalsrc='sin(2*PI*1000*t)*between(t,0.7,0.7399)':s=48000:d=1.3",
-                    "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "flac", str(source)], check=True)
-    flash, beep = _flash_and_beep_times(source)
-    assert flash == pytest.approx(0.7, abs=0.005) and beep == pytest.approx(0.7, abs=0.005)
+    source = media.make_late_video(tmp_path / "late.mkv")
     output = out_dir / "out.mkv"
     assert cli("run", source, output, *trim) == 0
-    flash, beep = _flash_and_beep_times(output)
+    flash, beep = media.flash_and_beep_times(output)
     assert flash == pytest.approx(beep, abs=0.005)
 
 
@@ -156,7 +132,7 @@ def test_a_cut_starting_on_frames_a_decoder_drops_stays_in_sync(tmp_path, out_di
                     "-c", "copy", "-ss", "0.5", "-copyinkf", str(cut)], check=True)
     output = out_dir / "out.mkv"
     assert cli("run", cut, output) == 0
-    flash, beep = _flash_and_beep_times(output)
+    flash, beep = media.flash_and_beep_times(output)
     assert flash == pytest.approx(beep, abs=0.01)
 
 

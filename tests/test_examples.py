@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .media import ffmpeg, make_video, probe, require_interpolate
+from .media import ffmpeg, flash_and_beep_times, make_late_video, make_video, probe, require_interpolate
 from .y4m import parse_y4m
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -162,6 +162,14 @@ def test_encode_sh_keeps_the_sample_aspect_ratio(vspipe_env, passthrough_vpy, tm
     output = tmp_path / "out.mp4"
     run_encode_sh(anamorphic, output, {**vspipe_env, "SCRIPT": str(passthrough_vpy)})
     assert sample_aspect_ratio(output) == "128:117"
+
+
+def test_encode_sh_keeps_a_late_video_track_in_sync(vspipe_env, passthrough_vpy, tmp_path):
+    source = make_late_video(tmp_path / "late.mkv")  # the video starts 0.3 s after the audio
+    output = tmp_path / "out.mkv"
+    run_encode_sh(source, output, {**vspipe_env, "SCRIPT": str(passthrough_vpy)})
+    flash, beep = flash_and_beep_times(output)
+    assert flash == pytest.approx(beep, abs=0.005)
 
 
 def test_encode_sh_fails_when_vspipe_fails(vspipe_env, tmp_path):
