@@ -153,6 +153,20 @@ def ramp_clip(length: int = 8, width: int = 16, height: int = 8) -> vs.VideoNode
     return core.std.Splice([core.std.BlankClip(blank, color=[i / 100] * 3) for i in range(length)])
 
 
+def two_scenes() -> vs.VideoNode:
+    """8 RGBS frames: 0..3 uniform at ``i / 100``, 4..7 at ``0.4 + i / 100`` (a :class:`Spy` reads them as 0..3 and
+    44..47): a cut between 3 and 4 that the built-in detector sees, and none elsewhere."""
+    ramp = ramp_clip(8)
+    return ramp[:4] + core.std.Expr(ramp[4:], "x 0.4 +")
+
+
+def marked_cuts(clip: vs.VideoNode, after: set[int]) -> vs.VideoNode:
+    """``clip`` with ``_SceneChangeNext`` / ``_SceneChangePrev`` on every frame: 1 around a cut after each frame of
+    ``after``, 0 elsewhere (as ``misc.SCDetect`` marks a whole clip)."""
+    return with_props(clip, {n: {"_SceneChangeNext": int(n in after), "_SceneChangePrev": int(n - 1 in after)}
+                             for n in range(clip.num_frames)})
+
+
 def with_props(clip: vs.VideoNode, props: dict[int, dict[str, int]]) -> vs.VideoNode:
     """``clip`` with ``props[n]`` set on frame ``n``."""
     def set_props(n: int, f: vs.VideoFrame) -> vs.VideoFrame:

@@ -10,7 +10,7 @@ import vapoursynth as vs
 
 from tests.filters.temporal_helpers import Spy, WholeForward, bikes_80x48, count_calls, fetch_all, ramp_clip
 from tests.filters.temporal_helpers import random_rgbs, same_frames, same_in_any_order_and_thread_count, small_net
-from tests.filters.temporal_helpers import with_props
+from tests.filters.temporal_helpers import marked_cuts, two_scenes, with_props
 from vsvideogen import deblur, pipeline
 from vsvideogen.filters.deblur import DEFOCUS_PROP
 from vsvideogen import interpolate as vsvideogen_interpolate
@@ -42,8 +42,17 @@ def test_window_is_clamped_at_the_ends_and_never_crosses_a_scene_cut():
     fetch_all(out)
     assert spy.seen[0] == [0, 0, 0, 1, 2] and spy.seen[5] == [3, 4, 5, 5, 5]
     spy = Spy()
-    fetch_all(deblur(with_props(ramp_clip(8), {3: {"_SceneChangeNext": 1}, 6: {"_SceneChangePrev": 1}}), model=spy))
+    fetch_all(deblur(marked_cuts(ramp_clip(8), {3, 5}), model=spy))
     assert spy.seen[3] == [1, 2, 3, 3, 3] and spy.seen[4] == [4, 4, 4, 5, 5] and spy.seen[6] == [6, 6, 6, 7, 7]
+
+
+def test_the_detector_stops_the_window_at_a_cut_without_props():
+    spy = Spy()
+    fetch_all(deblur(two_scenes(), model=spy))
+    assert spy.seen[3] == [1, 2, 3, 3, 3] and spy.seen[44] == [44, 44, 44, 45, 46]
+    spy = Spy()
+    fetch_all(deblur(two_scenes(), model=spy, scene_change=None))
+    assert spy.seen[3] == [1, 2, 3, 44, 45]
 
 
 @pytest.mark.parametrize("fmt", [vs.YUV420P8, vs.YUV420P10, vs.RGBS], ids=["YUV420P8", "YUV420P10", "RGBS"])

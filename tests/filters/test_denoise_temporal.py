@@ -6,9 +6,9 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from tests.filters.temporal_helpers import Spy, bikes_80x48, fetch_all, liven, ramp_clip, small_net, with_props
+from tests.filters.temporal_helpers import Spy, bikes_80x48, fetch_all, liven, ramp_clip, small_net
 from tests.filters.temporal_helpers import PrepareAlone, WholeForward, WithoutPrepare, count_calls, same_frames
-from tests.filters.temporal_helpers import same_in_any_order_and_thread_count
+from tests.filters.temporal_helpers import marked_cuts, same_in_any_order_and_thread_count, two_scenes
 from vsvideogen import denoise
 from vsvideogen.errors import VSVideoGenError, WeightsError
 from vsvideogen.filters.denoise import SIGMA_PROP
@@ -34,7 +34,7 @@ def test_window_is_clamped_at_the_ends_and_output_is_the_centre():
 
 def test_frames_across_a_scene_cut_are_replaced_by_the_nearest_on_the_same_side():
     spy = Spy()
-    clip = with_props(ramp_clip(8), {3: {"_SceneChangeNext": 1}, 6: {"_SceneChangePrev": 1}})  # cuts 3|4 and 5|6
+    clip = marked_cuts(ramp_clip(8), {3, 5})
     fetch_all(denoise(clip, 10, model=spy))
     assert spy.seen[2] == [0, 1, 2, 3, 3]
     assert spy.seen[3] == [1, 2, 3, 3, 3]
@@ -42,6 +42,28 @@ def test_frames_across_a_scene_cut_are_replaced_by_the_nearest_on_the_same_side(
     assert spy.seen[5] == [4, 4, 5, 5, 5]
     assert spy.seen[6] == [6, 6, 6, 7, 7]
     assert spy.seen[7] == [6, 6, 7, 7, 7]
+
+
+def test_without_props_the_detector_finds_the_cut_and_props_or_scene_change_overrule_it():
+    def seen(clip: vs.VideoNode, **kwargs) -> dict[int, list[int]]:
+        spy = Spy()
+        fetch_all(denoise(clip, 10, model=spy, **kwargs))
+        return spy.seen
+
+    detected = seen(two_scenes())
+    assert detected[3] == [1, 2, 3, 3, 3] and detected[44] == [44, 44, 44, 45, 46]
+    assert detected[2] == [0, 1, 2, 3, 3] and detected[45] == [44, 44, 45, 46, 47]
+    mixed = [1, 2, 3, 44, 45]
+    assert seen(two_scenes(), scene_change=None)[3] == mixed
+    assert seen(marked_cuts(two_scenes(), set()))[3] == mixed  # props say no cut: "auto" believes them
+    assert seen(marked_cuts(two_scenes(), set()), scene_change=0.15)[3] == [1, 2, 3, 3, 3]  # a threshold ignores them
+    assert seen(marked_cuts(two_scenes(), {1}))[3] == [2, 2, 3, 44, 45]
+
+
+@pytest.mark.parametrize("value", ["sometimes", 0, 1.5, True])
+def test_a_bad_scene_change_is_named(value):
+    with pytest.raises(vs.Error, match=r"vsvideogen\.denoise: scene_change="):
+        denoise(ramp_clip(3), 10, model=Spy(), scene_change=value)
 
 
 def test_strength_forms_reach_the_model():

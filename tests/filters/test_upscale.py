@@ -204,6 +204,18 @@ def test_recurrent_model_does_not_propagate_across_a_scene_cut(bikes):
     assert not all(np.array_equal(a, b) for a, b in zip(uncut[2], whole[2]))  # without the cut, frame 2 mixes
 
 
+def test_recurrent_model_stops_at_a_cut_the_detector_finds_without_props(bikes):
+    clip = as_format(bikes, vs.RGBS)
+    spliced = clip[:3] + clip[3:].std.Invert()  # no props; a second shot of other tones after frame 2
+
+    def frame_2(**kwargs) -> list[np.ndarray]:
+        return render(upscale(spliced, 2, model=MovingAverage(), temporal=True, device="cpu", **kwargs))[2]
+
+    alone = render(upscale(clip[:3], 2, model=MovingAverage(), temporal=True, device="cpu"))[2]
+    assert all(np.array_equal(a, b) for a, b in zip(frame_2(), alone))
+    assert not all(np.array_equal(a, b) for a, b in zip(frame_2(scene_change=None), alone))
+
+
 # -- errors ------------------------------------------------------------------------------------------------
 
 

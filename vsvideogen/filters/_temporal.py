@@ -10,11 +10,13 @@ with the same values (each estimate is always computed alone, in the same way).
 
 A temporal network sees frames ``n - radius .. n + radius`` (clamped at the clip's ends, see
 :func:`vsvideogen.vs.temporal.map_frames`) and returns frame ``n``. Frames are never mixed across a scene
-cut: where frame ``i`` has ``_SceneChangeNext`` or frame ``i + 1`` has ``_SceneChangePrev``, the window's
-frames on the far side of the cut are replaced by the nearest frame on the centre's side.
+cut: where the filter's ``scene_change`` rule (:mod:`vsvideogen.filters._cuts`: the props
+``_SceneChangeNext`` / ``_SceneChangePrev`` where present, else the built-in detector) sees a cut, the window's
+frames on the far side of it are replaced by the nearest frame on the centre's side.
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -27,8 +29,10 @@ from ..device import resolve_device, resolve_dtype
 from ..errors import VSVideoGenError
 from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
+from ..vs.scenes import SceneFeatures, scene_features
 from ..vs.tiling import check_grid, run_tiled
 from ._common import auto_grid
+from ._cuts import CutRule
 from ._lru import LRU
 
 # Assumed for a ready module without the attributes: activation bytes per pixel (fp32).
@@ -107,19 +111,24 @@ def tile_grid(tiles: Any, clip: vs.VideoNode, net: torch.nn.Module, channels: in
     return nx, ny
 
 
-def stack_window(converter: FrameConverter, window: list[vs.VideoFrame], radius: int,
-                 image: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+def stack_window(converter: FrameConverter, window: list[vs.VideoFrame], radius: int, image: torch.Tensor,
+                 cuts: CutRule, scenes: Callable[[int, Callable[[], torch.Tensor]], SceneFeatures]
+                 ) -> tuple[torch.Tensor, list[int]]:
     """The window as ``[1, T, C, H, W]``, frames across a scene cut replaced (see :func:`same_shot`), and the
     window position each of its frames came from.
 
     ``image`` is the centre frame ``window[radius]`` already converted; every other frame is converted once.
+    ``scenes(p, tensor)`` is the detector's summary of ``window[p]``, made from ``tensor()`` where not kept.
     """
-    positions = same_shot(window, radius)
     tensors: dict[int, torch.Tensor] = {radius: image}
-    for p in positions:
+
+    def tensor(p: int) -> torch.Tensor:
         if p not in tensors:
             tensors[p] = converter.to_tensor(window[p])
-    return torch.stack([tensors[p] for p in positions], 1), positions
+        return tensors[p]
+
+    positions = same_shot(window, radius, cuts, lambda p: scenes(p, lambda: tensor(p)))
+    return torch.stack([tensor(p) for p in positions], 1), positions
 
 
 class WindowEngine:
@@ -131,7 +140,7 @@ class WindowEngine:
     """
 
     def __init__(self, *, net, converter: FrameConverter, channels: int, tiles: tuple[int, int], overlap: int,
-                 context: int, modulo: int, radius: int = 0) -> None:
+                 context: int, modulo: int, cuts: CutRule, radius: int = 0) -> None:
         self.net = net
         self.converter = converter
         self.channels = channels
@@ -140,7 +149,10 @@ class WindowEngine:
         self.context = context
         self.modulo = modulo
         self.radius = radius
+        self.cuts = cuts
         self._lock = threading.Lock()
+        # The detector's summaries of source frames, by number: a window's and one more.
+        self._scenes = LRU(2 * radius + 2)
         # First-stage estimates of a two-stage network, per tile: one window's and one more (frames requested in
         # order hit all but one); about 2 * radius frames' worth of memory in all.
         self._estimates = LRU(max(1, tiles[0] * tiles[1] * 2 * radius))
@@ -154,7 +166,12 @@ class WindowEngine:
         image = self.converter.to_tensor(source)
         if not self.radius:
             return source, image, image, [n]
-        stack, positions = stack_window(self.converter, window, self.radius, image)
+        first = n - self.radius  # window[p] is source frame first + p, clamped at the ends (one number, one picture)
+
+        def scenes(p: int, tensor: Callable[[], torch.Tensor]) -> SceneFeatures:
+            return self._scenes.get_or_make(first + p, lambda: scene_features(tensor()))
+
+        stack, positions = stack_window(self.converter, window, self.radius, image, self.cuts, scenes)
         return source, image, stack, [n - self.radius + p for p in positions]
 
     def tiled(self, inputs: list[torch.Tensor]) -> torch.Tensor:
@@ -195,30 +212,38 @@ class WindowEngine:
         return all(callable(getattr(net, name, None)) for name in ("pad", "first_stage", "second_stage"))
 
 
-def same_shot(window: list[vs.VideoFrame], centre: int) -> list[int]:
+def same_shot(window: Sequence[vs.VideoFrame], centre: int, cuts: CutRule,
+              summary: Callable[[int], SceneFeatures]) -> list[int]:
     """The positions in ``window`` of the frames a network sees: every frame across a scene cut from
-    ``window[centre]`` replaced by the nearest frame on the centre's side of it (cuts read from
-    ``_SceneChangeNext`` / ``_SceneChangePrev``)."""
+    ``window[centre]`` replaced by the nearest frame on the centre's side of it. ``summary(p)`` is the
+    detector's summary of frame ``p`` (:func:`vsvideogen.vs.scenes.scene_features`), asked for only where the
+    detector runs."""
+    cut = _cut_finder(window, cuts, summary)
     kept = list(range(len(window)))
     for j in range(centre + 1, len(kept)):
-        if _cut_between(window[j - 1], window[j]):
+        if cut(j - 1):
             kept[j:] = [kept[j - 1]] * (len(kept) - j)
             break
     for j in range(centre - 1, -1, -1):
-        if _cut_between(window[j], window[j + 1]):
+        if cut(j):
             kept[: j + 1] = [kept[j + 1]] * (j + 1)
             break
     return kept
 
 
-def shots(frames: Sequence[vs.VideoFrame]) -> list[range]:
-    """The runs of consecutive ``frames`` (indices) between scene cuts, in order; one run without cuts."""
-    starts = [0] + [i for i in range(1, len(frames)) if _cut_between(frames[i - 1], frames[i])]
+def shots(frames: Sequence[vs.VideoFrame], cuts: CutRule, summary: Callable[[int], SceneFeatures]) -> list[range]:
+    """The runs of consecutive ``frames`` (indices) between scene cuts, in order; one run without cuts.
+    ``summary(i)`` is the detector's summary of frame ``i``, asked for only where the detector runs."""
+    cut = _cut_finder(frames, cuts, summary)
+    starts = [0] + [i for i in range(1, len(frames)) if cut(i - 1)]
     return [range(a, b) for a, b in zip(starts, starts[1:] + [len(frames)])]
 
 
-def _cut_between(a: vs.VideoFrame, b: vs.VideoFrame) -> bool:
-    return bool(a.props.get("_SceneChangeNext", 0)) or bool(b.props.get("_SceneChangePrev", 0))
+def _cut_finder(frames: Sequence[vs.VideoFrame], cuts: CutRule,
+                summary: Callable[[int], SceneFeatures]) -> Callable[[int], bool]:
+    """``cut(i)``: whether a cut lies between ``frames[i]`` and ``frames[i + 1]`` (each frame summarised once)."""
+    summary = functools.cache(summary)
+    return lambda i: cuts.between(frames[i], frames[i + 1], lambda: (summary(i), summary(i + 1)))
 
 
 def run_channels(call: Callable[[torch.Tensor, bool], torch.Tensor], x: torch.Tensor, channels: int) -> torch.Tensor:

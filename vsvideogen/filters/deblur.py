@@ -10,8 +10,8 @@ The model (``temporal=True``, the default) is a temporal deblurrer: the FastDVDn
 interpolated between consecutive ones, on photos under a synthetic camera move, and on defocus discs). It
 sees frames ``n - radius .. n + radius`` and returns frame ``n``; ``radius`` must be the one it was trained
 with. At the clip's ends the first or last frame is repeated, and frames are never mixed across a scene cut
-(``_SceneChangeNext`` / ``_SceneChangePrev``: the window's frames beyond a cut are replaced by the nearest
-frame on the centre's side; set the props beforehand, e.g. with ``misc.SCDetect``). Tiles get the model's
+(where ``scene_change`` sees one: the props ``_SceneChangeNext`` / ``_SceneChangePrev`` where set, else the
+built-in detector; the window's frames beyond a cut are replaced by the nearest frame on the centre's side). Tiles get the model's
 receptive field as context (56 px), so tiled and untiled output agree up to float rounding. The network's
 first stage estimates each inner frame of a window from three frames; those estimates are kept per tile and
 reused by the next output frames (see :mod:`vsvideogen.filters._temporal`), which halves the work per frame
@@ -68,6 +68,7 @@ from ..vs.temporal import map_frames
 from ..vs.tiling import run_tiled
 from ._defocus import AUTO_DEFOCUS, DEFOCUS_PROP, estimated_radius, undo_defocus
 from ._exposure_refine import REFINEMENTS, ExposureRefinement, centre_motion, refine_along
+from ._cuts import cut_rule
 from ._temporal import WindowEngine, check_arguments, model_label, net_layout, run_channels, tile_grid, window_radius
 
 __all__ = ["deblur", "DEFOCUS_PROP"]
@@ -91,6 +92,7 @@ def deblur(
     model: str | Any = "default",
     temporal: bool = True,
     radius: int = 2,
+    scene_change: str | float | None = "auto",
     tiles: int | tuple[int, int] | None = None,
     overlap: int = 16,
     device: str | torch.device | None = None,
@@ -157,6 +159,11 @@ def deblur(
             ``net(x, exposure=shutter / 360)`` when ``shutter`` is given).
         temporal: Use a temporal (multi-frame) model: True needs one, False a spatial one.
         radius: Frames each side a temporal model sees (an int >= 1, the model's own).
+        scene_change: Where a temporal model's window stops at a scene cut (frames beyond it are replaced by
+            the last frame of the centre's shot): ``"auto"`` honours ``_SceneChangeNext`` / ``_SceneChangePrev``
+            where either prop exists and runs the built-in detector (:mod:`vsvideogen.vs.scenes`, threshold
+            0.15; it misses cuts that keep the layout and tones, e.g. a jump cut) where neither does; a float
+            in (0, 1) runs the detector with that threshold on every pair, ignoring the props; None sees no cut.
         tiles: ``(nx, ny)`` tiles across and down, an int ``n`` for ``(n, n)``, or None to choose the fewest
             tiles whose activations fit in half the free GPU memory (2 GiB on the CPU).
         overlap: Pixels adjacent tiles share, blended linearly (an int >= 0; rounded up to the model's
@@ -176,6 +183,7 @@ def deblur(
     and the result does not depend on the order (bit-identical on the CPU).
     """
     dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
+    cuts = cut_rule(FUNC, scene_change)
     exposure = _exposure(shutter)
     disc = _defocus_radius(defocus, exposure)
     net = _get_model(model, temporal, dev, dtype, shutter)
@@ -199,6 +207,7 @@ def deblur(
         context=context,
         modulo=modulo,
         radius=window,
+        cuts=cuts,
         told=exposure if told else None,
         exposure=exposure,
         refinement=replace(defaults, steps=steps) if steps else None,

@@ -47,9 +47,9 @@ frame, SPyNet flow on the denoised frames, the neighbours warped onto frame ``n`
 bundled default is one) and the FastDVDnet-style
 :class:`vsvideogen.models.archs.temporal_denoiser.TemporalDenoiser` (``--arch unet``). ``radius`` must be the one the model was trained with.
 At the clip's ends the first or last frame is repeated. Frames are never mixed across a scene cut: where
-frame ``i`` has ``_SceneChangeNext`` or frame ``i + 1`` has ``_SceneChangePrev``, the window's frames on the
-far side of the cut are replaced by the nearest frame on the centre's side (set these props beforehand,
-e.g. with ``misc.SCDetect``, to protect cuts). ``strength`` has the same forms as above: a per-plane
+``scene_change`` sees one (by default the props ``_SceneChangeNext`` / ``_SceneChangePrev`` where set, e.g.
+by ``misc.SCDetect``, else the built-in detector), the window's frames on the far side of the cut are
+replaced by the nearest frame on the centre's side. ``strength`` has the same forms as above: a per-plane
 strength runs the network once per distinct value; a map clip's frame ``n`` is the map for the whole
 window; ``None`` estimates sigma on frame ``n``. Tiles get the model's ``tile_context`` (56 px for a
 ``TemporalDenoiser``, its receptive field), so tiled and untiled output of a ``TemporalDenoiser`` agree up to
@@ -86,6 +86,7 @@ from ..vs.noise import equivalent_sigma
 from ..vs.temporal import map_frames
 from ..vs.tiling import run_tiled
 from ._lru import LRU
+from ._cuts import cut_rule
 from ._temporal import REPLICATED_NOISE_GAIN, WindowEngine, check_arguments, net_layout, run_channels, tile_grid
 from ._temporal import model_label, window_radius
 
@@ -107,6 +108,7 @@ def denoise(
     model: str | Any = "default",
     temporal: bool = True,
     radius: int = 2,
+    scene_change: str | float | None = "auto",
     tiles: int | tuple[int, int] | None = None,
     overlap: int = 16,
     device: str | torch.device | None = None,
@@ -136,6 +138,11 @@ def denoise(
             which default ``model="default"`` means).
         radius: Frames each side a temporal model sees (an int >= 1, the model's own; unused by spatial
             models).
+        scene_change: Where a temporal model's window stops at a scene cut (frames beyond it are replaced by
+            the last frame of the centre's shot): ``"auto"`` honours ``_SceneChangeNext`` / ``_SceneChangePrev``
+            where either prop exists and runs the built-in detector (:mod:`vsvideogen.vs.scenes`, threshold
+            0.15; it misses cuts that keep the layout and tones, e.g. a jump cut) where neither does; a float
+            in (0, 1) runs the detector with that threshold on every pair, ignoring the props; None sees no cut.
         tiles: ``(nx, ny)`` tiles across and down, an int ``n`` for ``(n, n)``, or None to choose the fewest
             tiles whose activations fit in half the free GPU memory (2 GiB on the CPU).
         overlap: Pixels adjacent tiles share, blended linearly (an int >= 0; rounded up to the model's
@@ -157,6 +164,7 @@ def denoise(
     the CPU).
     """
     dev, dtype = check_arguments(clip, temporal, radius, overlap, device, fp16, FUNC)
+    cuts = cut_rule(FUNC, scene_change)
     net = _get_model(model, temporal, dev, dtype)
     window = window_radius(net, radius, FUNC)
     conditional = bool(getattr(net, "noise_conditional", True))
@@ -177,6 +185,7 @@ def denoise(
         context=context,
         modulo=modulo,
         radius=window,
+        cuts=cuts,
     )
     extra = [] if level.map_clip is None else [level.map_clip]
     if window:

@@ -38,8 +38,9 @@ from ..models.registry import load_model
 from ..vs.checks import check_clip
 from ..vs.frames import FrameConverter
 from ..vs.rates import decimal_rate, rate_from_text
-from ..vs.scenes import DEFAULT_THRESHOLD, SceneFeatures, is_scene_change, scene_features
+from ..vs.scenes import SceneFeatures, scene_features
 from ..vs.temporal import map_frames
+from ._cuts import CutRule, cut_rule
 from ._lru import LRU
 
 __all__ = ["interpolate", "SCALES"]
@@ -135,7 +136,7 @@ def interpolate(
             FUNC, f"fps {fps_out} relates to the clip's {fps_in} by {fps_out / fps_in}, whose numerator exceeds "
             f"{_MAX_CYCLE}; round the target, e.g. fps=Fraction({float(fps_out)!r}).limit_denominator(1001)"
         )
-    detect, threshold, honour_props = _scene_mode(scene_change)
+    cuts = cut_rule(FUNC, scene_change)
     scale = _check_scale(scale)
     dev = resolve_device(device, FUNC)
     dtype = resolve_dtype(fp16, dev, FUNC)
@@ -146,7 +147,7 @@ def interpolate(
     length = -(-n_src * ratio.denominator // ratio.numerator)
     # Source offsets around i = floor(p) a frame needs: i, i+1 to interpolate, and with cut handling the
     # pairs whose cut time lies between this output frame's neighbours (for the scene-change flags).
-    flags = detect or honour_props
+    flags = cuts.active
     lo = min(0, _floor(-ratio)) if flags else 0
     hi = max(1, _ceil(ratio)) if flags else 1
     engine = _Engine(
@@ -160,9 +161,7 @@ def interpolate(
         lo=lo,
         scale=scale,
         modulo=modulo,
-        detect=detect,
-        threshold=threshold,
-        honour_props=honour_props,
+        cuts=cuts,
         cache_frames=2 * (hi - lo + 1) + 2,
     )
     return map_frames(clip, engine, range(lo, hi + 1), ratio=ratio, length=length)
@@ -204,22 +203,6 @@ def _parse_fps(fps: Any) -> Fraction:
             raise VSVideoGenError(FUNC, f"fps={fps!r} is not a finite number; pass e.g. fps=60")
         return decimal_rate(fps)
     raise VSVideoGenError(FUNC, f"fps must be a Fraction, int, float or str, not {type(fps).__name__}; e.g. fps='60000/1001'")
-
-
-def _scene_mode(scene_change: Any) -> tuple[bool, float, bool]:
-    """(run the detector, its threshold, honour the props)."""
-    if scene_change is None:
-        return False, DEFAULT_THRESHOLD, False
-    if isinstance(scene_change, str):
-        if scene_change == "auto":
-            return True, DEFAULT_THRESHOLD, True
-    elif isinstance(scene_change, (int, float)) and not isinstance(scene_change, bool):
-        if 0 < scene_change < 1:
-            return True, float(scene_change), False
-        raise VSVideoGenError(FUNC, f"scene_change={scene_change!r} is out of range; a detector threshold is "
-                                    f"in (0, 1), default {DEFAULT_THRESHOLD}")
-    raise VSVideoGenError(FUNC, f"scene_change={scene_change!r} is not supported; use 'auto', a threshold in "
-                                "(0, 1) such as 0.15, or None")
 
 
 def _check_scale(scale: Any) -> float:
@@ -272,8 +255,8 @@ class _Engine:
     """Makes output frame ``n`` from the source frames ``clamp(floor(n * ratio) + lo + j)``."""
 
     def __init__(self, *, net, converter: FrameConverter, ratio: Fraction, fps_in: Fraction, fps_out: Fraction,
-                 n_src: int, length: int, lo: int, scale: float, modulo: int, detect: bool, threshold: float,
-                 honour_props: bool, cache_frames: int) -> None:
+                 n_src: int, length: int, lo: int, scale: float, modulo: int, cuts: CutRule,
+                 cache_frames: int) -> None:
         self.net = net
         self.converter = converter
         self.ratio = ratio
@@ -284,14 +267,11 @@ class _Engine:
         self.lo = lo
         self.scale = scale
         self.modulo = modulo
-        self.detect = detect
-        self.threshold = threshold
-        self.honour_props = honour_props
-        self.flags = detect or honour_props
+        self.cuts = cuts
+        self.flags = cuts.active
         self._model_lock = threading.Lock()
         self._inputs = LRU(cache_frames)
         self._features = LRU(256)
-        self._cuts = LRU(256)
 
     def __call__(self, n: int, frames: list[vs.VideoFrame]) -> vs.VideoFrame:
         p = n * self.ratio
@@ -334,15 +314,7 @@ class _Engine:
 
     def _cut(self, c: int, source) -> bool:
         """Whether a scene cut lies between source frames ``c`` and ``c + 1``."""
-        if self.honour_props:
-            a, b = source(c).props, source(c + 1).props
-            if "_SceneChangeNext" in a or "_SceneChangePrev" in b:
-                return bool(a.get("_SceneChangeNext", 0)) or bool(b.get("_SceneChangePrev", 0))
-        if not self.detect:
-            return False
-        return self._cuts.get_or_make(
-            c, lambda: is_scene_change(self._scene(c, source), self._scene(c + 1, source), self.threshold)
-        )
+        return self.cuts.between(source(c), source(c + 1), lambda: (self._scene(c, source), self._scene(c + 1, source)))
 
     def _scene(self, k: int, source) -> SceneFeatures:
         return self._features.get_or_make(k, lambda: scene_features(self._input(k, source)[1]))

@@ -23,8 +23,8 @@ Recurrent models (BasicVSR, ``temporal=True``) see a whole run of frames. The cl
 each output frame comes from the window in whose middle it lies, so every frame served has at least
 ``WINDOW_OVERLAP // 2`` frames of context on both sides (no quality seam at window borders), and the
 output is the same whatever order frames are asked in. Within a window, each shot runs on its own: scene
-cuts (``_SceneChangeNext`` / ``_SceneChangePrev``, e.g. from ``misc.SCDetect``) stop the propagation, so no
-feature of one shot leaks into another.
+cuts (``_SceneChangeNext`` / ``_SceneChangePrev``, e.g. from ``misc.SCDetect``, or where neither is set the
+built-in detector; see ``scene_change``) stop the propagation, so no feature of one shot leaks into another.
 """
 from __future__ import annotations
 
@@ -42,9 +42,11 @@ from ..errors import VSVideoGenError
 from ..models.registry import load_model
 from ..vs.checks import check_clip, check_positive_int
 from ..vs.frames import FrameConverter
+from ..vs.scenes import scene_features
 from ..vs.temporal import map_windows
 from ..vs.tiling import check_grid, run_tiled
 from ._common import auto_grid
+from ._cuts import CutRule, cut_rule
 from ._temporal import shots
 
 __all__ = ["upscale", "WINDOW", "WINDOW_OVERLAP"]
@@ -64,6 +66,7 @@ def upscale(
     *,
     model: str | os.PathLike[str] | torch.nn.Module | None = "default",
     temporal: bool = False,
+    scene_change: str | float | None = "auto",
     tiles: int | tuple[int, int] | None = None,
     tilesize: int | tuple[int, int] | None = None,
     overlap: int = 16,
@@ -93,6 +96,11 @@ def upscale(
             ``bytes_per_pixel`` (for automatic tiling).
         temporal: True for a recurrent (video) model such as BasicVSR, False for a single-frame model; it
             must match the model. Recurrent models run over overlapping windows of :data:`WINDOW` frames.
+        scene_change: Where a recurrent model's propagation stops (each shot of a window runs on its own):
+            ``"auto"`` honours ``_SceneChangeNext`` / ``_SceneChangePrev`` where either prop exists and runs
+            the built-in detector (:mod:`vsvideogen.vs.scenes`, threshold 0.15) where neither does; a float in
+            (0, 1) runs the detector with that threshold on every pair, ignoring the props; None sees no cut.
+            Single-frame models do not use it.
         tiles: ``(nx, ny)`` tiles across and down, or an int ``n`` for ``(n, n)``.
         tilesize: Instead of ``tiles``: a tile size in input pixels, an int (square) or ``(width, height)``;
             the frame is cut into ``ceil(width / w) x ceil(height / h)`` tiles (each then reaches ``overlap / 2``
@@ -119,6 +127,7 @@ def upscale(
     if not isinstance(temporal, bool):
         raise VSVideoGenError(FUNC, f"temporal must be True or False, not {temporal!r}")
     check_positive_int(overlap, "overlap", FUNC, minimum=0)
+    cuts = cut_rule(FUNC, scene_change)
     dev = resolve_device(device, FUNC)
     dtype = resolve_dtype(fp16, dev, FUNC)
     net = _get_model(model, dev, dtype)
@@ -161,6 +170,7 @@ def upscale(
         template=vs.core.create_video_frame(clip.format, out_width, out_height),
         channels=channels,
         recurrent=recurrent,
+        cuts=cuts,
         scale=scale,
         tiles=grid,
         overlap=overlap,
@@ -239,7 +249,7 @@ class _Engine:
     """Upscales source frames (one, or a window of them for recurrent models) into output frames."""
 
     def __init__(self, *, net, source: FrameConverter, target: FrameConverter, template: vs.VideoFrame,
-                 channels: int, recurrent: bool, scale: int, tiles: tuple[int, int], overlap: int,
+                 channels: int, recurrent: bool, cuts: CutRule, scale: int, tiles: tuple[int, int], overlap: int,
                  modulo: int) -> None:
         self.net = net
         self.source = source
@@ -247,6 +257,7 @@ class _Engine:
         self.template = template
         self.channels = channels
         self.recurrent = recurrent
+        self.cuts = cuts
         self.scale = scale
         self.tiles = tiles
         self.overlap = overlap
@@ -262,7 +273,7 @@ class _Engine:
         each shot of the window on its own, so nothing propagates across a scene cut."""
         with torch.inference_mode():
             images = torch.cat([self.source.to_tensor(f) for f in frames], 0)
-            result = torch.cat([self._upscale(images[run.start:run.stop]) for run in shots(frames)], 0)
+            result = torch.cat([self._upscale(images[run.start:run.stop]) for run in shots(frames, self.cuts, lambda i: scene_features(images[i:i + 1]))], 0)
             return [self.target.to_frame(result[i:i + 1], self.template, props_from=f) for i, f in enumerate(frames)]
 
     def _upscale(self, images: torch.Tensor) -> torch.Tensor:
