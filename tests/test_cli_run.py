@@ -5,7 +5,6 @@ import argparse
 import importlib
 import io
 import os
-import re
 import signal
 import subprocess
 import sys
