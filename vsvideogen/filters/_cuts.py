@@ -3,20 +3,26 @@
 ``"auto"`` honours ``_SceneChangeNext`` on frame ``i`` / ``_SceneChangePrev`` on frame ``i + 1`` where either
 prop exists, and runs the built-in detector (:mod:`vsvideogen.vs.scenes`) where neither does; a float in
 (0, 1) runs the detector with that threshold on every pair, ignoring the props; ``None`` sees no cut at all.
-A decision depends on the two frames only, so it is the same whatever order frames are requested in.
+A decision depends on the pair and :data:`REACH` frames on each side of it only, so it is the same whatever
+order frames are requested in.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import vapoursynth as vs
 
 from ..errors import VSVideoGenError
-from ..vs.scenes import DEFAULT_THRESHOLD, SceneFeatures, is_scene_change
+from ..vs.scenes import DEFAULT_THRESHOLD, SceneFeatures, is_scene_change, scene_score
 
-__all__ = ["CutRule", "cut_rule"]
+__all__ = ["CONTEXT", "REACH", "CutRule", "cut_rule"]
+
+#: Frames before the first of a pair (and after the second) that the detector also looks at.
+REACH = 2
+#: Frames a decision looks at: the pair and :data:`REACH` on each side.
+CONTEXT = 2 * REACH + 2
 
 
 @dataclass(frozen=True)
@@ -46,13 +52,21 @@ class CutRule:
         return None
 
     def between(self, a: vs.VideoFrame, b: vs.VideoFrame,
-                features: Callable[[], tuple[SceneFeatures, SceneFeatures]]) -> bool:
-        """Whether a cut lies between consecutive frames ``a`` and ``b``; ``features`` gives the detector's
-        summaries of the two (called only when the detector decides)."""
+                summaries: Callable[[], Sequence[SceneFeatures | None]]) -> bool:
+        """Whether a cut lies between consecutive frames ``a`` and ``b``. ``summaries`` gives the detector's
+        summaries (:func:`vsvideogen.vs.scenes.scene_features`) of the :data:`CONTEXT` frames from two before
+        ``a`` to two after ``b``, None for those outside the clip (a pair with one is no cut: clamped at the clip's
+        ends, it repeats a frame); it is called only when the detector decides."""
         cut = self.marked(a, b)
         if cut is not None:
             return cut
-        return self.detect and is_scene_change(*features(), self.threshold)
+        if not self.detect:
+            return False
+        s = summaries()
+        if s[2] is None or s[3] is None:
+            return False  # a frame standing in for one beyond the clip's end repeats its neighbour
+        neighbours = [scene_score(s[k], s[k + 1]) for k in (0, 1, 3, 4) if s[k] is not None and s[k + 1] is not None]
+        return is_scene_change(s[2], s[3], self.threshold, neighbours=neighbours)
 
 
 def cut_rule(func: str, scene_change: Any) -> CutRule:

@@ -32,7 +32,7 @@ from ..vs.frames import FrameConverter
 from ..vs.scenes import SceneFeatures, scene_features
 from ..vs.tiling import check_grid, run_tiled
 from ._common import auto_grid
-from ._cuts import CutRule
+from ._cuts import CONTEXT, REACH, CutRule
 from ._lru import LRU
 
 # Assumed for a ready module without the attributes: activation bytes per pixel (fp32).
@@ -111,24 +111,27 @@ def tile_grid(tiles: Any, clip: vs.VideoNode, net: torch.nn.Module, channels: in
     return nx, ny
 
 
-def stack_window(converter: FrameConverter, window: list[vs.VideoFrame], radius: int, image: torch.Tensor,
-                 cuts: CutRule, scenes: Callable[[int, Callable[[], torch.Tensor]], SceneFeatures]
+def stack_window(converter: FrameConverter, frames: list[vs.VideoFrame], radius: int, image: torch.Tensor,
+                 cuts: CutRule, scenes: Callable[[int, Callable[[], torch.Tensor]], SceneFeatures | None]
                  ) -> tuple[torch.Tensor, list[int]]:
-    """The window as ``[1, T, C, H, W]``, frames across a scene cut replaced (see :func:`same_shot`), and the
-    window position each of its frames came from.
+    """The window ``frames[REACH:-REACH]`` (``frames`` holds :data:`~vsvideogen.filters._cuts.REACH` more frames on
+    each side, for the detector) as ``[1, T, C, H, W]``, frames across a scene cut replaced (see
+    :func:`same_shot`), and the window position each of its frames came from.
 
-    ``image`` is the centre frame ``window[radius]`` already converted; every other frame is converted once.
-    ``scenes(p, tensor)`` is the detector's summary of ``window[p]``, made from ``tensor()`` where not kept.
+    ``image`` is the centre frame ``frames[radius + REACH]`` already converted; every other frame is converted at
+    most once. ``scenes(q, tensor)`` is the detector's summary of ``frames[q]``, made from ``tensor()`` where not
+    kept (None for a frame outside the clip).
     """
-    tensors: dict[int, torch.Tensor] = {radius: image}
+    tensors: dict[int, torch.Tensor] = {radius + REACH: image}
 
-    def tensor(p: int) -> torch.Tensor:
-        if p not in tensors:
-            tensors[p] = converter.to_tensor(window[p])
-        return tensors[p]
+    def tensor(q: int) -> torch.Tensor:
+        if q not in tensors:
+            tensors[q] = converter.to_tensor(frames[q])
+        return tensors[q]
 
-    positions = same_shot(window, radius, cuts, lambda p: scenes(p, lambda: tensor(p)))
-    return torch.stack([tensor(p) for p in positions], 1), positions
+    cut = pair_cuts(frames, cuts, lambda q: scenes(q, lambda: tensor(q)))
+    positions = same_shot(2 * radius + 1, radius, lambda p: cut(p + REACH))
+    return torch.stack([tensor(p + REACH) for p in positions], 1), positions
 
 
 class WindowEngine:
@@ -140,7 +143,7 @@ class WindowEngine:
     """
 
     def __init__(self, *, net, converter: FrameConverter, channels: int, tiles: tuple[int, int], overlap: int,
-                 context: int, modulo: int, cuts: CutRule, radius: int = 0) -> None:
+                 context: int, modulo: int, cuts: CutRule, length: int, radius: int = 0) -> None:
         self.net = net
         self.converter = converter
         self.channels = channels
@@ -150,28 +153,40 @@ class WindowEngine:
         self.modulo = modulo
         self.radius = radius
         self.cuts = cuts
+        self.length = length
         self._lock = threading.Lock()
-        # The detector's summaries of source frames, by number: a window's and one more.
-        self._scenes = LRU(2 * radius + 2)
+        # The detector's summaries of source frames, by number: a window's with its context and one more.
+        self._scenes = LRU(2 * radius + 2 * REACH + 2)
         # First-stage estimates of a two-stage network, per tile: one window's and one more (frames requested in
         # order hit all but one); about 2 * radius frames' worth of memory in all.
         self._estimates = LRU(max(1, tiles[0] * tiles[1] * 2 * radius))
 
-    def load(self, n: int, window: list[vs.VideoFrame]) -> tuple[vs.VideoFrame, torch.Tensor, torch.Tensor, list[int]]:
-        """The centre frame of output ``n``'s ``window``, it as a ``[1, C, H, W]`` tensor, the network's input
-        (that tensor for a spatial model, the window stacked by :func:`stack_window` for a temporal one), and
-        which source frame each of the input's frames is (``n - radius + position``, before the clamping at
-        the clip's ends: one number always names the same picture)."""
-        source = window[self.radius]
+    @property
+    def offsets(self) -> range:
+        """The source frames, relative to ``n``, that the callable takes for output ``n``: the window
+        ``-radius .. radius`` and, for a temporal model, :data:`~vsvideogen.filters._cuts.REACH` frames more on
+        each side, for the cut detector."""
+        reach = self.radius + REACH if self.radius else 0
+        return range(-reach, reach + 1)
+
+    def load(self, n: int, frames: list[vs.VideoFrame]) -> tuple[vs.VideoFrame, torch.Tensor, torch.Tensor, list[int]]:
+        """From the frames :attr:`offsets` names: the centre frame of output ``n``, it as a ``[1, C, H, W]``
+        tensor, the network's input (that tensor for a spatial model, the window stacked by
+        :func:`stack_window` for a temporal one), and which source frame each of the input's frames is
+        (``n - radius + position``, before the clamping at the clip's ends: one number always names the same
+        picture)."""
+        source = frames[len(frames) // 2]
         image = self.converter.to_tensor(source)
         if not self.radius:
             return source, image, image, [n]
-        first = n - self.radius  # window[p] is source frame first + p, clamped at the ends (one number, one picture)
+        first = n - self.radius - REACH  # frames[q] is source frame first + q, clamped at the ends
 
-        def scenes(p: int, tensor: Callable[[], torch.Tensor]) -> SceneFeatures:
-            return self._scenes.get_or_make(first + p, lambda: scene_features(tensor()))
+        def scenes(q: int, tensor: Callable[[], torch.Tensor]) -> SceneFeatures | None:
+            if not 0 <= first + q < self.length:
+                return None
+            return self._scenes.get_or_make(first + q, lambda: scene_features(tensor()))
 
-        stack, positions = stack_window(self.converter, window, self.radius, image, self.cuts, scenes)
+        stack, positions = stack_window(self.converter, frames, self.radius, image, self.cuts, scenes)
         return source, image, stack, [n - self.radius + p for p in positions]
 
     def tiled(self, inputs: list[torch.Tensor]) -> torch.Tensor:
@@ -212,17 +227,14 @@ class WindowEngine:
         return all(callable(getattr(net, name, None)) for name in ("pad", "first_stage", "second_stage"))
 
 
-def same_shot(window: Sequence[vs.VideoFrame], centre: int, cuts: CutRule,
-              summary: Callable[[int], SceneFeatures]) -> list[int]:
-    """The positions in ``window`` of the frames a network sees: every frame across a scene cut from
-    ``window[centre]`` replaced by the nearest frame on the centre's side of it. ``summary(p)`` is the
-    detector's summary of frame ``p`` (:func:`vsvideogen.vs.scenes.scene_features`), asked for only where the
-    detector runs."""
-    cut = _cut_finder(window, cuts, summary)
-    kept = list(range(len(window)))
-    for j in range(centre + 1, len(kept)):
+def same_shot(length: int, centre: int, cut: Callable[[int], bool]) -> list[int]:
+    """The positions ``0 .. length - 1`` of a window that a network sees: every frame across a scene cut from
+    the ``centre`` replaced by the nearest frame on the centre's side of it. ``cut(p)``: whether a cut lies
+    between positions ``p`` and ``p + 1``."""
+    kept = list(range(length))
+    for j in range(centre + 1, length):
         if cut(j - 1):
-            kept[j:] = [kept[j - 1]] * (len(kept) - j)
+            kept[j:] = [kept[j - 1]] * (length - j)
             break
     for j in range(centre - 1, -1, -1):
         if cut(j):
@@ -231,19 +243,22 @@ def same_shot(window: Sequence[vs.VideoFrame], centre: int, cuts: CutRule,
     return kept
 
 
-def shots(frames: Sequence[vs.VideoFrame], cuts: CutRule, summary: Callable[[int], SceneFeatures]) -> list[range]:
-    """The runs of consecutive ``frames`` (indices) between scene cuts, in order; one run without cuts.
-    ``summary(i)`` is the detector's summary of frame ``i``, asked for only where the detector runs."""
-    cut = _cut_finder(frames, cuts, summary)
-    starts = [0] + [i for i in range(1, len(frames)) if cut(i - 1)]
-    return [range(a, b) for a, b in zip(starts, starts[1:] + [len(frames)])]
+def shots(length: int, cut: Callable[[int], bool]) -> list[range]:
+    """The runs of consecutive positions ``0 .. length - 1`` between scene cuts, in order; one run without cuts.
+    ``cut(p)``: whether a cut lies between positions ``p`` and ``p + 1``."""
+    starts = [0] + [p for p in range(1, length) if cut(p - 1)]
+    return [range(a, b) for a, b in zip(starts, starts[1:] + [length])]
 
 
-def _cut_finder(frames: Sequence[vs.VideoFrame], cuts: CutRule,
-                summary: Callable[[int], SceneFeatures]) -> Callable[[int], bool]:
-    """``cut(i)``: whether a cut lies between ``frames[i]`` and ``frames[i + 1]`` (each frame summarised once)."""
+def pair_cuts(frames: Sequence[vs.VideoFrame], cuts: CutRule,
+              summary: Callable[[int], SceneFeatures | None]) -> Callable[[int], bool]:
+    """``cut(i)``: whether ``cuts`` sees a cut between ``frames[i]`` and ``frames[i + 1]``. The detector also
+    looks at :data:`~vsvideogen.filters._cuts.REACH` frames on either side, where ``frames`` has them;
+    ``summary(i)`` is its summary of ``frames[i]`` (:func:`vsvideogen.vs.scenes.scene_features`; None for a frame
+    that stands in for one outside the clip), asked for once, only where the detector runs."""
     summary = functools.cache(summary)
-    return lambda i: cuts.between(frames[i], frames[i + 1], lambda: (summary(i), summary(i + 1)))
+    return lambda i: cuts.between(frames[i], frames[i + 1], lambda: [
+        summary(k) if 0 <= k < len(frames) else None for k in range(i - REACH, i - REACH + CONTEXT)])
 
 
 def run_channels(call: Callable[[torch.Tensor, bool], torch.Tensor], x: torch.Tensor, channels: int) -> torch.Tensor:

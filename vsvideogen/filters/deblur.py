@@ -208,6 +208,7 @@ def deblur(
         modulo=modulo,
         radius=window,
         cuts=cuts,
+        length=clip.num_frames,
         told=exposure if told else None,
         exposure=exposure,
         refinement=replace(defaults, steps=steps) if steps else None,
@@ -216,7 +217,7 @@ def deblur(
         prior=load_prior_denoiser(dev, dtype, FUNC) if disc or steps and defaults.solver == "deconvolve" else None,
     )
     if window:
-        return map_frames(clip, engine, range(-window, window + 1), template=clip)
+        return map_frames(clip, engine, engine.offsets, template=clip)
     return clip.std.ModifyFrame(clip, engine)
 
 

@@ -186,10 +186,11 @@ def denoise(
         modulo=modulo,
         radius=window,
         cuts=cuts,
+        length=clip.num_frames,
     )
     extra = [] if level.map_clip is None else [level.map_clip]
     if window:
-        return map_frames(clip, engine, range(-window, window + 1), template=clip, extra=extra)
+        return map_frames(clip, engine, engine.offsets, template=clip, extra=extra)
     return clip.std.ModifyFrame([clip, *extra], engine)
 
 
@@ -304,7 +305,7 @@ class _Engine(WindowEngine):
 
     def __call__(self, n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         frames = f if isinstance(f, list) else [f]
-        count = 2 * self.radius + 1
+        count = len(self.offsets)
         window, rest = frames[:count], frames[count:]
         with torch.inference_mode():
             source, image, stack, ids = self.load(n, window)

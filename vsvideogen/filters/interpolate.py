@@ -40,7 +40,7 @@ from ..vs.frames import FrameConverter
 from ..vs.rates import decimal_rate, rate_from_text
 from ..vs.scenes import SceneFeatures, scene_features
 from ..vs.temporal import map_frames
-from ._cuts import CutRule, cut_rule
+from ._cuts import CONTEXT, REACH, CutRule, cut_rule
 from ._lru import LRU
 
 __all__ = ["interpolate", "SCALES"]
@@ -146,10 +146,12 @@ def interpolate(
     n_src = clip.num_frames
     length = -(-n_src * ratio.denominator // ratio.numerator)
     # Source offsets around i = floor(p) a frame needs: i, i+1 to interpolate, and with cut handling the
-    # pairs whose cut time lies between this output frame's neighbours (for the scene-change flags).
+    # pairs whose cut time lies between this output frame's neighbours (for the scene-change flags), with
+    # REACH frames more on each side for the detector.
     flags = cuts.active
-    lo = min(0, _floor(-ratio)) if flags else 0
-    hi = max(1, _ceil(ratio)) if flags else 1
+    reach = REACH if cuts.detect else 0
+    lo = min(0, _floor(-ratio)) - reach if flags else 0
+    hi = max(1, _ceil(ratio)) + reach if flags else 1
     engine = _Engine(
         net=net,
         converter=FrameConverter.for_clip(clip, dev, dtype, FUNC),
@@ -314,7 +316,8 @@ class _Engine:
 
     def _cut(self, c: int, source) -> bool:
         """Whether a scene cut lies between source frames ``c`` and ``c + 1``."""
-        return self.cuts.between(source(c), source(c + 1), lambda: (self._scene(c, source), self._scene(c + 1, source)))
+        return self.cuts.between(source(c), source(c + 1), lambda: [
+            self._scene(k, source) if 0 <= k < self.n_src else None for k in range(c - REACH, c - REACH + CONTEXT)])
 
     def _scene(self, k: int, source) -> SceneFeatures:
         return self._features.get_or_make(k, lambda: scene_features(self._input(k, source)[1]))

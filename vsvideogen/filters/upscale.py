@@ -47,7 +47,7 @@ from ..vs.temporal import map_windows
 from ..vs.tiling import check_grid, run_tiled
 from ._common import auto_grid
 from ._cuts import CutRule, cut_rule
-from ._temporal import shots
+from ._temporal import pair_cuts, shots
 
 __all__ = ["upscale", "WINDOW", "WINDOW_OVERLAP"]
 
@@ -273,7 +273,8 @@ class _Engine:
         each shot of the window on its own, so nothing propagates across a scene cut."""
         with torch.inference_mode():
             images = torch.cat([self.source.to_tensor(f) for f in frames], 0)
-            result = torch.cat([self._upscale(images[run.start:run.stop]) for run in shots(frames, self.cuts, lambda i: scene_features(images[i:i + 1]))], 0)
+            cut = pair_cuts(frames, self.cuts, lambda i: scene_features(images[i:i + 1]))
+            result = torch.cat([self._upscale(images[run.start:run.stop]) for run in shots(len(frames), cut)], 0)
             return [self.target.to_frame(result[i:i + 1], self.template, props_from=f) for i, f in enumerate(frames)]
 
     def _upscale(self, images: torch.Tensor) -> torch.Tensor:

