@@ -17,11 +17,16 @@ learning-rate schedule completes within the limit.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
+import signal
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +46,31 @@ SCHEDULES = ("cosine", "step")
 _STEP_MILESTONES = (0.6, 0.85)
 #: Steps timed after the warm-up before a run with a time limit plans its length.
 TIME_PLAN_STEPS = 20
+
+
+@contextlib.contextmanager
+def _whole_step() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that comes during a training step until the step is done, so that ``last.pt``
+    never saves a half-made step (e.g. a GAN's generator updated and its discriminator not) as the one before:
+    the resumed run would make it again. A second Ctrl-C in the same step interrupts at once."""
+    previous = signal.getsignal(signal.SIGINT)
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        if held:
+            raise KeyboardInterrupt
+        held.append(signum)
+
+    if previous is None or threading.current_thread() is not threading.main_thread():
+        yield  # a handler Python cannot put back, or not the main thread: signals stay as they are
+        return
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
 
 
 def _param_groups(model: torch.nn.Module, scales: dict[str, float]) -> list[dict[str, Any]]:
@@ -160,8 +190,9 @@ class TrainConfig:
             raise VSVideoGenError(FUNC, f"schedule {self.schedule!r} is unknown; use one of {', '.join(SCHEDULES)}")
         if self.warmup < 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.workers < 0:
             raise VSVideoGenError(FUNC, "warmup, weight_decay, grad_clip and workers must not be negative")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise VSVideoGenError(FUNC, f"time_limit={self.time_limit} must be a positive number of seconds")
+        if self.time_limit is not None and not 0 < self.time_limit < math.inf:
+            raise VSVideoGenError(FUNC, f"time_limit={self.time_limit} must be a positive, finite number of seconds; "
+                                        "leave it out for no limit")
 
 
 @dataclass
@@ -183,13 +214,20 @@ def check_run_folder(out: str | Path, resume: bool) -> None:
     folder (or a path where one can be made, below no file) that holds a run to resume exactly when ``resume``.
 
     Raises:
-        VSVideoGenError: ``out`` or a folder above it is a file; ``resume`` without a ``last.pt`` in ``out``;
-            a ``last.pt`` there without ``resume``.
+        VSVideoGenError: ``out`` or a folder above it is a file, or the folder (or the nearest one above it that
+            exists) cannot be written to; ``resume`` without a ``last.pt`` in ``out``; a ``last.pt`` there
+            without ``resume``.
     """
     out = Path(out)
-    existing = next((p for p in (out, *out.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
+    existing = next((p for p in (out, *out.parents) if p.exists()), Path.cwd())
+    if not existing.is_dir():
         raise VSVideoGenError(FUNC, f"--out '{out}' cannot be a run folder: '{existing}' is a file; pass a folder")
+    try:  # a file made and removed at once: permissions, a read-only or full disk, an immutable folder
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise VSVideoGenError(FUNC, f"--out '{out}' cannot be written: {exc.strerror or exc} in '{existing}'; "
+                                    "pass a folder you can write to") from exc
     last = out / "last.pt"
     if resume and not last.is_file():
         raise VSVideoGenError(FUNC, f"--resume: '{last}' does not exist; start the run without --resume")
@@ -223,6 +261,7 @@ class _State:
     train_time_s: float = 0.0
     trained_steps: int = 0  # steps whose time is in train_time_s
     planned_steps: int | None = None  # the run's length once a time limit has cut it
+    planned_for: list[float | None] | None = None  # [steps, time_limit] the length was planned for
 
 
 class _Run:
@@ -273,6 +312,8 @@ class _Run:
         if "extra" in ckpt and hasattr(self.task, "load_extra_state"):
             self.task.load_extra_state(ckpt["extra"])
         self.state = _State(**ckpt["state"])
+        if self.state.planned_steps is not None and self.state.planned_for != [self.config.steps, self.config.time_limit]:
+            self.state.planned_steps = None  # resumed with another --steps or --time-limit: plan the length again
         self.wall_before = self.state.wall_time_s
         self.history = [r for r in _read_log(self.log_path) if r["step"] <= self.state.step]
         self.log_path.write_text("".join(json.dumps(r) + "\n" for r in self.history))
@@ -356,6 +397,7 @@ class _Run:
         per_step += self.val_seconds / config.val_every  # validations still to come
         fit = state.step + int(max(0.0, config.time_limit - self._wall() - self.val_seconds) / per_step)
         state.planned_steps = max(state.step + 1, min(config.steps, fit))
+        state.planned_for = [config.steps, config.time_limit]
 
     def run(self) -> TrainResult:
         from tqdm import tqdm
@@ -374,10 +416,11 @@ class _Run:
         try:
             for batch in batches:
                 began = time.perf_counter()
-                values = self._train_step(state.step, batch, total)
-                state.train_time_s += time.perf_counter() - began
-                state.trained_steps += 1
-                state.step += 1
+                with _whole_step():
+                    values = self._train_step(state.step, batch, total)
+                    state.train_time_s += time.perf_counter() - began
+                    state.trained_steps += 1
+                    state.step += 1
                 for key, value in values.items():
                     sums[key] = sums.get(key, 0.0) + value
                 count += 1
@@ -420,6 +463,7 @@ class _Run:
         use_best = self.best_path.is_file() and getattr(self.task, "export_best", True)
         weights = load_file(str(self.best_path)) if use_best else self.model.state_dict()
         exported_step = state.best_step if use_best else state.step
+        exported_psnr = state.best_psnr if use_best else state.last_psnr
         per_step = state.train_time_s / state.trained_steps if state.trained_steps else None
         metadata = {
             "task": self.task.name,
@@ -428,7 +472,9 @@ class _Run:
             "time_limit_s": self.config.time_limit,
             "workers": self.config.workers,
             "exported_step": exported_step,
-            "val_psnr": state.best_psnr,
+            "val_psnr": exported_psnr,
+            "val_psnr_best": state.best_psnr,
+            "best_step": state.best_step,
             "val_psnr_last": state.last_psnr,
             "batch": self.config.batch,
             "crop": self.config.crop,
