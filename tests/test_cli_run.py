@@ -5,6 +5,7 @@ import argparse
 import importlib
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,6 +119,31 @@ def test_a_video_track_starting_after_its_audio_stays_in_sync(tmp_path, out_dir,
     assert cli("run", source, output, *trim) == 0
     flash, beep = media.flash_and_beep_times(output)
     assert flash == pytest.approx(beep, abs=0.005)
+
+
+def test_an_odd_sized_source_is_noted_where_the_decode_drops_a_column_and_a_row(tmp_path, out_dir, capsys):
+    source = tmp_path / "odd.mkv"
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=160x90:rate=25", "-frames:v", "2", "-vf", "scale=101:57", "-pix_fmt", "yuv420p",
+                    "-c:v", "ffv1", str(source)],
+                   check=True)
+    assert cli("run", source, out_dir / "out.mkv") == 0
+    assert probe(out_dir / "out.mkv").size == (100, 56)
+    assert ("vsvideogen run: note: odd.mkv is 101x57, decoded as 100x56 (its chroma subsampling needs even sizes, so "
+            "the odd last column or row is dropped); the output is that size") in capsys.readouterr().err
+
+
+def test_a_quarter_turned_anamorphic_source_keeps_its_display_aspect(tmp_path, out_dir):
+    flat = tmp_path / "flat.mp4"  # 128x56 pixels of 35:34: 40:17 on screen
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=128x56:rate=25",
+                    "-frames:v", "2", "-vf", "setsar=35/34", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(flat)], check=True)
+    turned = tmp_path / "turned.mp4"  # shown turned a quarter: 56x128 pixels of 34:35, 17:40 on screen
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-display_rotation", "90", "-i", str(flat),
+                    "-c", "copy", str(turned)], check=True)
+    output = out_dir / "out.mp4"
+    assert cli("run", turned, output) == 0
+    report = subprocess.run([media.ffmpeg(), "-hide_banner", "-i", str(output)], capture_output=True, text=True).stderr
+    assert re.search(r"Video: .*, 56x128 \[SAR 34:35 DAR 17:40\]", report), report
 
 
 def test_a_cut_starting_on_frames_a_decoder_drops_stays_in_sync(tmp_path, out_dir):

@@ -330,6 +330,35 @@ def open_source(path: Path) -> vs.VideoNode:
         raise VSVideoGenError(FUNC, f"cannot decode video from {path} ({_one_line(exc)}); give a video file ffmpeg can read") from exc
 
 
+_VIDEO_SIZE = re.compile(r"^\s*Stream #0:\d+[^:]*: Video: .*?, (\d+)x(\d+)\b", re.MULTILINE)
+_ROTATION = re.compile(r"rotation of (-?[0-9.]+) degrees")
+
+
+def oriented(path: Path, clip: vs.VideoNode) -> tuple[vs.VideoNode, list[str]]:
+    """``clip`` (BestSource's decode of ``path``) with the pixel aspect ratio turned with the picture where the
+    file asks for a quarter turn (BestSource turns the picture, not ``_SARNum``/``_SARDen``), and a note where
+    the decode is smaller than the file's picture (4:2:0 and 4:2:2 frames need even sizes, so an odd last
+    column or row is dropped)."""
+    report = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True,
+                            errors="replace").stderr
+    size = _VIDEO_SIZE.search(report)
+    if size is None:
+        return clip, []
+    width, height = int(size.group(1)), int(size.group(2))
+    turn = _ROTATION.search(report)
+    quarter = turn is not None and round(float(turn.group(1))) % 180 == 90
+    if quarter:
+        width, height = height, width
+    notes = []
+    if (clip.width, clip.height) != (width, height):
+        notes.append(f"{path.name} is {width}x{height}, decoded as {clip.width}x{clip.height} (its chroma subsampling "
+                     "needs even sizes, so the odd last column or row is dropped); the output is that size")
+    props = clip.get_frame(0).props
+    if quarter and props.get("_SARNum", 0) > 0 and props.get("_SARDen", 0) > 0:
+        clip = clip.std.SetFrameProps(_SARNum=props["_SARDen"], _SARDen=props["_SARNum"])
+    return clip, notes
+
+
 def check_constant_rate(path: Path, clip: vs.VideoNode) -> None:
     """Refuse a source whose frame times drift more than a frame interval from ``clip``'s constant rate: encoded
     at that rate, its video would drift from its audio. The times are the video packets' (read without
@@ -752,7 +781,7 @@ def process(
     _check_paths(source, output, overwrite)
     _check_container(output, ffmpeg_args)
     _filter_functions(steps, dict(shared or {}))
-    clip = open_source(source)
+    clip, notes = oriented(source, open_source(source))
     check_constant_rate(source, clip)
     trimmed = select_frames(clip, start, end)
     if steps:
@@ -764,4 +793,5 @@ def process(
         frame_time = Fraction(clip.fps_den, clip.fps_num)
         span = ((start or 0) * frame_time, trimmed.num_frames * frame_time)
     filtered = apply_chain(trimmed, steps, shared)
-    return encode(filtered, output, source, source_span=span, ffmpeg_args=ffmpeg_args, progress=progress)
+    result = encode(filtered, output, source, source_span=span, ffmpeg_args=ffmpeg_args, progress=progress)
+    return replace(result, notes=(*notes, *result.notes))
