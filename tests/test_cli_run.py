@@ -121,6 +121,18 @@ def test_a_video_track_starting_after_its_audio_stays_in_sync(tmp_path, out_dir,
     assert flash == pytest.approx(beep, abs=0.005)
 
 
+@pytest.mark.parametrize("args, reason", [
+    (("--fps", "3"), "--fps 3 is more than 8 times lower than in.mkv's 25 fps, where interpolation cannot help: drop "
+                     "frames instead, e.g. ffmpeg -i in.mkv -vf fps=3 -c:a copy fewer.mkv"),
+    (("--start", "11", "--fps", "50"), "--start/--end keep 1 frame of in.mkv, and --fps needs 2 or more to put frames "
+                                       "between"),
+])
+def test_a_frame_rate_step_the_clip_cannot_take_is_refused_in_command_line_terms(av_input, out_dir, capsys, args, reason):
+    assert cli("run", av_input, out_dir / "out.mkv", *args) == 1
+    assert one_error_line(capsys.readouterr().err) == f"vsvideogen run: {reason}"
+    assert leftovers(out_dir) == []
+
+
 def test_an_odd_sized_source_is_noted_where_the_decode_drops_a_column_and_a_row(tmp_path, out_dir, capsys):
     source = tmp_path / "odd.mkv"
     subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",

@@ -24,7 +24,7 @@ import vapoursynth as vs
 
 from .errors import VSVideoGenError
 from .vs.formats import field_order
-from .vs.rates import rate_from_text
+from .vs.rates import MAX_REDUCTION, rate_from_text
 from .vs.y4m import write_y4m_frame, y4m_compatible, y4m_header
 
 __all__ = [
@@ -400,6 +400,25 @@ def _check_progressive(path: Path, clip: vs.VideoNode) -> None:
             f"deinterlace it first, e.g. ffmpeg -i {path.name} -vf bwdif=mode=send_frame -c:a copy progressive.mkv "
             "(for progressive content flagged interlaced: -vf setfield=prog)"
         )
+
+
+def _check_interpolation(path: Path, clip: vs.VideoNode, steps: Sequence[FilterStep], trimmed: bool) -> None:
+    """Refuse, in command-line terms and before filtering, a frame-rate step ``clip`` cannot take: fewer than two
+    frames (``trimmed``: as kept by --start/--end), or a rate too far below the clip's for interpolation."""
+    for step in steps:
+        if step.option.filter != "interpolate":
+            continue
+        if clip.num_frames < 2:
+            kept = f"--start/--end keep {clip.num_frames} frame of {path.name}" if trimmed else f"{path.name} has 1 frame"
+            raise VSVideoGenError(FUNC, f"{kept}, and {step.option.flag} needs 2 or more to put frames between")
+        if step.option.flag == "--fps" and clip.fps_num > 0:
+            fps = Fraction(clip.fps_num, clip.fps_den)
+            if fps / step.value > MAX_REDUCTION:
+                raise VSVideoGenError(
+                    FUNC, f"--fps {step.value} is more than {MAX_REDUCTION} times lower than {path.name}'s {fps} fps, "
+                    f"where interpolation cannot help: drop frames instead, e.g. ffmpeg -i {path.name} -vf "
+                    f"fps={step.value} -c:a copy fewer.mkv"
+                )
 
 
 def select_frames(clip: vs.VideoNode, start: int | None, end: int | None) -> vs.VideoNode:
@@ -784,6 +803,7 @@ def process(
     clip, notes = oriented(source, open_source(source))
     check_constant_rate(source, clip)
     trimmed = select_frames(clip, start, end)
+    _check_interpolation(source, trimmed, steps, trimmed.num_frames != clip.num_frames)
     if steps:
         _check_progressive(source, trimmed)
     span = None

@@ -37,7 +37,7 @@ from ..models.archs.ifnet import IFNet
 from ..models.registry import load_model
 from ..vs.checks import check_clip
 from ..vs.frames import FrameConverter
-from ..vs.rates import decimal_rate, rate_from_text
+from ..vs.rates import MAX_REDUCTION, decimal_rate, rate_from_text
 from ..vs.scenes import SceneFeatures, scene_features
 from ..vs.temporal import map_frames
 from ._cuts import CONTEXT, REACH, CutRule, cut_rule
@@ -51,8 +51,6 @@ SCALES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 # Longest SelectEvery cycle accepted: the reduced fps_out / fps_in ratio's numerator.
 _MAX_CYCLE = 100_000
 _HALF = Fraction(1, 2)
-# Lowest output rate, as a fraction of the input rate: every output frame looks at ~2 * ratio source frames.
-_MAX_REDUCTION = 8
 # Highest output rate, as a multiple of the input rate (1024 frames between two source frames).
 _MAX_INCREASE = 1024
 
@@ -120,9 +118,9 @@ def interpolate(
         )
     fps_out = _target_fps(factor, fps, fps_in)
     ratio = fps_in / fps_out
-    if ratio > _MAX_REDUCTION:
+    if ratio > MAX_REDUCTION:
         raise VSVideoGenError(
-            FUNC, f"fps {fps_out} is more than {_MAX_REDUCTION} times lower than the clip's {fps_in}; interpolation "
+            FUNC, f"fps {fps_out} is more than {MAX_REDUCTION} times lower than the clip's {fps_in}; interpolation "
             f"cannot help there: decimate first (e.g. clip.std.SelectEvery(cycle={int(ratio)}, offsets=0)), then "
             "convert the rest"
         )

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-__all__ = ["decimal_rate", "rate_from_text"]
+__all__ = ["MAX_REDUCTION", "NTSC_TOLERANCE", "decimal_rate", "rate_from_text"]
 
 #: How close (frames a second, at the whole NTSC rate) a decimal must be to an NTSC rate to mean it.
 NTSC_TOLERANCE = 0.01
+#: The most times lower than the clip's a rate ``interpolate`` converts to: each output frame then looks at
+#: about ``2 * ratio`` source frames, and far below that, dropping frames is the conversion.
+MAX_REDUCTION = 8
 
 
 def decimal_rate(value: float) -> Fraction:
