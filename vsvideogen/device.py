@@ -23,7 +23,7 @@ def resolve_device(device: str | torch.device | None, func: str) -> torch.device
     if dev.type != "cuda":
         raise VSVideoGenError(func, f"device={device!r} is not supported; use None, 'cpu', 'cuda' or 'cuda:N'")
     if not torch.cuda.is_available():
-        raise VSVideoGenError(func, f"device={device!r} asked for CUDA but no CUDA GPU is visible; use device='cpu'")
+        raise VSVideoGenError(func, f"device={device!r} asked for CUDA but no CUDA GPU is visible; use device='cpu' (--device cpu on the command line)")
     index = torch.cuda.current_device() if dev.index is None else dev.index
     if index >= torch.cuda.device_count():
         raise VSVideoGenError(

@@ -155,6 +155,8 @@ def test_each_window_draws_one_exposure_for_all_its_frames():
         BlurWindows([Footage("coded", frames[..., :12])], [], 2, config)
     with pytest.raises(VSVideoGenError, match="720 degrees"):
         BlurConfig(exposure=(0.5, 1.5)).check()
+    with pytest.raises(VSVideoGenError, match="with none open, nothing would be blurred"):
+        BlurConfig(exposure=(0.0, 0.0)).check()  # --shutter 0 0: it trained on unblurred windows
 
 
 def test_motion_crops_choose_the_most_blurred_candidate():

@@ -75,11 +75,13 @@ class BlurConfig:
     def check(self) -> None:
         """Raise :class:`VSVideoGenError` for out-of-range settings."""
         lo, hi = self.exposure
-        if self.subframes < 1 or not 0 <= lo <= hi <= 1:
+        if self.subframes < 1 or not 0 <= lo <= hi <= 1 or hi == 0:
             raise VSVideoGenError(FUNC, f"subframes={self.subframes}, exposure={self.exposure}: need subframes >= 1 "
-                                        "and 0 <= exposure low <= high <= 1 (a shutter of 0 to 720 degrees)")
+                                        "and 0 <= exposure low <= high <= 1 with high > 0 (a shutter of 0 to 720 "
+                                        "degrees; with none open, nothing would be blurred to learn from)")
         if not 0 <= self.defocus_prob <= 1 or self.max_defocus < 0.5 or self.max_noise < 0:
-            raise VSVideoGenError(FUNC, "need 0 <= defocus_prob <= 1, max_defocus >= 0.5 and max_noise >= 0")
+            raise VSVideoGenError(FUNC, "need 0 <= defocus_prob <= 1 (--defocus-prob), max_defocus >= 0.5 "
+                                        "(--max-defocus) and max_noise >= 0 (--max-noise)")
 
     @property
     def max_level(self) -> int:

@@ -300,7 +300,7 @@ class _Run:
         except Exception as exc:  # torch raises several types for damaged files
             raise VSVideoGenError(FUNC, f"cannot read '{self.last_path}' ({exc}); start a new run in another --out") from exc
         if ckpt.get("task") != self.task.name:
-            raise VSVideoGenError(FUNC, f"'{self.last_path}' is a {ckpt.get('task')!r} run, not {self.task.name!r}; resume it with its own task")
+            raise VSVideoGenError(FUNC, f"'{self.last_path}' holds a run of `train {ckpt.get('task')}`, not `train {self.task.name}`; resume it with its own task")
         try:
             self.model.load_state_dict(ckpt["model"])
         except RuntimeError as exc:
