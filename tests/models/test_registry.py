@@ -1,6 +1,7 @@
 """The model table, finding and importing weight files, load_model, and `vsvideogen models`."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -315,6 +316,21 @@ def test_cli_info_unknown_id_is_one_line(env, models_cli, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and "unknown model 'nothing'" in captured.err
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+@pytest.mark.parametrize("action", [["list"], ["info", "interpolate-default"]])
+def test_cli_output_into_a_closed_pipe_ends_quietly(tmp_path, action, unbuffered):
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written, as in `vsvideogen models list | true`
+    code = "import sys; from vsvideogen import cli; cli.COMMANDS = ('models',); sys.exit(cli.main(sys.argv[1:]))"
+    env = {**os.environ, CACHE_ENV: str(tmp_path), "PYTHONUNBUFFERED": unbuffered}
+    try:
+        done = subprocess.run([sys.executable, "-c", code, "models", *action], stdout=write, stderr=subprocess.PIPE,
+                              text=True, env=env, timeout=300)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
 
 
 def test_cli_import(env, models_cli, capsys):

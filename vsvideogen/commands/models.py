@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import VSVideoGenError
@@ -30,13 +31,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=main)
 
 
+# The status of a command whose reader went away, as a shell reports one ended by SIGPIPE (128 + 13).
+STATUS_STDOUT_CLOSED = 141
+
+
 def main(args: argparse.Namespace) -> int:
-    """Run the chosen action; on failure print a one-line reason to stderr and return 1."""
+    """Run the chosen action; on failure print a one-line reason to stderr and return 1.
+
+    When stdout is closed early (``vsvideogen models list | head -1``) the rest of the output is dropped
+    silently and the status is 141, what a shell reports for a command ended by SIGPIPE.
+    """
     try:
-        return {"list": _list, "info": _info, "import": _import}[args.action](args)
+        status = {"list": _list, "info": _info, "import": _import}[args.action](args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return status
     except VSVideoGenError as exc:
         print(str(exc).replace("\n", " "), file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # Python would flush stdout again at exit and report the closed pipe: point it at /dev/null instead.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return STATUS_STDOUT_CLOSED
 
 
 def _where(spec: registry.ModelSpec) -> str:

@@ -94,6 +94,17 @@ def gaussian_kernel(sigma_x: float, sigma_y: float, theta: float, radius: int) -
     return (kernel / kernel.sum()).float()
 
 
+def blur_radius(sigma: float) -> int:
+    """The radius of the kernel :func:`degrade` blurs with for a sigma of ``sigma`` HR pixels (1..MAX_RADIUS)."""
+    return min(MAX_RADIUS, max(1, math.ceil(_SIGMAS * sigma)))
+
+
+def min_hr_side(scale: int, config: DegradationConfig = DegradationConfig()) -> int:
+    """The shortest HR side :func:`degrade` takes at ``scale`` under ``config``: with blur, one more than the widest
+    kernel's radius (:func:`blur` mirrors that many pixels at each edge, and mirroring needs more)."""
+    return blur_radius(max(config.blur_sigma) * scale) + 1 if config.blur_prob > 0 else 1
+
+
 def blur(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Convolve every channel of ``[N, C, H, W]`` with the square ``kernel`` (edges mirrored)."""
     radius = kernel.shape[-1] // 2
@@ -169,7 +180,8 @@ def bicubic_degrade(hr: torch.Tensor, scale: int) -> torch.Tensor:
 def degrade(
     hr: torch.Tensor, scale: int, rng: np.random.Generator, config: DegradationConfig = DegradationConfig()
 ) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Turn one clean HR image ``[3, H, W]`` (H, W multiples of ``scale``) into a realistic LR image.
+    """Turn one clean HR image ``[3, H, W]`` (H, W multiples of ``scale``, at least :func:`min_hr_side`) into a
+    realistic LR image.
 
     See the module docstring for the stages.
 
@@ -187,8 +199,7 @@ def degrade(
             sigma_y, theta = float(rng.uniform(low, high)), float(rng.uniform(0, math.pi))
         else:
             sigma_y, theta = sigma_x, 0.0
-        radius = min(MAX_RADIUS, max(1, math.ceil(_SIGMAS * max(sigma_x, sigma_y))))
-        image = blur(image, gaussian_kernel(sigma_x, sigma_y, theta, radius))
+        image = blur(image, gaussian_kernel(sigma_x, sigma_y, theta, blur_radius(max(sigma_x, sigma_y))))
         applied["blur"] = (sigma_x, sigma_y, theta)
     probs = np.asarray(config.kernel_probs, dtype=np.float64)
     kernel = config.kernels[int(rng.choice(len(config.kernels), p=probs / probs.sum()))]

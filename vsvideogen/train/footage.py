@@ -1,12 +1,13 @@
 """Real video frames for training: decoded once through VapourSynth and kept in memory as RGB uint8.
 
-A source is a video file (opened with bestsource) or a ``.vpy`` script (run like ``vspipe`` does; its
-output 0 is used). Frames are converted to RGBS with ``core.resize`` and quantised to uint8, so a short
-clip costs ``frames * width * height * 3`` bytes; a clip that would take more than half the memory available
-is refused before it is decoded. Scene cuts are found on the cached frames so that samples never straddle one.
+A source is a video file (opened with bestsource) or a ``.vpy`` script (run like ``vspipe`` does, in its own
+folder, so relative paths in it are the script's; its output 0, a video clip, is used). Frames are converted
+to RGBS with ``core.resize`` and quantised to uint8, so a short clip costs ``frames * width * height * 3``
+bytes; a clip that would take more than half the memory available is refused before it is decoded. Scene cuts are found on the cached frames so that samples never straddle one.
 """
 from __future__ import annotations
 
+import contextlib
 import runpy
 import traceback
 from dataclasses import dataclass, field
@@ -57,13 +58,15 @@ def read_footage(path: str | Path, func: str, max_frames: int | None = None) -> 
     """Decode a clip into a :class:`Footage`.
 
     Args:
-        path: a video file, or a ``.vpy`` script whose output 0 is taken.
+        path: a video file, or a ``.vpy`` script whose output 0 (a video clip) is taken; the script runs in its
+            own folder, as under ``vspipe``, and the working directory is restored afterwards.
         func: the calling function's name, for error messages.
         max_frames: keep at most this many frames from the start (None: all).
 
     Raises:
-        VSVideoGenError: the path is missing, cannot be opened, fails (a script), has a variable format or
-            size, or its frames would not fit in memory (more than half of what is available).
+        VSVideoGenError: the path is missing, cannot be opened, fails (a script), outputs no video clip as
+            output 0 (a script), has a variable format or size, or its frames would not fit in memory (more than
+            half of what is available).
     """
     import vapoursynth as vs
 
@@ -91,12 +94,14 @@ def _open_clip(path: Path, func: str):
             return vs.core.bs.VideoSource(str(path))
         except vs.Error as exc:
             raise VSVideoGenError(func, f"bestsource cannot open '{path}' ({exc}); pass a readable video file") from exc
+    script = str(path.absolute())
     vs.clear_outputs()
     try:
         try:
-            runpy.run_path(str(path), run_name="__vapoursynth__")
+            with contextlib.chdir(path.parent):  # as vspipe does: the script's relative paths are its folder's
+                runpy.run_path(script, run_name="__vapoursynth__")
         except Exception as exc:  # the script's own error, of any type
-            lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+            lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == script]
             where = f" at line {lines[-1]}" if lines else ""
             message = (str(exc).strip().splitlines() or [""])[0]
             raise VSVideoGenError(
@@ -105,8 +110,10 @@ def _open_clip(path: Path, func: str):
         outputs = vs.get_outputs()
         if 0 not in outputs:
             raise VSVideoGenError(func, f"'{path}' sets no output 0; end the script with clip.set_output()")
-        output = outputs[0]
-        return output.clip if isinstance(output, vs.VideoOutputTuple) else output
+        if not isinstance(outputs[0], vs.VideoOutputTuple):
+            raise VSVideoGenError(func, f"output 0 of '{path}' is an audio node; output 0 must be a video clip: "
+                                  "give the audio another index, e.g. audio.set_output(1)")
+        return outputs[0].clip
     finally:
         vs.clear_outputs()
 

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from ..errors import VSVideoGenError
 from ..ops.resize import resize
 from .augment import random_flip, random_transpose
-from .degrade import DegradationConfig, bicubic_degrade, degrade
+from .degrade import DegradationConfig, bicubic_degrade, degrade, min_hr_side
 from .discriminator import HighPass, PatchDiscriminator, UNetDiscriminator
 from .footage import Footage
 from .losses import GAN_LOSSES, PIXEL_LOSSES, discriminator_loss, generator_adversarial_loss, luma, psnr
@@ -144,13 +144,20 @@ def evenly_spaced_frames(clip: Footage, count: int) -> list[np.ndarray]:
 
 
 def centre_crop(image: np.ndarray, size: int, scale: int) -> np.ndarray:
-    """The centre of ``[H, W, 3]``, at most ``size`` on each side, both sides multiples of ``scale``."""
+    """The centre of ``[H, W, 3]``, at most ``size`` on each side, both sides multiples of ``scale`` (empty for an
+    image smaller than ``scale``: :class:`ValidationSet` refuses crops below :func:`min_validation_side`)."""
     h, w = image.shape[:2]
     ch, cw = min(h, size) // scale * scale, min(w, size) // scale * scale
-    if ch < 1 or cw < 1:
-        raise VSVideoGenError(FUNC, f"validation image of {w}x{h} is smaller than the scale {scale}; leave it out")
     y, x = (h - ch) // 2, (w - cw) // 2
     return image[y : y + ch, x : x + cw]
+
+
+def min_validation_side(scale: int, config: DegradationConfig = DegradationConfig()) -> int:
+    """The shortest side of a validation image at ``scale``: a multiple of ``scale`` that the realistic
+    degradation takes (:func:`~.degrade.min_hr_side`) and that keeps pixels after ``scale`` are shaved off each
+    border for the PSNR (with none left, every validation score would be NaN)."""
+    least = max(min_hr_side(scale, config), 2 * scale + 1)
+    return -(-least // scale) * scale
 
 
 def bicubic_upscale(lr: torch.Tensor, scale: int) -> torch.Tensor:
@@ -166,10 +173,14 @@ class ValidationSet:
     """Held-out HR images with their LR inputs under both degradations and the bicubic baseline's scores.
 
     Args:
-        images: ``[H, W, 3]`` uint8 HR images (sides multiples of ``scale``, see :func:`centre_crop`).
+        images: ``[H, W, 3]`` uint8 HR images (sides multiples of ``scale``, see :func:`centre_crop`, and at
+            least :func:`min_validation_side`).
         scale: the upscaling factor.
         config: the realistic degradation (image ``i`` is degraded with ``default_rng([1234, i])``).
-        names: a label per image, for the metadata.
+        names: a label per image, for the metadata and errors.
+
+    Raises:
+        VSVideoGenError: there are no images, or one is smaller than :func:`min_validation_side`.
     """
 
     def __init__(self, images: list[np.ndarray], scale: int, config: DegradationConfig = DegradationConfig(),
@@ -178,6 +189,13 @@ class ValidationSet:
             raise VSVideoGenError(FUNC, "the validation set is empty; pass held-out clips or images with --val")
         self.scale = scale
         self.names = list(names) if names is not None else [f"image{i}" for i in range(len(images))]
+        least = min_validation_side(scale, config)
+        for name, image in zip(self.names, images):
+            h, w = image.shape[:2]
+            if min(h, w) < least:
+                raise VSVideoGenError(FUNC, f"validation image '{name}' is {w}x{h} px after the centre crop (sides "
+                                      f"multiples of the scale, at most --val-size); x{scale} validation needs at least "
+                                      f"{least}x{least}: leave it out")
         self.hr = [torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)[None].float() / 255.0 for im in images]
         self.lr = {
             "realistic": [degrade(hr[0], scale, np.random.default_rng([_VAL_SEED, i]), config)[0][None]
