@@ -3,7 +3,8 @@
 A source is a video file (opened with bestsource) or a ``.vpy`` script (run like ``vspipe`` does, in its own
 folder, so relative paths in it are the script's; its output 0, a video clip, is used). Frames are converted
 to RGBS with ``core.resize`` and quantised to uint8, so a short clip costs ``frames * width * height * 3``
-bytes; a clip that would take more than half the memory available is refused before it is decoded. Scene cuts are found on the cached frames so that samples never straddle one.
+bytes; a clip that would take more than half the memory available is refused before it is decoded. Scene
+cuts are found on the cached frames so that samples never straddle one.
 """
 from __future__ import annotations
 
