@@ -329,3 +329,15 @@ def test_cli_three_steps_export_a_model_the_filter_runs(tmp_path: Path, capsys):
     argv[argv.index("--out") + 1] = str(tmp_path / "other")
     assert cli.main(argv) == 1
     assert "also a training clip" in capsys.readouterr().err
+
+
+def test_init_takes_a_registered_model_id_of_its_own_kind_only():
+    from vsvideogen.train.window_task import load_temporal_model
+
+    model = load_temporal_model("deblur-default", radius=2, features=8, noise_map=False)  # the bundled deblurrer
+    assert model.radius == 2 and model.training
+    with pytest.raises(VSVideoGenError, match=r"--init 'upscale-default' is a model for upscale \(srvgg\); pass a "
+                                              r"temporal-deblurrer checkpoint or model id"):
+        load_temporal_model("upscale-default", radius=2, features=8, noise_map=False)
+    with pytest.raises(VSVideoGenError, match="does not exist"):
+        load_temporal_model("runs/missing/model.safetensors", radius=2, features=8, noise_map=False)

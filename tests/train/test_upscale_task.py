@@ -211,7 +211,7 @@ def _upscales(path: Path) -> None:
     out.get_frame(0)
 
 
-def test_fidelity_then_gan_runs_export_models_the_upscale_filter_loads(tmp_path: Path):
+def test_fidelity_then_gan_runs_export_models_the_upscale_filter_loads(tmp_path: Path, capsys):
     fidelity = tmp_path / "fidelity"
     assert cli.main(_args(fidelity)) == 0
     for name in ("last.pt", "best.safetensors", "log.jsonl", "curves.png", "model.safetensors", "model.json"):
@@ -227,8 +227,13 @@ def test_fidelity_then_gan_runs_export_models_the_upscale_filter_loads(tmp_path:
     gan = tmp_path / "gan"
     init = str(fidelity / "model.safetensors")
     assert cli.main(_args(gan, "--mode", "gan", "--init", init, "--steps", "2")) == 0
+    capsys.readouterr()
     assert cli.main(_args(gan, "--mode", "gan", "--init", init, "--resume")) == 0
     log = [json.loads(line) for line in (gan / "log.jsonl").read_text().splitlines()]
+    last_score = [r["val_psnr"] for r in log if "val_psnr" in r][-1]
+    # A GAN run exports its last weights: their score is the one reported, not the best of other weights.
+    assert f"exported weights (step 3): validation PSNR {last_score:.2f} dB" in capsys.readouterr().err
+    assert json.loads((gan / "model.json").read_text())["val_psnr"] == pytest.approx(last_score)
     assert [r["step"] for r in log if "loss" in r] == [1, 2, 3] and all("d_loss" in r and "adv" in r for r in log if "loss" in r)
     ckpt = torch.load(gan / "last.pt", weights_only=True)
     assert set(ckpt["extra"]) == {"disc", "disc_optimizer"} and ckpt["extra"]["disc_optimizer"]["state"]
@@ -265,6 +270,17 @@ def test_cli_checks_out_before_loading_data_and_names_a_failing_script(tmp_path:
     assert capsys.readouterr().err == (f"vsvideogen.train: script '{script}' failed at line 2: RuntimeError: boom; "
                                        "fix the script or pass another clip\n")
     assert not (tmp_path / "run").exists()
+
+
+def test_an_interrupt_before_the_first_step_does_not_claim_a_saved_run(tmp_path: Path, capsys, monkeypatch):
+    from vsvideogen.train import trainer
+
+    def interrupted(task, config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train", interrupted)
+    assert cli.main(_args(tmp_path / "run")) == 130
+    assert capsys.readouterr().err.endswith("vsvideogen train: interrupted before the first step; nothing was saved\n")
 
 
 def test_cli_names_a_validation_image_too_small_before_training(tmp_path: Path, capsys):

@@ -102,8 +102,9 @@ def _add_trainer_options(parser: argparse.ArgumentParser, default_out: Path) -> 
     group.add_argument("--workers", type=non_negative_int, default=0, metavar="N",
                        help="processes preparing batches ahead of the optimiser (default 0: none); the batches are the same")
     group.add_argument("--time-limit", type=_duration, metavar="T",
-                       help="wall-time budget of the run, e.g. 5400, 90m or 1.5h: the step count is cut to what fits "
-                       "after the warm-up, and the learning-rate schedule follows the cut")
+                       help="wall-time budget of the training, e.g. 5400, 90m or 1.5h (loading and preparing the data "
+                       "come before it): the step count is cut to what fits after the warm-up, and the learning-rate "
+                       "schedule follows the cut; resumed with another limit (or --steps), the run plans again")
     group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     group.add_argument("--debug", action="store_true", help="show the traceback of a failure")
 
@@ -428,7 +429,9 @@ def _add_window_model_options(parser: argparse.ArgumentParser, task: str) -> Non
     model.add_argument("--scales", type=_scales, metavar="S",
                        help="U-Net levels, 3 or more: each one past 3 doubles the reach (28 px a U-Net at 3) for a few "
                        "percent more work (default: 3 fresh, the --init model's; more than its grows it)")
-    model.add_argument("--init", metavar="PATH", help=f"fine-tune these weights (a `train {task}` model.safetensors)")
+    model.add_argument("--init", metavar="PATH_OR_ID",
+                       help=f"fine-tune these weights: a `train {task}` model.safetensors or a registered {task} model id "
+                       f"(e.g. {task}-default; see vsvideogen models list)")
     model.add_argument("--loss", choices=LOSSES, default="charbonnier", help="loss on the centre frame (default charbonnier)")
     _add_trainer_options(parser, Path(f"runs/{task}"))
     parser.set_defaults(crop=128)
@@ -628,6 +631,16 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
     dbl.set_defaults(handler=main, build_task=build)
 
 
+def _scores(result) -> str:
+    """The validation PSNR of the exported weights, and the best one where other weights had it."""
+    meta = result.metadata
+    exported, step = meta.get("val_psnr"), meta.get("exported_step")
+    text = f"exported weights (step {step}): validation PSNR {'-' if exported is None else f'{exported:.2f} dB'}"
+    if result.best_psnr is not None and result.best_step != step:
+        text += f"; best {result.best_psnr:.2f} dB at step {result.best_step}"
+    return text
+
+
 def main(args: argparse.Namespace) -> int:
     """Build the task, train, and report; returns the exit status."""
     import torch
@@ -649,17 +662,19 @@ def main(args: argparse.Namespace) -> int:
         )
         result = train(task, config)
     except KeyboardInterrupt:
-        _status(f"interrupted; last.pt is saved: continue with the same command plus --resume (--out {args.out})")
+        if (Path(args.out) / "last.pt").is_file():
+            _status(f"interrupted; last.pt is saved: continue with the same command plus --resume (--out {args.out})")
+        else:
+            _status("interrupted before the first step; nothing was saved")
         return 130
     except VSVideoGenError as exc:
         if args.debug:
             raise
         print(str(exc), file=sys.stderr)
         return 1
-    best = "-" if result.best_psnr is None else f"{result.best_psnr:.2f} dB at step {result.best_step}"
     per_step = "-" if result.seconds_per_step is None else f"{result.seconds_per_step:.2f} s/step"
     reference = task.reference_psnr
-    _status(f"done: {result.step} steps, {result.wall_time_s:.0f} s ({per_step}); best validation PSNR {best}"
+    _status(f"done: {result.step} steps, {result.wall_time_s:.0f} s ({per_step}); {_scores(result)}"
             + ("" if reference is None else f" ({task.reference_label}: {reference:.2f} dB)"))
     _status(f"exported {result.model_path} and {result.out / 'model.json'}")
     return 0

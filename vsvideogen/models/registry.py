@@ -428,6 +428,35 @@ def _readable_file(path: Path) -> bool:
         return False
 
 
+# Suffixes that make a name that is neither a file nor a registered id read as a weight file's path.
+_WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pkl", ".ckpt", ".bin")
+
+
+def init_state_dict(init: str, func: str, archs: tuple[str, ...], wanted: str) -> dict[str, torch.Tensor]:
+    """The weights ``vsvideogen train ... --init INIT`` starts from: a weight file, or a registered model of one
+    of ``archs`` (its installed file, checked against its sha256).
+
+    Args:
+        init: a weight file's path or a registered model id.
+        func: the calling function's name, for error messages.
+        archs: the architectures whose registered models fit.
+        wanted: what to pass instead, for the message when a registered model does not fit.
+
+    Raises:
+        VSVideoGenError: ``init`` is a registered model of another architecture, or neither a file nor a
+            registered id.
+        WeightsError: the file is missing, damaged, or its hash is not the registered one.
+    """
+    registered = any(spec.id == init for spec in MODELS)
+    path_like = os.sep in init or Path(init).suffix.lower() in _WEIGHT_SUFFIXES
+    if Path(init).is_file() or (path_like and not registered):
+        return read_state_dict(init, func)
+    spec = get_spec(init, func)
+    if spec.arch not in archs:
+        raise VSVideoGenError(func, f"--init {init!r} is a model for {spec.task} ({spec.arch}); pass {wanted}")
+    return read_state_dict(resolve_weights_path(spec, func), func, expected_sha256=spec.sha256)
+
+
 def resolve_weights_path(spec: ModelSpec, func: str) -> Path:
     """The weight file for ``spec``.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -196,20 +195,13 @@ def load_interpolation_model(init: str | None, layout: str | None) -> torch.nn.M
         WeightsError: the checkpoint is missing, damaged, or not an IFNet.
     """
     from ..models.archs.ifnet import LAYOUTS, build_ifnet, ifnet_from_state_dict
-    from ..models.registry import get_spec, resolve_weights_path
-    from ..models.weights import read_state_dict
+    from ..models.registry import init_state_dict
 
     if layout is not None and layout not in LAYOUTS:
         raise VSVideoGenError(FUNC, f"layout {layout!r} is unknown; use one of {', '.join(LAYOUTS)}")
     if init is None:
         return build_ifnet(layout or "small").train()
-    if Path(init).is_file():
-        state = read_state_dict(init, FUNC)
-    else:
-        spec = get_spec(init, FUNC)
-        if spec.task != "interpolate":
-            raise VSVideoGenError(FUNC, f"--init {init!r} is a {spec.task} model; pass an interpolation model or an IFNet checkpoint")
-        state = read_state_dict(resolve_weights_path(spec, FUNC), FUNC, expected_sha256=spec.sha256)
+    state = init_state_dict(init, FUNC, ("ifnet",), "an interpolation model or an IFNet checkpoint")
     model = ifnet_from_state_dict(state, FUNC)
     if layout is not None and model.config.name != layout:
         raise VSVideoGenError(

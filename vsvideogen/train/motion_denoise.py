@@ -66,9 +66,10 @@ def _load(init: str | None, radius: int, features: int) -> torch.nn.Module:
     if init is None:
         return official_motion_denoiser(radius, features)
     from ..models.archs.mc_denoiser import mc_denoiser_from_state_dict
-    from ..models.weights import read_state_dict
+    from ..models.registry import init_state_dict
 
-    net = mc_denoiser_from_state_dict(read_state_dict(init, FUNC), FUNC)
+    state = init_state_dict(init, FUNC, ("temporal-denoiser",), "a motion-compensated denoiser's checkpoint or model id")
+    net = mc_denoiser_from_state_dict(state, FUNC)
     if net.radius != radius:
         raise VSVideoGenError(FUNC, f"--init '{init}' takes {2 * net.radius + 1} frames; pass --radius {net.radius}")
     return net

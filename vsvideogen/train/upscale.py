@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -233,21 +232,14 @@ def load_upscale_model(init: str | None, scale: int, features: int | None = None
         WeightsError: the checkpoint is missing, damaged, or not an SRVGGNetCompact.
     """
     from ..models.archs.srvgg import SRVGGNetCompact, srvgg_from_state_dict
-    from ..models.registry import get_spec, resolve_weights_path
-    from ..models.weights import read_state_dict
+    from ..models.registry import init_state_dict
 
     if init is None:
         model = SRVGGNetCompact(3, 3, features or DEFAULT_FEATURES, DEFAULT_CONVS if convs is None else convs, scale)
         with torch.no_grad():
             model.body[-1].weight.mul_(_HEAD_INIT_GAIN)
         return model.train()
-    if Path(init).is_file():
-        state = read_state_dict(init, FUNC)
-    else:
-        spec = get_spec(init, FUNC)
-        if spec.arch != "srvgg":
-            raise VSVideoGenError(FUNC, f"--init {init!r} is a {spec.arch} model; pass an SRVGGNetCompact checkpoint or model id")
-        state = read_state_dict(resolve_weights_path(spec, FUNC), FUNC, expected_sha256=spec.sha256)
+    state = init_state_dict(init, FUNC, ("srvgg",), "an SRVGGNetCompact checkpoint or model id")
     model = srvgg_from_state_dict(state, FUNC)
     for name, wanted, actual in (("scale", scale, model.scale), ("features", features, model.features), ("convs", convs, model.convs)):
         if wanted is not None and wanted != actual:

@@ -35,12 +35,13 @@ def load_temporal_model(init: str | None, radius: int, features: int, noise_map:
         temporal_deblurrer_from_state_dict,
         temporal_denoiser_from_state_dict,
     )
-    from ..models.weights import read_state_dict
+    from ..models.registry import init_state_dict
 
     if init is None:
         return TemporalDenoiser(3, radius, features, noise_map=noise_map, scales=scales or 3).train()
     from_state_dict = temporal_denoiser_from_state_dict if noise_map else temporal_deblurrer_from_state_dict
-    model = from_state_dict(read_state_dict(init, FUNC), FUNC)
+    arch = "temporal-denoiser" if noise_map else "temporal-deblurrer"
+    model = from_state_dict(init_state_dict(init, FUNC, (arch,), f"a {arch} checkpoint or model id"), FUNC)
     if model.radius != radius:
         raise VSVideoGenError(FUNC, f"--init '{init}' takes {2 * model.radius + 1} frames; pass --radius {model.radius}")
     if scales is not None and scales < model.scales:
