@@ -330,6 +330,13 @@ def test_cli_three_steps_export_a_model_the_filter_runs(tmp_path: Path, capsys):
     assert cli.main(argv) == 1
     assert "also a training clip" in capsys.readouterr().err
 
+    argv[argv.index("--val") + 1] = bikes
+    argv[argv.index("--crop") + 1] = "160"  # carphone is 176x144
+    assert cli.main(argv) == 1
+    assert capsys.readouterr().err == (f"vsvideogen.train: --crop 160 does not fit '{carphone}' (176x144); use a smaller "
+                                       "--crop or leave the clip out\n")
+    assert not (tmp_path / "other" / "blur-cache").exists()  # refused before any blur was made
+
 
 def test_init_takes_a_registered_model_id_of_its_own_kind_only():
     from vsvideogen.train.window_task import load_temporal_model

@@ -594,7 +594,7 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
         from ..device import resolve_device, resolve_dtype
         from ..train.blur import BlurConfig, blurred_footage, interpolator_tag, network_interpolator
         from ..train.deblur import BlurWindows, DeblurTask, validation_windows
-        from ..train.footage import read_footage
+        from ..train.footage import frame_size, read_footage
 
         exposure = None if args.shutter is None else tuple(sorted(a / 720 for a in args.shutter))
         chosen = {"subframes": args.subframes, "exposure": exposure,
@@ -606,6 +606,11 @@ def _add_deblur_parser(tasks: argparse._SubParsersAction) -> None:
             [DEFAULT_WALLPAPERS] if args.data is None and DEFAULT_WALLPAPERS.is_dir() else [])
         if not clip_paths and not photo_dirs:
             raise VSVideoGenError(FUNC, "no training data: give clips with --data PATH... or photo folders with --photos DIR...")
+        for path in clip_paths:  # before the blur synthesis, which takes minutes a clip
+            width, height = frame_size(path, FUNC)
+            if min(width, height) < args.crop:
+                raise VSVideoGenError(FUNC, f"--crop {args.crop} does not fit '{path}' ({width}x{height}); use a smaller "
+                                            "--crop or leave the clip out")
         device = resolve_device(args.device, FUNC)
         dtype = resolve_dtype(None, device, FUNC)
         interpolate = network_interpolator(device, dtype)

@@ -87,6 +87,21 @@ def read_footage(path: str | Path, func: str, max_frames: int | None = None) -> 
     return Footage(name=str(path), frames=frames, cuts=find_cuts(frames))
 
 
+def frame_size(path: str | Path, func: str) -> tuple[int, int]:
+    """``(width, height)`` of the frames :func:`read_footage` would decode from ``path``, without decoding them
+    (a script runs, a video file is indexed).
+
+    Raises:
+        VSVideoGenError: as :func:`read_footage`, for a missing path, one that cannot be opened, or a script
+            that fails or outputs no video clip.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise VSVideoGenError(func, f"clip '{path}' does not exist; pass a video file or a .vpy script")
+    clip = _open_clip(path, func)
+    return clip.width, clip.height
+
+
 def _open_clip(path: Path, func: str):
     import vapoursynth as vs
 
