@@ -195,6 +195,13 @@ def test_import_unpinned_with_id(env):
     assert spec is env.unpinned and copied and target.read_bytes() == env.unpinned_file.read_bytes()
 
 
+def test_import_unpinned_refuses_weights_of_another_network(env):
+    other = save_safetensors({"body.0.weight": torch.zeros(4, 3, 3, 3)}, env.downloads / "other.safetensors")
+    with pytest.raises(WeightsError):
+        registry.import_weights(other, "models", "toy-unpinned")  # e.g. an IFNet file given --id realesrgan-x4plus
+    assert not env.cache.exists()
+
+
 # --- load_model -------------------------------------------------------------------------------------------------
 
 

@@ -484,7 +484,7 @@ def import_weights(path: str | os.PathLike[str], func: str, model_id: str | None
     """Copy a user-supplied checkpoint into the cache dir under the registered model it belongs to.
 
     The file is matched to a model by its sha256. A file whose hash no model pins needs ``model_id``, and is
-    accepted only for a model whose hash is not pinned yet (after checking it reads as a state dict).
+    accepted only for a model whose hash is not pinned yet, after checking that it builds that model's network.
 
     Returns:
         The model, the installed path, and whether a copy was made (False when an identical file was there).
@@ -524,7 +524,7 @@ def import_weights(path: str | os.PathLike[str], func: str, model_id: str | None
                 raise WeightsError(
                     func, f"model {spec.id!r} is stored as {spec.file}; pass a {Path(spec.file).suffix} file, not '{source.name}'"
                 )
-            read_state_dict(source, func)
+            _builder(spec.arch, func)(read_state_dict(source, func), func)  # it must build that model's network
     target = user_weights_path(spec)
     try:
         if target.is_file() and sha256_file(target) == digest:
