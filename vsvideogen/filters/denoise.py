@@ -140,9 +140,10 @@ def denoise(
             models).
         scene_change: Where a temporal model's window stops at a scene cut (frames beyond it are replaced by
             the last frame of the centre's shot): ``"auto"`` honours ``_SceneChangeNext`` / ``_SceneChangePrev``
-            where either prop exists and runs the built-in detector (:mod:`vsvideogen.vs.scenes`, threshold
-            0.15; it misses cuts that keep the layout and tones, e.g. a jump cut) where neither does; a float
-            in (0, 1) runs the detector with that threshold on every pair, ignoring the props; None sees no cut.
+            where either prop exists and runs the built-in detector (:mod:`vsvideogen.vs.scenes`: a pair scoring
+            over the threshold, 0.15, or over a fifth of it and 3 times the pairs around it, as a jump cut does)
+            where neither does; a float in (0, 1) runs the detector with that threshold on every pair,
+            ignoring the props; None sees no cut.
         tiles: ``(nx, ny)`` tiles across and down, an int ``n`` for ``(n, n)``, or None to choose the fewest
             tiles whose activations fit in half the free GPU memory (2 GiB on the CPU).
         overlap: Pixels adjacent tiles share, blended linearly (an int >= 0; rounded up to the model's

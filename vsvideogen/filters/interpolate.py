@@ -88,8 +88,9 @@ def interpolate(
             ``forward(img0, img1, timestep, scale)`` (RGB ``[1, 3, H, W]`` in 0..1, already on the device in
             the right dtype; an optional ``required_modulo(scale)`` says what H and W must divide by).
         scene_change: ``"auto"``: honour ``_SceneChangeNext`` on frame ``i`` / ``_SceneChangePrev`` on frame
-            ``i + 1`` where either prop exists, and run the built-in detector (:mod:`vsvideogen.vs.scenes`,
-            threshold 0.15) where neither does. A float in (0, 1): run the detector with that threshold on
+            ``i + 1`` where either prop exists, and run the built-in detector (:mod:`vsvideogen.vs.scenes`: a
+            pair scoring over the threshold, 0.15, or over a fifth of it and 3 times the pairs around it, as a
+            jump cut does) where neither does. A float in (0, 1): run the detector with that threshold on
             every pair, ignoring the props. None: never treat anything as a cut.
         scale: Resolution of the flow estimation relative to the frame, one of 0.125, 0.25, 0.5, 1, 2, 4
             (0.5 for 4K, 2 for small or low-motion footage). Frames are padded (edge replication) to the

@@ -98,8 +98,9 @@ def upscale(
             must match the model. Recurrent models run over overlapping windows of :data:`WINDOW` frames.
         scene_change: Where a recurrent model's propagation stops (each shot of a window runs on its own):
             ``"auto"`` honours ``_SceneChangeNext`` / ``_SceneChangePrev`` where either prop exists and runs
-            the built-in detector (:mod:`vsvideogen.vs.scenes`, threshold 0.15) where neither does; a float in
-            (0, 1) runs the detector with that threshold on every pair, ignoring the props; None sees no cut.
+            the built-in detector (:mod:`vsvideogen.vs.scenes`: over the threshold, 0.15, or a jump cut) where
+            neither does; a float in (0, 1) runs the detector with that threshold on every pair, ignoring the
+            props; None sees no cut.
             Single-frame models do not use it.
         tiles: ``(nx, ny)`` tiles across and down, or an int ``n`` for ``(n, n)``.
         tilesize: Instead of ``tiles``: a tile size in input pixels, an int (square) or ``(width, height)``;
