@@ -163,7 +163,7 @@ def interpolate(
         scale=scale,
         modulo=modulo,
         cuts=cuts,
-        cache_frames=2 * (hi - lo + 1) + 2,
+        cache_frames=2 * (hi - lo + 1 - 2 * reach) + 2,  # the detector's extra frames are summarised once and let go
     )
     return map_frames(clip, engine, range(lo, hi + 1), ratio=ratio, length=length)
 
