@@ -194,6 +194,18 @@ def test_transport_streams_and_avi_get_audio_they_hold_and_no_subtitles(tmp_path
     assert note is None or note in notes
 
 
+@pytest.mark.parametrize("suffix, audio", [(".mp4", ["flac"]), (".mov", ["aac"]), (".m4v", ["aac"])])
+def test_the_mp4_family_gets_audio_its_own_muxer_holds(tmp_path, out_dir, capsys, suffix, audio):
+    source = tmp_path / "flac.mkv"
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25",
+                    "-f", "lavfi", "-i", "sine", "-frames:v", "5", "-t", "0.2", "-c:v", "libx264", "-c:a", "flac",
+                    str(source)], check=True)
+    output = out_dir / f"out{suffix}"
+    assert cli("run", source, output) == 0  # .mov failed: "flac only supported in MP4"
+    assert probe(output).audio == audio
+    assert (audio == ["aac"]) == (f"audio stream 1 (flac) re-encoded to AAC: {suffix} cannot hold it" in capsys.readouterr().err)
+
+
 def test_a_variable_frame_rate_is_refused_before_filtering(tmp_path, out_dir, capsys):
     source = tmp_path / "vfr.mp4"  # 10 frames: 25 fps, then a frame every 0.2 s
     subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25",

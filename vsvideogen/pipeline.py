@@ -452,9 +452,14 @@ class _Stream:
 
 
 _STREAM_LINE = re.compile(r"^\s*Stream #0:(\d+)[^:]*: (Audio|Subtitle): (\w+)", re.MULTILINE)
-# Containers of the MP4 family take only some audio codecs and text subtitles as mov_text.
+# Containers of the MP4 family take only some audio codecs (ffmpeg 9's muxers: FLAC and Opus go in MP4 only, and
+# .m4v, the iPod flavour, takes three) and text subtitles as mov_text.
 _MP4_FAMILY = {".mp4", ".m4v", ".mov"}
-_MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac"}
+_MP4_AUDIO = {
+    ".mp4": {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac", "pcm_s16le"},
+    ".mov": {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "pcm_s16le"},
+    ".m4v": {"aac", "ac3", "alac"},
+}
 _TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
 # MPEG transport streams and AVI take fewer audio codecs (others are re-encoded to AAC) and none of the
 # subtitles a source usually has (they are left out).
@@ -464,7 +469,7 @@ _LIMITED_AUDIO = {
     ".m2ts": {"aac", "mp3", "mp2", "ac3", "eac3"},
     ".mts": {"aac", "mp3", "mp2", "ac3", "eac3"},
     ".avi": {"aac", "mp3", "mp2", "ac3", "pcm_s16le"},
-    **{suffix: _MP4_AUDIO for suffix in _MP4_FAMILY},
+    **_MP4_AUDIO,
 }
 # Containers of raw video alone: the frames go in as piped, without audio or subtitles.
 _VIDEO_ONLY = {".y4m"}
