@@ -206,6 +206,20 @@ def test_the_mp4_family_gets_audio_its_own_muxer_holds(tmp_path, out_dir, capsys
     assert (audio == ["aac"]) == (f"audio stream 1 (flac) re-encoded to AAC: {suffix} cannot hold it" in capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("suffix, codec_args, subtitles", [
+    (".mkv", (), ["subrip"]),  # mov_text, which Matroska does not hold, failed the whole run
+    (".mov", (), ["mov_text"]),
+    (".webm", ("--", "-c:v", "libvpx-vp9", "-c:a", "libopus"), ["webvtt"]),
+])
+def test_text_subtitles_of_an_mp4_go_into_any_container_in_its_own_text_codec(av_input, tmp_path, out_dir, suffix,
+                                                                              codec_args, subtitles):
+    source = tmp_path / "in.mp4"
+    assert cli("run", av_input, source) == 0 and probe(source).subtitles == ["mov_text"]
+    output = out_dir / f"out{suffix}"
+    assert cli("run", source, output, *codec_args) == 0
+    assert probe(output).subtitles == subtitles
+
+
 def test_a_variable_frame_rate_is_refused_before_filtering(tmp_path, out_dir, capsys):
     source = tmp_path / "vfr.mp4"  # 10 frames: 25 fps, then a frame every 0.2 s
     subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25",

@@ -461,6 +461,8 @@ _MP4_AUDIO = {
     ".m4v": {"aac", "ac3", "alac"},
 }
 _TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
+# Subtitle codecs Matroska holds as they are; its other text subtitles (mov_text from an MP4) become SRT.
+_MATROSKA_SUBTITLES = {"subrip", "ass", "ssa", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle"}
 # MPEG transport streams and AVI take fewer audio codecs (others are re-encoded to AAC) and none of the
 # subtitles a source usually has (they are left out).
 _NO_SUBTITLES = {".ts", ".m2ts", ".mts", ".avi"}
@@ -508,7 +510,6 @@ def _stream_options(streams: Sequence[_Stream], suffix: str, trimmed: bool = Fal
     (a copy starts at the packet the seek lands on, often a video keyframe seconds earlier), so audio is
     re-encoded to AAC, cut where the video starts."""
     container = suffix.lower()
-    mp4 = container in _MP4_FAMILY
     options: list[str] = []
     notes: list[str] = []
     if container in _VIDEO_ONLY:
@@ -523,15 +524,31 @@ def _stream_options(streams: Sequence[_Stream], suffix: str, trimmed: bool = Fal
                          "kept frame")
         elif not copy:
             notes.append(f"audio stream {stream.index} ({stream.codec}) re-encoded to AAC: {suffix} cannot hold it")
-    subtitles = []
+    kept = 0
     for stream in (s for s in streams if s.kind == "Subtitle"):
-        if container in _NO_SUBTITLES or mp4 and stream.codec not in _TEXT_SUBTITLES:
+        codec = _subtitle_codec(container, stream.codec)
+        if codec is None:
             notes.append(f"subtitle stream {stream.index} ({stream.codec}) left out: {suffix} cannot hold it; use .mkv")
         else:
-            subtitles.append(stream)
-    for k, stream in enumerate(subtitles):
-        options += ["-map", f"1:{stream.index}", f"-c:s:{k}", "mov_text" if mp4 else "copy"]
+            options += ["-map", f"1:{stream.index}", f"-c:s:{kept}", codec]
+            kept += 1
     return options, notes
+
+
+def _subtitle_codec(container: str, codec: str) -> str | None:
+    """How a ``codec`` subtitle stream goes into ``container``: ``"copy"``, the text codec it is converted to,
+    or None where the container holds no such subtitle (transport streams and AVI none at all; MP4 text as
+    mov_text; WebM text as WebVTT; Matroska, and any other container, its own codecs, other text as SRT)."""
+    text = codec in _TEXT_SUBTITLES
+    if container in _NO_SUBTITLES:
+        return None
+    if container in _MP4_FAMILY:
+        return "mov_text" if text else None
+    if container == ".webm":
+        return "webvtt" if text else None
+    if codec in _MATROSKA_SUBTITLES:
+        return "copy"
+    return "srt" if text else None
 
 
 # Frame-property codes (ITU-T H.273) -> ffmpeg names.
