@@ -34,10 +34,14 @@ offset=${offset:-0}
 script=${SCRIPT:-$(dirname "$0")/interpolate.vpy}
 case "$out" in
     *.mp4 | *.m4v | *.mov) subtitles=mov_text ;;  # the MP4 family holds text subtitles only as mov_text
-    *) subtitles=copy ;;
+    *) case "$in" in
+           *.mp4 | *.m4v | *.mov) subtitles=srt ;;  # an MP4's mov_text goes into Matroska as SRT
+           *) subtitles=copy ;;
+       esac ;;
 esac
 
 "${VSPIPE:-vspipe}" -c y4m "$script" -a input="$in" - \
     | "${FFMPEG:-ffmpeg}" -hide_banner -loglevel error -y -f yuv4mpegpipe -i - -itsoffset "-$offset" -i "$in" \
         -map 0:v:0 -map '1:a?' -map '1:s?' ${sar:+-vf "setsar=$sar:max=65535"} -c:v libx264 -crf 18 -preset medium \
-        -c:a copy -c:s "$subtitles" -output_ts_offset "$offset" "$out"
+        -c:a copy -c:s "$subtitles" -output_ts_offset "$offset" "$out" \
+    || { status=$?; rm -f "$out"; exit "$status"; }  # no half-written OUT

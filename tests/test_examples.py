@@ -177,6 +177,16 @@ def test_encode_sh_fails_when_vspipe_fails(vspipe_env, tmp_path):
                             capture_output=True, text=True, timeout=300,
                             env={**vspipe_env, "VSPIPE": str(BIN / "vspipe"), "FFMPEG": ffmpeg()})
     assert result.returncode != 0
+    assert not (tmp_path / "o.mkv").exists()
+
+
+def test_encode_sh_puts_an_mp4s_subtitles_into_matroska(vspipe_env, av_input, passthrough_vpy, tmp_path):
+    mp4 = tmp_path / "in.mp4"  # subtitles as mov_text, which Matroska does not hold
+    subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(av_input), "-map", "0", "-c", "copy",
+                    "-c:s", "mov_text", str(mp4)], check=True)
+    output = tmp_path / "out.mkv"
+    run_encode_sh(mp4, output, {**vspipe_env, "SCRIPT": str(passthrough_vpy)})
+    assert probe(output).subtitles == ["subrip"]
 
 
 def test_encode_sh_with_the_interpolate_example(vspipe_env, av_input, tmp_path):
