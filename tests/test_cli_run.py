@@ -158,6 +158,18 @@ def test_a_quarter_turned_anamorphic_source_keeps_its_display_aspect(tmp_path, o
     assert re.search(r"Video: .*, 56x128 \[SAR 34:35 DAR 17:40\]", report), report
 
 
+def test_avi_output_stays_in_sync(tmp_path, out_dir):
+    source = tmp_path / "flash.mkv"  # frame 10 (0.4 s) white and a beep at 0.4 s; PCM, which AVI holds as it is
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"color=black:size=64x48:rate={FPS}:duration=1,drawbox=c=white:t=fill:enable='eq(n,10)'",
+                    "-f", "lavfi", "-i", "aevalsrc='sin(2*PI*1000*t)*between(t,0.4,0.4399)':s=48000:d=1",
+                    "-c:v", "libx264", "-c:a", "pcm_s16le", str(source)], check=True)
+    output = out_dir / "out.avi"
+    assert cli("run", source, output) == 0
+    flash, beep = media.flash_and_beep_times(output)
+    assert flash == pytest.approx(beep, abs=0.005)  # with B-frames the picture came 80 ms late
+
+
 def test_a_cut_starting_on_frames_a_decoder_drops_stays_in_sync(tmp_path, out_dir):
     whole = tmp_path / "whole.mkv"  # frame 30 (1.2 s) white and a beep at 1.2 s; keyframes every 12 frames
     subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
