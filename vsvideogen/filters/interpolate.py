@@ -90,8 +90,9 @@ def interpolate(
         scene_change: ``"auto"``: honour ``_SceneChangeNext`` on frame ``i`` / ``_SceneChangePrev`` on frame
             ``i + 1`` where either prop exists, and run the built-in detector (:mod:`vsvideogen.vs.scenes`: a
             pair scoring over the threshold, 0.15, or over a fifth of it and 3 times the pairs around it, as a
-            jump cut does) where neither does. A float in (0, 1): run the detector with that threshold on
-            every pair, ignoring the props. None: never treat anything as a cut.
+            jump cut does, and not a fade) where neither does; footage animated on threes reads its pose
+            changes as cuts. A float in (0, 1): run the detector with that threshold on every pair, ignoring
+            the props. None: never treat anything as a cut.
         scale: Resolution of the flow estimation relative to the frame, one of 0.125, 0.25, 0.5, 1, 2, 4
             (0.5 for 4K, 2 for small or low-motion footage). Frames are padded (edge replication) to the
             network's size multiple for that scale and cropped back.
