@@ -348,3 +348,6 @@ def test_init_takes_a_registered_model_id_of_its_own_kind_only():
         load_temporal_model("upscale-default", radius=2, features=8, noise_map=False)
     with pytest.raises(VSVideoGenError, match="does not exist"):
         load_temporal_model("runs/missing/model.safetensors", radius=2, features=8, noise_map=False)
+    with pytest.raises(VSVideoGenError, match="--init 'denoise-temporal-default' is a motion-compensated denoiser; "
+                                              "train it with --arch motion"):
+        load_temporal_model("denoise-temporal-default", radius=2, features=8, noise_map=True)  # --arch unet

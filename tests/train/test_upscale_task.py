@@ -272,6 +272,14 @@ def test_cli_checks_out_before_loading_data_and_names_a_failing_script(tmp_path:
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("limit", ["inf", "nan", "1e400", "0"])
+def test_a_time_limit_that_is_not_a_finite_positive_duration_is_refused_before_the_data(tmp_path: Path, capsys, limit):
+    with pytest.raises(SystemExit):
+        cli.main(_args(tmp_path / "run", "--time-limit", limit))
+    assert "is not a positive, finite duration" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_interrupt_before_the_first_step_does_not_claim_a_saved_run(tmp_path: Path, capsys, monkeypatch):
     from vsvideogen.train import trainer
 

@@ -6,6 +6,7 @@ task adds its own data and model options.
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 import time
@@ -73,8 +74,8 @@ def _duration(text: str) -> float:
         seconds = float(number) * unit
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write seconds (5400) or 90m, 1.5h") from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive duration")
+    if not 0 < seconds < math.inf:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite duration; leave --time-limit out for no limit")
     return seconds
 
 

@@ -30,6 +30,7 @@ def load_temporal_model(init: str | None, radius: int, features: int, noise_map:
         VSVideoGenError: the checkpoint's radius differs from ``radius``, or it has more levels than ``scales``.
         WeightsError: the checkpoint is missing, damaged, or not of that kind.
     """
+    from ..models.archs.mc_denoiser import is_mc_denoiser_state_dict
     from ..models.archs.temporal_denoiser import (
         TemporalDenoiser,
         temporal_deblurrer_from_state_dict,
@@ -41,7 +42,10 @@ def load_temporal_model(init: str | None, radius: int, features: int, noise_map:
         return TemporalDenoiser(3, radius, features, noise_map=noise_map, scales=scales or 3).train()
     from_state_dict = temporal_denoiser_from_state_dict if noise_map else temporal_deblurrer_from_state_dict
     arch = "temporal-denoiser" if noise_map else "temporal-deblurrer"
-    model = from_state_dict(init_state_dict(init, FUNC, (arch,), f"a {arch} checkpoint or model id"), FUNC)
+    state = init_state_dict(init, FUNC, (arch,), f"a {arch} checkpoint or model id")
+    if noise_map and is_mc_denoiser_state_dict(state):
+        raise VSVideoGenError(FUNC, f"--init '{init}' is a motion-compensated denoiser; train it with --arch motion")
+    model = from_state_dict(state, FUNC)
     if model.radius != radius:
         raise VSVideoGenError(FUNC, f"--init '{init}' takes {2 * model.radius + 1} frames; pass --radius {model.radius}")
     if scales is not None and scales < model.scales:
