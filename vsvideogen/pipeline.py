@@ -604,15 +604,17 @@ def _video_options(fmt: vs.VideoFormat, props: vs.FrameProps, user: Sequence[str
             *no_reordering]
 
 
-def _source_timing(offset: Fraction, span: tuple[Fraction, Fraction] | None) -> list[str]:
-    """Input options that line the source's other streams up with the piped video, which starts at 0 and
-    holds the source's frames from ``offset`` seconds after the source's start (:func:`video_start`, plus the
-    start of ``span``, the part kept). Cut to ``span``, they start there too. Uncut, they are moved back by
-    the offset, and the output by ``-output_ts_offset`` forward: the video starts as late after them as in
-    the source (an offset on the pipe itself would be rounded to its frame interval)."""
+def _source_timing(offset: Fraction, span: tuple[Fraction, Fraction] | None) -> tuple[list[str], list[str]]:
+    """The source input's options and the output's that line the source's other streams up with the piped
+    video, which starts at 0 and holds the source's frames from ``offset`` seconds after the source's start
+    (:func:`video_start`, plus the start of ``span``, the part kept). Cut to ``span``, they start there too.
+    Uncut, they are moved back by the offset, and the output by ``-output_ts_offset`` forward: the video starts
+    as late after them as in the source (an offset on the pipe itself would be rounded to its frame interval)."""
     if span is not None:
-        return ["-ss", _seconds(offset), "-t", _seconds(span[1])]
-    return ["-itsoffset", _seconds(-offset)] if offset else []
+        return ["-ss", _seconds(offset), "-t", _seconds(span[1])], []
+    if not offset:
+        return [], []
+    return ["-itsoffset", _seconds(-offset)], ["-output_ts_offset", _seconds(offset)]
 
 
 def _seconds(value: Fraction) -> str:
@@ -665,7 +667,8 @@ def encode(
         raise VSVideoGenError(FUNC, "the filtered clip has a variable frame rate; give it a constant one, e.g. with --fps")
     ffmpeg = ffmpeg_exe()
     stream_options, notes = _stream_options(_probe_streams(ffmpeg, source), output.suffix, source_span is not None)
-    offset = video_start(ffmpeg, source) + (source_span[0] if source_span else 0)
+    first_kept = video_start(ffmpeg, source) + (source_span[0] if source_span else 0)
+    source_options, output_options = _source_timing(first_kept, source_span)
     temp = output.with_name(f".{output.name}.{secrets.token_hex(4)}.part{output.suffix}")
     process: subprocess.Popen[bytes] | None = None
     written = 0
@@ -677,11 +680,11 @@ def encode(
                     command = [
                         ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error", "-y",
                         *_colour_options(frame.props), "-f", "yuv4mpegpipe", "-i", "pipe:0",
-                        *_source_timing(offset, source_span), "-i", str(source),
+                        *source_options, "-i", str(source),
                         "-map", "0:v:0", *stream_options,
                         "-map_metadata", "1", "-map_chapters", "-1" if source_span else "1",
                         *_video_options(clip.format, frame.props, ffmpeg_args, output.suffix),
-                        *([] if source_span or not offset else ["-output_ts_offset", _seconds(offset)]),
+                        *output_options,
                         *ffmpeg_args, str(temp),
                     ]
                     # A session of its own: Ctrl-C reaches only us, and we decide what happens to ffmpeg.
