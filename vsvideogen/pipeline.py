@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import vapoursynth as vs
 
 from .errors import VSVideoGenError
+from .streams import VIDEO_ONLY, plan_streams, probe_streams
 from .vs.formats import field_order
 from .vs.rates import MAX_REDUCTION, rate_from_text
 from .vs.y4m import write_y4m_frame, y4m_compatible, y4m_header
@@ -444,48 +445,6 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-@dataclass(frozen=True)
-class _Stream:
-    index: int
-    kind: str  # "Audio" or "Subtitle"
-    codec: str
-
-
-_STREAM_LINE = re.compile(r"^\s*Stream #0:(\d+)[^:]*: (Audio|Subtitle): (\w+)", re.MULTILINE)
-# Containers of the MP4 family take only some audio codecs (ffmpeg 9's muxers: FLAC and Opus go in MP4 only, and
-# .m4v, the iPod flavour, takes three) and text subtitles as mov_text.
-_MP4_FAMILY = {".mp4", ".m4v", ".mov"}
-_MP4_AUDIO = {
-    ".mp4": {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac", "pcm_s16le"},
-    ".mov": {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "pcm_s16le"},
-    ".m4v": {"aac", "ac3", "alac"},
-}
-_TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
-# Subtitle codecs Matroska holds as they are; its other text subtitles (mov_text from an MP4) become SRT.
-_MATROSKA_SUBTITLES = {"subrip", "ass", "ssa", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle"}
-# MPEG transport streams and AVI take fewer audio codecs (others are re-encoded to AAC) and none of the
-# subtitles a source usually has (they are left out).
-_NO_SUBTITLES = {".ts", ".m2ts", ".mts", ".avi"}
-_LIMITED_AUDIO = {
-    ".ts": {"aac", "mp3", "mp2", "ac3", "eac3", "opus"},
-    ".m2ts": {"aac", "mp3", "mp2", "ac3", "eac3"},
-    ".mts": {"aac", "mp3", "mp2", "ac3", "eac3"},
-    ".avi": {"aac", "mp3", "mp2", "ac3", "pcm_s16le"},
-    **_MP4_AUDIO,
-}
-# Containers of raw video alone: the frames go in as piped, without audio or subtitles.
-_VIDEO_ONLY = {".y4m"}
-# Containers the default encode (H.264 by libx264) goes into; another needs a codec of the user's (after --).
-_H264_CONTAINERS = {".mkv", ".mp4", ".m4v", ".mov", ".avi", ".ts", ".m2ts", ".mts"}
-
-
-def _probe_streams(ffmpeg: str, path: Path) -> list[_Stream]:
-    report = subprocess.run(
-        [ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, errors="replace"
-    ).stderr
-    return [_Stream(int(index), kind, codec) for index, kind, codec in _STREAM_LINE.findall(report)]
-
-
 _FILE_START = re.compile(r"^\s*Duration: .*?, start: (-?[0-9.]+)", re.MULTILINE)
 _FIRST_PTS = re.compile(r"\bpts_time:(-?[0-9.]+)")
 
@@ -504,53 +463,6 @@ def video_start(ffmpeg: str, path: Path) -> Fraction:
     return max(Fraction(0), Fraction(first.group(1)) - Fraction(file_start.group(1)))
 
 
-def _stream_options(streams: Sequence[_Stream], suffix: str, trimmed: bool = False) -> tuple[list[str], list[str]]:
-    """``-map``/``-c`` options that carry audio and subtitles of input #1, and notes on what was left out or
-    re-encoded. ``trimmed``: input #1 is cut to the kept frames, which a copied audio stream would not follow
-    (a copy starts at the packet the seek lands on, often a video keyframe seconds earlier), so audio is
-    re-encoded to AAC, cut where the video starts."""
-    container = suffix.lower()
-    options: list[str] = []
-    notes: list[str] = []
-    if container in _VIDEO_ONLY:
-        return options, [f"{s.kind.lower()} stream {s.index} ({s.codec}) left out: {suffix} holds video only"
-                         for s in streams if s.kind in ("Audio", "Subtitle")]
-    audio = [s for s in streams if s.kind == "Audio"]
-    for k, stream in enumerate(audio):
-        copy = not trimmed and stream.codec in _LIMITED_AUDIO.get(container, {stream.codec})
-        options += ["-map", f"1:{stream.index}", f"-c:a:{k}", "copy" if copy else "aac"]
-        if trimmed:
-            notes.append(f"audio stream {stream.index} ({stream.codec}) re-encoded to AAC, to cut it at the first "
-                         "kept frame")
-        elif not copy:
-            notes.append(f"audio stream {stream.index} ({stream.codec}) re-encoded to AAC: {suffix} cannot hold it")
-    kept = 0
-    for stream in (s for s in streams if s.kind == "Subtitle"):
-        codec = _subtitle_codec(container, stream.codec)
-        if codec is None:
-            notes.append(f"subtitle stream {stream.index} ({stream.codec}) left out: {suffix} cannot hold it; use .mkv")
-        else:
-            options += ["-map", f"1:{stream.index}", f"-c:s:{kept}", codec]
-            kept += 1
-    return options, notes
-
-
-def _subtitle_codec(container: str, codec: str) -> str | None:
-    """How a ``codec`` subtitle stream goes into ``container``: ``"copy"``, the text codec it is converted to,
-    or None where the container holds no such subtitle (transport streams and AVI none at all; MP4 text as
-    mov_text; WebM text as WebVTT; Matroska, and any other container, its own codecs, other text as SRT)."""
-    text = codec in _TEXT_SUBTITLES
-    if container in _NO_SUBTITLES:
-        return None
-    if container in _MP4_FAMILY:
-        return "mov_text" if text else None
-    if container == ".webm":
-        return "webvtt" if text else None
-    if codec in _MATROSKA_SUBTITLES:
-        return "copy"
-    return "srt" if text else None
-
-
 # Frame-property codes (ITU-T H.273) -> ffmpeg names.
 _RANGE = {int(vs.Range.RANGE_FULL): "pc", int(vs.Range.RANGE_LIMITED): "tv"}
 _MATRIX = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
@@ -560,6 +472,8 @@ _TRANSFER = {
     13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 18: "arib-std-b67",
 }
 _CHROMA_LOCATION = {0: "left", 1: "center", 2: "topleft", 3: "top", 4: "bottomleft", 5: "bottom"}
+# Containers the default encode (H.264 by libx264) goes into; another needs a codec of the user's (after --).
+_H264_CONTAINERS = {".mkv", ".mp4", ".m4v", ".mov", ".avi", ".ts", ".m2ts", ".mts"}
 _VIDEO_CODEC_OPTIONS = {"-c", "-codec", "-c:v", "-codec:v", "-vcodec", "-c:v:0", "-codec:v:0"}
 
 
@@ -596,7 +510,7 @@ def _video_options(fmt: vs.VideoFormat, props: vs.FrameProps, user: Sequence[str
     picture started two frames late against the audio (80 ms at 25 fps)."""
     if any(arg in _VIDEO_CODEC_OPTIONS for arg in user):
         return []
-    if suffix.lower() in _VIDEO_ONLY:
+    if suffix.lower() in VIDEO_ONLY:
         return ["-c:v", "rawvideo", "-strict", "-1"]
     interlaced = ["-flags", "+ildct+ilme"] if field_order(props) else []
     no_reordering = ["-bf", "0"] if suffix.lower() == ".avi" else []
@@ -666,13 +580,14 @@ def encode(
     if clip.fps_num <= 0:
         raise VSVideoGenError(FUNC, "the filtered clip has a variable frame rate; give it a constant one, e.g. with --fps")
     ffmpeg = ffmpeg_exe()
-    stream_options, notes = _stream_options(_probe_streams(ffmpeg, source), output.suffix, source_span is not None)
     first_kept = video_start(ffmpeg, source) + (source_span[0] if source_span else 0)
     source_options, output_options = _source_timing(first_kept, source_span)
     temp = output.with_name(f".{output.name}.{secrets.token_hex(4)}.part{output.suffix}")
     process: subprocess.Popen[bytes] | None = None
     written = 0
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory(prefix="vsvideogen-") as workdir:
+        kept_span = (first_kept, source_span[1]) if source_span else None
+        streams = plan_streams(ffmpeg, source, probe_streams(ffmpeg, source), output.suffix, kept_span, Path(workdir))
         frames = _numbered_frames(clip)
         try:
             for frame in frames:
@@ -680,8 +595,8 @@ def encode(
                     command = [
                         ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error", "-y",
                         *_colour_options(frame.props), "-f", "yuv4mpegpipe", "-i", "pipe:0",
-                        *source_options, "-i", str(source),
-                        "-map", "0:v:0", *stream_options,
+                        *source_options, "-i", str(source), *streams.inputs,
+                        "-map", "0:v:0", *streams.options,
                         "-map_metadata", "1", "-map_chapters", "-1" if source_span else "1",
                         *_video_options(clip.format, frame.props, ffmpeg_args, output.suffix),
                         *output_options,
@@ -712,7 +627,7 @@ def encode(
             raise
         finally:
             frames.close()
-    return Encoded(output, written, Fraction(clip.fps_num, clip.fps_den), tuple(notes))
+    return Encoded(output, written, Fraction(clip.fps_num, clip.fps_den), tuple(streams.notes))
 
 
 def _numbered_frames(clip: vs.VideoNode) -> Iterator[vs.VideoFrame]:
@@ -789,9 +704,9 @@ def _check_container(output: Path, ffmpeg_args: Sequence[str]) -> None:
     """Refuse, before any filtering, an output whose suffix the default encode cannot fill (an image, a WebM,
     no suffix), unless the ffmpeg options pick a video codec themselves."""
     suffix = output.suffix.lower()
-    if suffix in _H264_CONTAINERS | _VIDEO_ONLY or any(arg in _VIDEO_CODEC_OPTIONS for arg in ffmpeg_args):
+    if suffix in _H264_CONTAINERS | VIDEO_ONLY or any(arg in _VIDEO_CODEC_OPTIONS for arg in ffmpeg_args):
         return
-    known = ", ".join(sorted(_H264_CONTAINERS | _VIDEO_ONLY))
+    known = ", ".join(sorted(_H264_CONTAINERS | VIDEO_ONLY))
     raise VSVideoGenError(FUNC, f"output {output.name}: the default encode (H.264) does not go into "
                                 f"{suffix or 'a file without a suffix'}; name it with one of {known}, or pick a "
                                 "codec for it (vsvideogen run ... -- -c:v libvpx-vp9 -c:a libopus for .webm)")
