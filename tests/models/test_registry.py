@@ -290,6 +290,16 @@ def test_cli_list(env, models_cli, capsys):
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == ["toy-upscale"]
 
 
+def test_cli_list_names_a_damaged_file(env, models_cli, capsys):
+    target = env.install_pinned()
+    target.write_bytes(target.read_bytes()[:-10] + b"0123456789")
+    assert models_cli("list") == 0
+    out, err = capsys.readouterr()
+    assert {line.split()[0]: line.split()[2] for line in out.splitlines()[1:]}["toy-pinned"] == "damaged"
+    assert err == ("vsvideogen.models: the weight file of toy-pinned does not match its sha256; "
+                   "`vsvideogen models info toy-pinned` shows where it is\n")
+
+
 def test_an_unreadable_cache_lists_its_models_as_missing(env, models_cli, capsys, monkeypatch):
     env.install_pinned()
     is_file = Path.is_file

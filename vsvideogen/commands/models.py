@@ -57,9 +57,12 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _where(spec: registry.ModelSpec) -> str:
+    """"missing", "bundled", "imported", or "damaged" where the file found does not match its pinned sha256."""
     found = registry.find_weights(spec)
     if found is None:
         return "missing"
+    if spec.sha256 is not None and sha256_file(found) != spec.sha256:
+        return "damaged"
     return "bundled" if spec.bundled and found.parent == registry.bundled_dir() else "imported"
 
 
@@ -70,6 +73,10 @@ def _list(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+    for row in rows[1:]:
+        if row[2] == "damaged":
+            print(f"vsvideogen.{FUNC}: the weight file of {row[0]} does not match its sha256; "
+                  f"`vsvideogen models info {row[0]}` shows where it is", file=sys.stderr)
     return 0
 
 
