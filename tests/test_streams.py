@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vsvideogen.streams import cut_ass_events
+from vsvideogen.streams import cut_ass_events, cut_chapters
 
 from .media import ffmpeg
 from .test_cli_run import cli
@@ -28,17 +28,22 @@ def _srt_time(seconds: float) -> str:
 @pytest.fixture(scope="module")
 def subtitled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2 s of 64x48 at 25 fps with AAC audio tagged French, SRT subtitles tagged English, default and forced,
-    and a font attached, in Matroska."""
+    three chapters and a font attached, in Matroska."""
     folder = tmp_path_factory.mktemp("subtitled")
     srt = folder / "events.srt"
     srt.write_text("".join(f"{k}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n\n"
                            for k, (a, b, text) in enumerate(EVENTS, 1)), encoding="utf-8")
+    chapters = folder / "chapters.txt"
+    chapters.write_text(";FFMETADATA1\n" + "".join(
+        f"[CHAPTER]\nTIMEBASE=1/1000\nSTART={start}\nEND={end}\ntitle={title}\n"
+        for start, end, title in [(0, 700, "opening"), (700, 1300, "middle"), (1300, 2000, "end")]), encoding="utf-8")
     font = folder / "font.ttf"
     font.write_bytes(b"not really a font, but attached as one")
     path = folder / "in.mkv"
     subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
                     "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=2",
                     "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2", "-i", str(srt),
+                    "-i", str(chapters), "-map_chapters", "3",
                     "-map", "0:v", "-map", "1:a", "-map", "2:s", "-c:v", "libx264", "-c:a", "aac", "-c:s", "srt",
                     "-metadata:s:a:0", "language=fra", "-metadata:s:s:0", "language=eng",
                     "-metadata:s:s:0", "title=English SDH", "-disposition:s:0", "default+forced",
@@ -56,6 +61,12 @@ def subtitle_events(path: Path) -> list[tuple[float, float, str]]:
                for pair in [[pair[:4], pair[4:]]]]
     texts = re.findall(r"--> .*\n(.+)\n", srt)
     return [(shown, hidden, text) for (shown, hidden), text in zip(seconds, texts)]
+
+
+def chapters(report: str) -> list[tuple[float, float, str]]:
+    """The chapters in ``ffmpeg -i``'s report: (start, end, title)."""
+    return [(float(start), float(end), title) for start, end, title in re.findall(
+        r"Chapter #0:\d+: start ([\d.]+), end ([\d.]+)\s+Metadata:\s+title\s+: (.*)", report)]
 
 
 def stream_report(path: Path) -> str:
@@ -84,6 +95,7 @@ def test_a_cut_keeps_the_subtitles_shown_in_it_timed_from_its_first_frame(subtit
     assert re.search(r"Stream #0:1\S*\(fra\): Audio", report), report
     assert subtitle_events(output) == [(pytest.approx(a, abs=0.011), pytest.approx(b, abs=0.011), text)
                                        for a, b, text in KEPT]
+    assert chapters(report) == [(0.0, pytest.approx(0.5), "middle"), (pytest.approx(0.5), pytest.approx(0.6), "end")]
 
 
 def test_matroska_keeps_attachments_and_the_tags_of_every_stream(subtitled, tmp_path, capsys):
@@ -95,5 +107,17 @@ def test_matroska_keeps_attachments_and_the_tags_of_every_stream(subtitled, tmp_
                      r"English SDH", report), report
     assert subtitle_events(output) == [(pytest.approx(a, abs=0.002), pytest.approx(b, abs=0.002), text)
                                        for a, b, text in EVENTS]
+    assert chapters(report) == [(0.0, 0.7, "opening"), (0.7, 1.3, "middle"), (1.3, 2.0, "end")]
     assert cli("run", subtitled, tmp_path / "out.mp4") == 0
     assert "attachment stream 3 (ttf) left out: .mp4 cannot hold it; use .mkv" in capsys.readouterr().err
+
+
+def test_cut_chapters_keeps_what_overlaps_the_span_with_its_tags():
+    metadata = (";FFMETADATA1\nencoder=x\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=700\ntitle=opening\n"
+                "[CHAPTER]\nTIMEBASE=1/1000000000\nSTART=700000000\nEND=1300000000\ntitle=middle\\=2\n"
+                "[CHAPTER]\nTIMEBASE=1/1000\nSTART=1300\nEND=2000\ntitle=end\n")
+    cut, kept = cut_chapters(metadata, Fraction(4, 5), Fraction(3, 5))
+    assert kept == 2
+    assert cut == (";FFMETADATA1\nencoder=x\n[CHAPTER]\nTIMEBASE=1/1000000\nSTART=0\nEND=500000\ntitle=middle\\=2\n"
+                   "[CHAPTER]\nTIMEBASE=1/1000000\nSTART=500000\nEND=600000\ntitle=end\n")
+    assert cut_chapters(metadata, Fraction(5), Fraction(1)) == (";FFMETADATA1\nencoder=x\n", 0)

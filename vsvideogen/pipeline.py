@@ -597,7 +597,7 @@ def encode(
                         *_colour_options(frame.props), "-f", "yuv4mpegpipe", "-i", "pipe:0",
                         *source_options, "-i", str(source), *streams.inputs,
                         "-map", "0:v:0", *streams.options,
-                        "-map_metadata", "1", "-map_chapters", "-1" if source_span else "1",
+                        "-map_metadata", "1",
                         *_video_options(clip.format, frame.props, ffmpeg_args, output.suffix),
                         *output_options,
                         *ffmpeg_args, str(temp),

@@ -1,6 +1,6 @@
 """The source's other streams in a ``vsvideogen run`` output: which audio, subtitle and attachment streams the
-output's container takes and in which codec, and text subtitles cut to the frames a ``--start``/``--end`` run
-keeps."""
+output's container takes and in which codec, and text subtitles and chapters cut to the frames a
+``--start``/``--end`` run keeps."""
 from __future__ import annotations
 
 import re
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-__all__ = ["VIDEO_ONLY", "SourceStream", "StreamPlan", "cut_ass_events", "plan_streams", "probe_streams"]
+__all__ = ["VIDEO_ONLY", "SourceStream", "StreamPlan", "cut_ass_events", "cut_chapters", "plan_streams", "probe_streams"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class SourceStream:
 @dataclass
 class StreamPlan:
     """How the source's streams go into the output: ``inputs`` are ffmpeg input options after the source
-    (input #1), for inputs #2 and on; ``options`` the output's ``-map``/``-c``/``-map_metadata`` options;
-    ``notes`` what was left out or converted."""
+    (input #1), for inputs #2 and on; ``options`` the output's ``-map``/``-c``/``-map_metadata``/
+    ``-map_chapters`` options; ``notes`` what was left out or converted."""
 
     inputs: list[str] = field(default_factory=list)
     options: list[str] = field(default_factory=list)
@@ -90,7 +90,8 @@ def plan_streams(
     seconds earlier), so cut audio is re-encoded to AAC. Text subtitles are cut event by event: ffmpeg's own
     seek keeps every earlier event, which in Matroska moved the whole output's start and in MP4 put later
     events out of time. They are written to ``workdir`` and read back as further inputs. Picture subtitles
-    (PGS, DVD, DVB) cannot be cut that way and are left out of a cut output."""
+    (PGS, DVD, DVB) cannot be cut that way and are left out of a cut output. Chapters are kept, cut to the
+    span."""
     container = suffix.lower()
     plan = StreamPlan()
     if container in VIDEO_ONLY:
@@ -145,6 +146,12 @@ def plan_streams(
         else:
             plan.notes.append(f"attachment stream {stream.index} ({stream.codec}) left out: {suffix} cannot hold "
                               "it; use .mkv")
+    chapters = workdir / "chapters.txt" if span is not None else None
+    if chapters is not None and _write_cut_chapters(ffmpeg, source, span, chapters):
+        plan.inputs += ["-i", str(chapters)]
+        plan.options += ["-map_chapters", str(1 + len(plan.inputs) // 2)]
+    else:
+        plan.options += ["-map_chapters", "-1" if chapters is not None else "1"]
     return plan
 
 
@@ -177,6 +184,40 @@ def _write_cut_subtitle(ffmpeg: str, source: Path, index: int, span: tuple[Fract
         return "none of its subtitles falls within the kept frames"
     path.write_text(script, encoding="utf-8")
     return ""
+
+
+def _write_cut_chapters(ffmpeg: str, source: Path, span: tuple[Fraction, Fraction], path: Path) -> bool:
+    """Write the chapters of ``source`` that overlap ``span`` to ``path`` (ffmetadata); whether there are any."""
+    result = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(source),
+         "-f", "ffmetadata", "-"], capture_output=True, text=True, errors="replace",
+    )
+    metadata, kept = cut_chapters(result.stdout, *span) if result.returncode == 0 else ("", 0)
+    if kept:
+        path.write_text(metadata, encoding="utf-8")
+    return kept > 0
+
+
+_CHAPTER_FIELD = re.compile(r"^(TIMEBASE|START|END)=(.*)$")
+
+
+def cut_chapters(metadata: str, start: Fraction, duration: Fraction) -> tuple[str, int]:
+    """The chapters of ``metadata`` (ffmpeg's ffmetadata text, times from the source's start) that overlap
+    ``duration`` seconds from ``start``, shortened to that span and timed from its start, in microseconds; and
+    how many are left. Their titles and other tags are kept."""
+    header, *chapters = metadata.split("[CHAPTER]\n")
+    kept = []
+    for chapter in chapters:
+        fields = dict(m.groups() for line in chapter.splitlines() if (m := _CHAPTER_FIELD.match(line)))
+        timebase = Fraction(fields.get("TIMEBASE", "1/1000"))
+        shown = max(int(fields["START"]) * timebase, start)
+        hidden = min(int(fields["END"]) * timebase, start + duration)
+        if hidden <= shown:
+            continue
+        tags = [line for line in chapter.splitlines() if line and not _CHAPTER_FIELD.match(line)]
+        kept.append("\n".join(["TIMEBASE=1/1000000", f"START={round((shown - start) * 10**6)}",
+                               f"END={round((hidden - start) * 10**6)}", *tags]) + "\n")
+    return header + "".join(f"[CHAPTER]\n{chapter}" for chapter in kept), len(kept)
 
 
 _ASS_TIME = re.compile(r"^(\d+):(\d\d):(\d\d)\.(\d\d)$")

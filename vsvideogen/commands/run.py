@@ -16,8 +16,8 @@ from ..errors import VSVideoGenError
 EPILOG = """\
 options after `--` go to ffmpeg as output options and override the defaults
 (-c:v libx264 -crf 18 -preset medium, pixel format of the input's bit depth; audio and
-subtitles copied from INPUT, audio re-encoded to AAC and text subtitles cut when --start/--end
-cut it, picture subtitles then left out; a .y4m OUTPUT
+subtitles copied from INPUT, audio re-encoded to AAC and text subtitles and chapters cut when
+--start/--end cut it, picture subtitles then left out; a .y4m OUTPUT
 holds the filtered frames uncompressed, video only), e.g.:
   vsvideogen run in.mkv out.mkv --interpolate 2 -- -crf 22 -preset slow
   vsvideogen run in.mp4 out.mp4 --fps 60000/1001 -- -c:v libx265 -crf 24
