@@ -190,6 +190,29 @@ def test_a_float_noise_map_with_a_negative_sigma_is_refused_when_read(yuv):
             denoise(yuv, bad, model="ffdnet-color", temporal=False).get_frame(0)
 
 
+@pytest.mark.parametrize("temporal", [True, False])
+def test_limited_range_keeps_its_footroom_and_headroom(temporal):
+    """Noise around black (below code 16 at 8 bits) is denoised, not clipped and pulled down, and highlights past
+    white (above 235) are kept: the networks see the whole span the codes hold."""
+    flat = core.std.BlankClip(format=vs.GRAY8, width=W, height=H, length=5, color=20)
+
+    def noisy(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.asarray(out[0])[...] = np.clip(np.round(20 + np.random.default_rng(n).standard_normal((H, W)) * 6), 0, 255)
+        return out
+
+    dark = np.asarray(denoise(core.std.ModifyFrame(flat, flat, noisy), 6 * 255 / 219, temporal=temporal)
+                      .get_frame(2)[0]).astype(np.float64)
+    assert abs(dark.mean() - 20) < 0.5 and dark.std() < 1  # the temporal default gave 17.2 when clipped at 16
+    halves = core.std.StackHorizontal([core.std.BlankClip(flat, width=W // 2, color=250),
+                                       core.std.BlankClip(flat, width=W // 2, color=6)])
+    for clip, (white, black), code in [(halves, (250, 6), 1), (halves.resize.Point(format=vs.GRAY10), (1000, 24), 4)]:
+        out = np.asarray(denoise(clip, 1, temporal=temporal).get_frame(2)[0]).astype(np.int64)
+        # away from the edge between them (the networks ring a little at a step of the whole range); within an
+        # 8-bit code (the temporal default gave 235 and 15 when it clipped)
+        assert abs(np.median(out[:, : W // 4]) - white) <= code and abs(np.median(out[:, -W // 4 :]) - black) <= code
+
+
 def test_estimated_strength_is_written_and_used(rgbs):
     noisy = add_noise(rgbs, 20)
     out = denoise(noisy, model="ffdnet-color", temporal=False)

@@ -4,7 +4,10 @@ Model space. Every model works on what :class:`vsvideogen.vs.frames.FrameConvert
 0..1 for YUV and RGB clips (YUV is converted on the device, by the frame's ``_Matrix``/``_Range``/
 ``_ChromaLocation``), luma in 0..1 for GRAY clips. A noise level ``sigma`` is a standard deviation on the
 8-bit scale of that space (the network is fed ``sigma / 255``), which is the scale the official models were
-trained on (FFDNet: 0..75; DnCNN colour blind: 0..50; DRUNet: 0..50).
+trained on (FFDNet: 0..75; DnCNN colour blind: 0..50; DRUNet: 0..50). Limited-range integer YUV and GRAY
+clips are denoised over the whole span their codes hold (:func:`nominal_span`: footroom and headroom
+included, mapped onto 0..1 with sigma scaled to match), so noise around black is not clipped and highlights
+past white are kept; the result is clamped to that span (RGB: 0..1).
 
 ``strength`` (noise-conditional models: FFDNet, DRUNet):
 
@@ -81,6 +84,7 @@ import vapoursynth as vs
 from ..errors import VSVideoGenError, WeightsError
 from ..models.registry import TEMPORAL_DEFAULT_MODELS, get_spec, list_specs, load_model
 from ..models.weights import read_state_dict
+from ..vs.formats import integer_peak, resolve_range
 from ..vs.frames import FrameConverter
 from ..vs.noise import equivalent_sigma
 from ..vs.temporal import map_frames
@@ -290,6 +294,18 @@ def _check_map(noise: vs.VideoNode, clip: vs.VideoNode) -> vs.VideoNode:
 # -- per-frame work ----------------------------------------------------------------------------------------
 
 
+def nominal_span(frame: vs.VideoFrame) -> tuple[float, float]:
+    """The nominal values (0..1 for black to white) the codes of ``frame``'s format can hold: 0..1, but for
+    limited-range integer YUV and GRAY the footroom and headroom beyond (-16/219 to 239/219 at 8 bits), where
+    cameras record noise around black and highlights past white. The networks denoise this span mapped onto
+    0..1, so nothing in it is clipped, and their noise level is scaled with it."""
+    fmt = frame.format
+    if fmt.color_family == vs.RGB or resolve_range(frame.props.get("_Range"), fmt, FUNC):
+        return 0.0, 1.0
+    black, span = 16 << (fmt.bits_per_sample - 8), 219 << (fmt.bits_per_sample - 8)
+    return -black / span, (integer_peak(fmt.bits_per_sample) - black) / span
+
+
 class _Engine(WindowEngine):
     """Makes output frame ``n`` from source frames ``n - radius .. n + radius`` (and the noise map's frame ``n``).
 
@@ -310,6 +326,8 @@ class _Engine(WindowEngine):
         window, rest = frames[:count], frames[count:]
         with torch.inference_mode():
             source, image, stack, ids = self.load(n, window)
+            low, high = nominal_span(source)
+            stack = (stack - low) / (high - low)
             sigma_prop = None
             if not self.conditional:
                 groups = [(None, range(source.format.num_planes))]
@@ -325,8 +343,8 @@ class _Engine(WindowEngine):
                           for v in dict.fromkeys(values)]
             out = None
             for sigma, planes in groups:
-                result = self._denoise(stack, ids, sigma)
-                frame = self.converter.to_frame(result, source)
+                result = self._denoise(stack, ids, None if sigma is None else sigma / (high - low))
+                frame = self.converter.to_frame(result.clamp(0.0, 1.0) * (high - low) + low, source)
                 if out is None:
                     out = frame
                 else:
