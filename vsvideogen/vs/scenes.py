@@ -41,16 +41,21 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DEFAULT_THRESHOLD", "FADE_RESIDUAL", "JUMP_FLOOR", "JUMP_RATIO", "SceneFeatures", "fade_residual",
-           "scene_features", "scene_score", "is_scene_change"]
+__all__ = ["DEFAULT_THRESHOLD", "FADE_RESIDUAL", "FADE_SHARE", "JUMP_FLOOR", "JUMP_RATIO", "SceneFeatures",
+           "fade_residual", "is_fade", "scene_features", "scene_score", "is_scene_change"]
 
 DEFAULT_THRESHOLD = 0.15
 #: A pair scoring over this many times its neighbouring pairs' highest score ...
 JUMP_RATIO = 3.0
 #: ... and over this fraction of the threshold is a cut too (a jump cut).
 JUMP_FLOOR = 0.2
-#: A pair whose thumbnails a brightness gain and offset map onto each other to within this (0..1 luma) is a fade.
+#: A pair whose thumbnails a brightness gain and offset map onto each other to within this (0..1 luma) ...
 FADE_RESIDUAL = 0.02
+#: ... and to within this share of the mapped-onto thumbnail's own spread (its mean absolute deviation, at least
+#: 0.01) is a fade. Without the share, any cut to a dark or flat-looking shot passed for a fade: its small
+#: spread keeps every residual small.
+FADE_SHARE = 0.5
+_SPREAD_FLOOR = 0.01
 _THUMB = (18, 32)
 _BINS = 16
 _LUMA = (0.2126, 0.7152, 0.0722)
@@ -95,21 +100,30 @@ def is_scene_change(a: SceneFeatures, b: SceneFeatures, threshold: float = DEFAU
     """Whether a cut lies between the frames summarised by ``a`` and ``b``: ``scene_score(a, b) > threshold``,
     or, given ``neighbours`` (the scores of the pairs around this one that exist: up to two on each side), a
     score over ``JUMP_FLOOR * threshold`` and over ``JUMP_RATIO`` times the highest of them; and in either case
-    not a fade (:func:`fade_residual` over :data:`FADE_RESIDUAL`)."""
+    not a fade (:func:`is_fade`)."""
     score = scene_score(a, b)
     jump = bool(neighbours) and score > JUMP_FLOOR * threshold and score > JUMP_RATIO * max(neighbours)
-    return (score > threshold or jump) and fade_residual(a, b) > FADE_RESIDUAL
+    return (score > threshold or jump) and not is_fade(a, b)
+
+
+def is_fade(a: SceneFeatures, b: SceneFeatures) -> bool:
+    """Whether one thumbnail is a brightness change of the other: a least-squares ``gain * x + offset`` fit,
+    in either direction, leaves a mean absolute residual within :data:`FADE_RESIDUAL` and within
+    :data:`FADE_SHARE` of the fitted thumbnail's own spread."""
+    return any(residual <= FADE_RESIDUAL and residual <= FADE_SHARE * max(spread, _SPREAD_FLOOR)
+               for residual, spread in (_affine_fit(a.thumb, b.thumb), _affine_fit(b.thumb, a.thumb)))
 
 
 def fade_residual(a: SceneFeatures, b: SceneFeatures) -> float:
     """How far the thumbnails are from a brightness change of one picture: the mean absolute residual of the
     least-squares ``gain * x + offset`` fit of one thumbnail to the other, the smaller of the two directions."""
-    return min(_affine_residual(a.thumb, b.thumb), _affine_residual(b.thumb, a.thumb))
+    return min(_affine_fit(a.thumb, b.thumb)[0], _affine_fit(b.thumb, a.thumb)[0])
 
 
-def _affine_residual(x: torch.Tensor, y: torch.Tensor) -> float:
+def _affine_fit(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """The mean absolute residual of ``y``'s fit by ``gain * x + offset``, and ``y``'s mean absolute deviation."""
     x, y = x.flatten().double(), y.flatten().double()
-    dx = x - x.mean()
+    dx, dy = x - x.mean(), y - y.mean()
     variance = float((dx * dx).sum())
-    gain = float((dx * (y - y.mean())).sum()) / variance if variance > 0 else 0.0
-    return float((y - y.mean() - gain * dx).abs().mean())
+    gain = float((dx * dy).sum()) / variance if variance > 0 else 0.0
+    return float((dy - gain * dx).abs().mean()), float(dy.abs().mean())
