@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import random
+import re
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -109,6 +111,9 @@ def test_factor_multiplies_length_and_rate_and_keeps_source_frames(bikes, factor
         (Fraction(30000, 1001), "23.976", Fraction(24000, 1001)),
         (Fraction(25), "12.5", Fraction(25, 2)),
         (Fraction(30), np.int64(60), Fraction(60)),  # numpy numbers become plain ints in the frame props
+        (Fraction(24000, 1001), Decimal("59.94"), Fraction(60000, 1001)),  # Decimal is no numbers.Real
+        (Fraction(25), Decimal("12.5"), Fraction(25, 2)),
+        (Fraction(24000, 1001), np.float32(59.94), Fraction(60000, 1001)),
         (Fraction(60), 50, Fraction(50)),
         (Fraction(24), 30.0, Fraction(30)),
         (Fraction(25), Fraction(25), Fraction(25)),
@@ -132,6 +137,11 @@ def test_fps_conversion_length_rate_and_timesteps(bikes, fps_in, fps, fps_out):
             assert same(f, clip.get_frame(min(int(p), n_src - 1)))
     want = sorted({float(p - int(p)) for p in (n * ratio for n in range(length)) if p.denominator != 1 and p < n_src - 1})
     assert sorted({t for t, _, _ in model.calls}) == pytest.approx(want)
+
+
+def test_any_integral_factor_is_accepted(bikes):
+    out = interpolate(bikes, np.int64(3), model=Blend())
+    assert (out.num_frames, out.fps, out.get_frame(0).props["_DurationDen"]) == (18, 75, 75)
 
 
 def test_interpolated_frame_is_the_network_output_at_the_exact_timestep(bikes):
@@ -310,16 +320,40 @@ def test_many_threads_give_the_same_output(spliced):
 @pytest.mark.parametrize("fmt", [vs.YUV420P8, vs.YUV420P10, vs.RGBS, vs.GRAY8])
 def test_formats_round_trip(bikes, fmt):
     clip = core.resize.Bicubic(bikes, format=fmt, matrix_in_s="709" if fmt == vs.RGBS else None)
-    static = clip[0] * 3
-    out = interpolate(static, 2, model=Blend(modulo=32))  # 64x48 is padded to 64x64 and cropped back
-    assert (out.format.id, out.width, out.height, out.num_frames) == (fmt, W, H, 6)
-    assert same(out.get_frame(2), static.get_frame(1))
-    middle, source = out.get_frame(1), static.get_frame(0)
+    model = Blend(modulo=32)
+    out = interpolate(clip[:2], 2, model=model)  # 64x48 is padded to 64x64 and cropped back
+    assert (out.format.id, out.width, out.height, out.num_frames) == (fmt, W, H, 4)
     peak = 1.0 if fmt == vs.RGBS else (1 << clip.format.bits_per_sample) - 1
-    for a, b in zip(planes(middle), planes(source)):
-        assert np.abs(a.astype(np.float64) - b).mean() / peak < 0.004  # a fade between equal frames
-    moving = interpolate(clip, 2, model=Blend())
-    assert moving.get_frame(1).format.id == fmt
+    for middle, a, b in zip(*(planes(f) for f in (out.get_frame(1), clip.get_frame(0), clip.get_frame(1)))):
+        assert np.abs(middle - (a.astype(np.float64) + b) / 2).mean() / peak < 0.004  # the cross-fade, re-encoded
+    assert model.calls == [(0.5, 1.0, (1, 3, 64, 64))]
+
+
+@pytest.mark.parametrize("fmt", [vs.YUV420P8, vs.YUV420P10, vs.RGBS, vs.GRAY8])
+def test_a_held_picture_is_copied_bit_exactly_with_interpolated_frame_props(bikes, fmt):
+    clip = core.resize.Bicubic(bikes, format=fmt, matrix_in_s="709" if fmt == vs.RGBS else None)
+    held = clip[0] * 2 + clip[1] * 2 + clip[2]  # on twos: 0 = 1 and 2 = 3, bit for bit
+    held = core.std.SetFrameProps(held, _AbsoluteTime=1.0)
+
+    def label(n, f):
+        out = f.copy()
+        out.props["Source"] = n
+        return out
+
+    held = core.std.ModifyFrame(held, held, label)
+    model = Blend()
+    out = interpolate(held, 3, model=model)
+    for n in range(out.num_frames):
+        i, r = divmod(n, 3)
+        f = out.get_frame(n)
+        if i in (0, 2):  # between two equal frames: no network, no re-encoding
+            assert same(f, held.get_frame(i)), n
+        props = f.props
+        assert props["Source"] == (i + 1 if r == 2 and i < 4 else i), n  # the nearer source frame's, as interpolated
+        assert props["_AbsoluteTime"] == pytest.approx(1 + r / 75), n  # the output frame's own time
+        assert (props["_DurationNum"], props["_DurationDen"]) == (1, 75)
+        assert (props["_SceneChangePrev"], props["_SceneChangeNext"]) == (0, 0)
+    assert sorted(t for t, _, _ in model.calls) == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])  # pairs 1-2, 3-4 only
 
 
 def test_float_frames_out_of_range_are_not_clipped_between_source_frames(bikes):
@@ -345,13 +379,18 @@ def test_padding_and_scale_reach_the_model(bikes):
     (dict(factor=1), "factor=1"),
     (dict(factor=2.5), "factor must be an int"),
     (dict(factor=True), "factor must be an int"),
+    (dict(factor=np.bool_(True)), "factor must be an int"),
+    (dict(factor=np.int64(1)), "factor=1"),
     (dict(factor=3, fps=60), "only one"),
     (dict(fps=0), "not positive"),
     (dict(fps=-24), "not positive"),
     (dict(fps="fast"), "not a number"),
     (dict(fps=float("nan")), "finite"),
+    (dict(fps=Decimal("NaN")), "finite"),
+    (dict(fps=Decimal("sNaN")), "finite"),
+    (dict(fps=Decimal("1e400")), "finite"),
     (dict(fps=[60]), "fps must be"),
-    (dict(fps=Fraction(1_000_003, 41_000)), "round the target"),
+    (dict(fps=Fraction(1_000_003, 41_000)), "pass a nearby rate that fits"),
     (dict(fps=3), "decimate first"),
     (dict(fps=1e300), r"^vsvideogen\.interpolate: fps 1e\+300 is more than 1024 times the clip's 25; pass a rate up to 25600"),
     (dict(factor=1025), "more than 1024 times"),
@@ -372,6 +411,24 @@ def test_bad_arguments_are_refused_with_clear_errors(bikes, kwargs, match):
     with pytest.raises(VSVideoGenError, match=match) as info:
         interpolate(bikes, **kwargs)
     assert str(info.value).startswith("vsvideogen.interpolate: ")
+
+
+@pytest.mark.parametrize("fps_in,fps,suggested", [
+    (Fraction(24000, 1001), 59.9, ["Fraction(59960, 1001)", "Fraction(60000, 1001)"]),  # 599/10: a 599599 cycle
+    (Fraction(24000, 1001), "47.9", ["Fraction(47948, 1001)", "Fraction(48000, 1001)"]),
+    (Fraction(25), Fraction(1_000_003, 41_000), ["Fraction(2439, 100)"]),
+    (Fraction(30000, 1001), Fraction(600_001, 10_000), ["60"]),
+    (Fraction(1000), Fraction(1_000_013, 10), ["Fraction(76901000, 769)"]),  # no step of the time base fits
+])
+def test_a_rate_with_too_long_a_cycle_is_refused_with_rates_that_work(fps_in, fps, suggested):
+    clip = core.std.BlankClip(format=vs.GRAY8, width=16, height=16, length=2, fpsnum=fps_in.numerator,
+                              fpsden=fps_in.denominator)
+    with pytest.raises(VSVideoGenError, match="numerator exceeds 100000") as info:
+        interpolate(clip, fps=fps, model=Blend())
+    rates = re.findall(r"fps=(Fraction\(\d+, \d+\)|\d+)", str(info.value))
+    assert rates == suggested
+    for rate in rates:
+        assert interpolate(clip, fps=eval(rate), model=Blend()).fps == eval(rate)
 
 
 @pytest.mark.parametrize("clip,match", [

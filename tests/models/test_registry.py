@@ -259,10 +259,22 @@ def test_load_model_errors(env, tmp_path):
         registry.load_model("toy-upscale", "denoise", "cpu", torch.float32, "denoise")
     with pytest.raises(WeightsError, match="nope.pth' does not exist"):
         registry.load_model(str(tmp_path / "nope.pth"), "denoise", "cpu", torch.float32, "denoise")
+    with pytest.raises(WeightsError, match=f"'{tmp_path}' is a folder; pass the path of the weight file inside it"):
+        registry.load_model(str(tmp_path), "denoise", "cpu", torch.float32, "denoise")
     with pytest.raises(VSVideoGenError, match="upscale has no architecture for weight files given by path"):
         registry.load_model(env.pinned_file, "upscale", "cpu", torch.float32, "upscale")
     with pytest.raises(WeightsError, match="vsvideogen models import PATH"):
         registry.load_model("toy-pinned", "denoise", "cpu", torch.float32, "denoise")
+
+
+@pytest.mark.parametrize("task", registry.TASKS)
+def test_load_model_refuses_non_finite_weights_for_every_task(tmp_path, task):
+    state = toy_state()  # refused before any architecture looks at it
+    state["conv.bias"][1] = float("nan")
+    path = save_safetensors(state, tmp_path / "nan.safetensors")
+    with pytest.raises(WeightsError, match=r"nan\.safetensors' holds non-finite values \(NaN or infinity\) in "
+                                           "'conv.bias'; the file is damaged"):
+        registry.load_model(path, task, "cpu", torch.float32, task)
 
 
 def test_load_model_checks_sha_and_names_file_on_misfit(env, tmp_path):

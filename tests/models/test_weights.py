@@ -101,6 +101,27 @@ def test_garbage_and_missing_files(tmp_path):
         read_state_dict(tmp_path / "nothere.pth", "test")
 
 
+def test_a_folder_is_named_as_one(tmp_path):
+    with pytest.raises(WeightsError, match=f"'{tmp_path}' is a folder; pass the path of the weight file inside it"):
+        read_state_dict(tmp_path, "test")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_non_finite_values_are_refused_naming_the_file_and_tensor(tmp_path, bad, suffix):
+    state = tiny_state()
+    state["head.weight"][0, 0, 0, 0] = bad
+    state["steps"] = torch.tensor(3)  # an integer tensor is fine
+    path = tmp_path / f"diverged{suffix}"
+    save_torch(state, path) if suffix == ".pth" else save_safetensors(state, path)
+    with pytest.raises(WeightsError, match=r"^vsvideogen\.test: '.*diverged\.(pth|safetensors)' holds non-finite "
+                                           r"values \(NaN or infinity\) in 'head\.weight'; the file is damaged or "
+                                           "came from a training run that diverged: use another checkpoint$"):
+        read_state_dict(path, "test")
+    state["head.weight"][0, 0, 0, 0] = 0.0
+    assert read_state_dict(save_torch(state, tmp_path / "fine.pth"), "test").keys() == state.keys()
+
+
 _EXECUTED: list[str] = []
 
 

@@ -9,6 +9,9 @@ Timing is exact rational arithmetic. Output frame ``n`` sits at time ``n / fps_o
 * source frame ``i``, bit-identical, when a scene cut lies between ``i`` and ``i + 1`` — a cut is never
   morphed, and the picture jumps at the output frame at or after the cut's own time (source position
   ``i + 1``), as the source shows frame ``i`` until then: the cut stays where the audio has it;
+* source frame ``i`` (``i + 1`` from ``t >= 1/2``: the nearer one, whose props an interpolated frame takes),
+  bit-identical, when ``i`` and ``i + 1`` are bit-identical in every plane (a static shot, a duplicated frame,
+  animation on twos): the network would redraw the held picture with small errors, and it would shimmer;
 * otherwise the network's frame at timestep ``t`` between ``i`` and ``i + 1`` (for an IFNet, a ``t`` within
   1/8 of a source frame from the flows at 1/8, scaled: :meth:`IFNet.interpolate`).
 
@@ -21,12 +24,15 @@ would be misplaced, are removed.
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from fractions import Fraction
-from numbers import Rational
+from numbers import Integral, Rational, Real
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import vapoursynth as vs
@@ -59,7 +65,7 @@ def interpolate(
     clip: vs.VideoNode,
     factor: int = 2,
     *,
-    fps: Fraction | int | float | str | None = None,
+    fps: Fraction | int | float | Decimal | str | None = None,
     model: str | Any = "default",
     scene_change: str | float | None = "auto",
     scale: float = 1.0,
@@ -71,12 +77,12 @@ def interpolate(
     Args:
         clip: Constant-format clip with a known frame rate (GRAY/YUV/RGB, 8-16-bit integer or 16/32-bit
             float, YUV 4:4:4/4:2:2/4:2:0) of at least 2 frames. The output has the same format and size.
-        factor: Output frames per source frame, an int from 2 to 1024 (``fps`` too is at most 1024 times the
+        factor: Output frames per source frame, an integer (int or numpy) from 2 to 1024 (``fps`` too is at most 1024 times the
             clip's). The output has ``len(clip) * factor`` frames at ``fps * factor``, so the duration is
             preserved exactly; its last ``factor - 1`` frames repeat the last source frame. Leave it at 2 when
             giving ``fps``.
         fps: Target frame rate instead of ``factor``: a Fraction, int or str (``"60000/1001"``, ``"50"``, exact)
-            or a decimal, as a float or a str (within 0.01 of an NTSC rate ``k * 1000/1001`` it is that rate, e.g.
+            or a decimal, as a float, Decimal or str (within 0.01 of an NTSC rate ``k * 1000/1001`` it is that rate, e.g.
             59.94 or ``"59.94"`` -> 60000/1001; other decimals are rounded to a fraction with denominator <= 1001;
             :mod:`vsvideogen.vs.rates`). It may be lower
             than the source's (60 -> 50 is motion-compensated standards conversion), down to an eighth of
@@ -134,7 +140,8 @@ def interpolate(
     if ratio.denominator > _MAX_CYCLE:
         raise VSVideoGenError(
             FUNC, f"fps {fps_out} relates to the clip's {fps_in} by {fps_out / fps_in}, whose numerator exceeds "
-            f"{_MAX_CYCLE}; round the target, e.g. fps=Fraction({float(fps_out)!r}).limit_denominator(1001)"
+            f"{_MAX_CYCLE} (the output would repeat its pattern of timesteps only after that many frames); pass "
+            f"a nearby rate that fits, e.g. {_nearby_rates(fps_out, fps_in)}"
         )
     cuts = cut_rule(FUNC, scene_change)
     scale = _check_scale(scale)
@@ -173,9 +180,10 @@ def interpolate(
 
 
 def _target_fps(factor: Any, fps: Any, fps_in: Fraction) -> Fraction:
-    if isinstance(factor, bool) or not isinstance(factor, int):
+    if isinstance(factor, bool) or not isinstance(factor, Integral):
         raise VSVideoGenError(FUNC, f"factor must be an int >= 2, not {type(factor).__name__} {factor!r}; "
                                     "for a non-integer rate pass fps= instead")
+    factor = int(factor)
     if factor < 2:
         raise VSVideoGenError(FUNC, f"factor={factor} is too small; use an int >= 2 (or fps= for other rates)")
     if fps is None:
@@ -200,11 +208,41 @@ def _parse_fps(fps: Any) -> Fraction:
             return rate_from_text(fps)
         except (ValueError, ZeroDivisionError):
             raise VSVideoGenError(FUNC, f"fps={fps!r} is not a number; use e.g. '60000/1001', '50' or '59.94'") from None
-    if isinstance(fps, float):
-        if fps != fps or fps in (float("inf"), float("-inf")):
+    if isinstance(fps, (Real, Decimal)):  # Decimal is no numbers.Real
+        value = float(fps) if not isinstance(fps, Decimal) or fps.is_finite() else math.nan
+        if not math.isfinite(value):
             raise VSVideoGenError(FUNC, f"fps={fps!r} is not a finite number; pass e.g. fps=60")
-        return decimal_rate(fps)
-    raise VSVideoGenError(FUNC, f"fps must be a Fraction, int, float or str, not {type(fps).__name__}; e.g. fps='60000/1001'")
+        return decimal_rate(value)
+    raise VSVideoGenError(FUNC, f"fps must be a Fraction, int, float, Decimal or str, not {type(fps).__name__}; "
+                                "e.g. fps='60000/1001'")
+
+
+def _fits(fps_out: Fraction, fps_in: Fraction) -> bool:
+    """Whether ``fps_out`` passes :func:`interpolate`'s checks of the rate against the clip's ``fps_in``."""
+    ratio = fps_in / fps_out
+    return ratio <= MAX_REDUCTION and fps_out <= fps_in * _MAX_INCREASE and ratio.denominator <= _MAX_CYCLE
+
+
+def _nearby_rates(fps_out: Fraction, fps_in: Fraction) -> str:
+    """``fps=`` suggestions for a rate refused for its cycle: the nearest that fits among the rates in steps of
+    1, 1/10, 1/100 and 1/1000 of the clip's time base (else the nearest that fits at all), and the nearest
+    integer or NTSC rate when it fits and is within 1%."""
+    steps = (Fraction(round(fps_out * q), q) for q in (fps_in.denominator * 10 ** k for k in range(4)))
+    fitting = [rate for rate in steps if _fits(rate, fps_in)] or [fps_in / (fps_in / fps_out).limit_denominator(_MAX_CYCLE)]
+    exact = min(fitting, key=lambda rate: abs(rate - fps_out))
+    shown = [_fps_arg(exact)]
+    standard = min((Fraction(round(fps_out)), Fraction(round(fps_out * Fraction(1001, 1000)) * 1000, 1001)),
+                   key=lambda rate: abs(rate - fps_out))
+    if standard != exact and abs(standard - fps_out) <= fps_out / 100 and _fits(standard, fps_in):
+        shown.append(f"the standard {_fps_arg(standard)}")
+    return " or ".join(shown)
+
+
+def _fps_arg(rate: Fraction) -> str:
+    """``rate`` as an exact ``fps=`` argument, with its value."""
+    if rate.denominator == 1:
+        return f"fps={rate.numerator}"
+    return f"fps=Fraction({rate.numerator}, {rate.denominator}) ({float(rate):.6g})"
 
 
 def _check_scale(scale: Any) -> float:
@@ -274,6 +312,7 @@ class _Engine:
         self._model_lock = threading.Lock()
         self._inputs = LRU(cache_frames)
         self._features = LRU(256)
+        self._still_pairs = LRU(256)
 
     def __call__(self, n: int, frames: list[vs.VideoFrame]) -> vs.VideoFrame:
         p = n * self.ratio
@@ -288,6 +327,8 @@ class _Engine:
                 out = source(min(i, self.n_src - 1)).copy()
             elif self.flags and self._cut(i, source):
                 out = source(i).copy()
+            elif self._still(i, source):
+                out = source(i if t < _HALF else i + 1).copy()  # the props an interpolated frame would get
             else:
                 out = self._interpolate(i, t, source)
             props = out.props
@@ -322,6 +363,15 @@ class _Engine:
     def _scene(self, k: int, source) -> SceneFeatures:
         return self._features.get_or_make(k, lambda: scene_features(self._input(k, source)[1]))
 
+    def _still(self, i: int, source) -> bool:
+        """Whether source frames ``i`` and ``i + 1`` are bit-identical in every plane (a held picture, which
+        the network would redraw with small errors)."""
+        def compare() -> bool:
+            a, b = source(i), source(i + 1)
+            return all(np.array_equal(_bits(a, p), _bits(b, p)) for p in range(a.format.num_planes))
+
+        return self._still_pairs.get_or_make(i, compare)
+
     # network
 
     def _input(self, k: int, source) -> tuple[torch.Tensor, torch.Tensor]:
@@ -348,3 +398,10 @@ class _Engine:
             result = result.mean(1, keepdim=True)
         template = source(i if t < _HALF else i + 1)
         return self.converter.to_frame(result, template)
+
+
+def _bits(frame: vs.VideoFrame, plane: int) -> np.ndarray:
+    """Plane ``plane`` of ``frame`` as unsigned integers of its sample size, so that equal means bit-identical
+    (float samples: -0.0 is not 0.0, and a NaN equals itself)."""
+    samples = np.asarray(frame[plane])
+    return samples.view(np.dtype(f"u{samples.itemsize}"))

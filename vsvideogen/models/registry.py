@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import VSVideoGenError, WeightsError
 from .blend import ShutterBlend, interpolate_networks
-from .weights import CACHE_ENV, cache_dir, read_state_dict, sha256_file
+from .weights import CACHE_ENV, cache_dir, check_weights_file, read_state_dict, sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -680,8 +680,7 @@ def _resolve_model(model: str | os.PathLike[str] | None, task: str, func: str) -
     path = Path(model)
     if isinstance(model, str) and not _looks_like_path(model):
         get_spec(model, func)  # a word that is no id: raises the unknown-model error listing known ids
-    if not path.is_file():
-        raise WeightsError(func, f"weights file '{path}' does not exist; pass a registered model id or an existing weight file")
+    check_weights_file(path, func, "pass a registered model id or an existing weight file")
     if task not in TASK_ARCHS:
         raise VSVideoGenError(
             func, f"{task} has no architecture for weight files given by path yet; use a registered model id"

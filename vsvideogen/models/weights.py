@@ -69,13 +69,11 @@ def read_state_dict(
         The state dict, unwrapped from common containers and with wrapper prefixes stripped.
 
     Raises:
-        WeightsError: the file is missing, has the wrong hash, is truncated or corrupt, holds
-            non-tensor objects, or is empty.
+        WeightsError: the file is missing or a folder, has the wrong hash, is truncated or corrupt, holds
+            non-tensor objects or non-finite values (NaN, infinity), or is empty.
     """
     path = Path(path)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise WeightsError(func, f"weights file '{path}' {what}; pass the path of a weight file")
+    check_weights_file(path, func, "pass the path of a weight file")
     if expected_sha256 is not None:
         actual = sha256_file(path)
         if actual != expected_sha256.lower():
@@ -86,7 +84,21 @@ def read_state_dict(
             )
     raw = _load_safetensors(path, func) if path.suffix == ".safetensors" else _load_torch(path, func)
     state = _unwrap(raw, path, func)
+    _check_finite(state, path, func)
     return _strip_wrapper_prefixes(state, path, func)
+
+
+def check_weights_file(path: Path, func: str, fix: str) -> None:
+    """Refuse a weight file path that is not a file: a folder is named as one (pass the weight file inside it),
+    a missing path is followed by ``fix``.
+
+    Raises:
+        WeightsError: ``path`` is a folder or does not exist.
+    """
+    if path.is_dir():
+        raise WeightsError(func, f"weights file '{path}' is a folder; pass the path of the weight file inside it")
+    if not path.is_file():
+        raise WeightsError(func, f"weights file '{path}' does not exist; {fix}")
 
 
 def _load_safetensors(path: Path, func: str) -> dict[str, torch.Tensor]:
@@ -146,6 +158,18 @@ def _unwrap(obj: object, path: Path, func: str) -> dict[str, torch.Tensor]:
                 f"pass a checkpoint whose state dict holds only tensors (containers understood: {', '.join(_CONTAINER_KEYS)})",
             )
     return dict(obj)
+
+
+def _check_finite(state: Mapping[str, torch.Tensor], path: Path, func: str) -> None:
+    """Refuse NaN and infinity, which make every output NaN (black frames once converted to integers)."""
+    import torch
+
+    bad = [key for key, value in state.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    if bad:
+        raise WeightsError(
+            func, f"'{path}' holds non-finite values (NaN or infinity) in {_list(bad)}; the file is damaged or came "
+            "from a training run that diverged: use another checkpoint"
+        )
 
 
 def _all_tensors(obj: Mapping) -> bool:
