@@ -65,6 +65,15 @@ def bikes() -> vs.VideoNode:
     return clip.std.SetFrameProps(_SARNum=4, _SARDen=3, Custom="kept")
 
 
+def tagged_props(source: vs.VideoFrame) -> dict:
+    """The props an upscaled frame of ``source`` carries: the source's, with an unspecified YUV matrix replaced by
+    the one it was decoded with (bikes is BT.601 by its size)."""
+    props = dict(source.props)
+    if source.format.color_family == vs.YUV and props.get("_Matrix", 2) == 2:
+        props["_Matrix"] = vs.MATRIX_ST170_M
+    return props
+
+
 def as_format(clip: vs.VideoNode, fmt: int) -> vs.VideoNode:
     if core.get_video_format(fmt).color_family == vs.RGB:
         return core.resize.Bicubic(clip, format=fmt, matrix_in_s="709")
@@ -82,7 +91,7 @@ def test_formats_round_trip_at_twice_the_size(bikes, srvgg, name):
     assert (out.num_frames, out.fps) == (clip.num_frames, clip.fps)
     for n in range(clip.num_frames):
         frame, source = out.get_frame(n), clip.get_frame(n)
-        assert dict(frame.props) == dict(source.props)  # _SARNum/_SARDen, durations, colorimetry, custom
+        assert dict(frame.props) == tagged_props(source)  # _SARNum/_SARDen, durations, colorimetry, custom
         assert (frame.props["_SARNum"], frame.props["_SARDen"]) == (4, 3)
 
 
@@ -95,6 +104,18 @@ def test_nearest_network_gives_the_point_resized_picture(bikes, nearest, name, t
     expected = planes(core.resize.Point(clip, 2 * W, 2 * H).get_frame(0))
     for plane_got, plane_expected in list(zip(got, expected))[:1 if name.startswith("YUV") else 3]:
         assert np.abs(plane_got.astype(np.float64) - plane_expected).max() <= tolerance
+
+
+def test_an_untagged_sd_clip_keeps_the_matrix_it_was_decoded_with(nearest):
+    # 640x360 without _Matrix is read as BT.601; upscaled to 1280x720 it must stay BT.601 and say so (encoded
+    # as BT.709 by the output size but left untagged, its colours changed wherever it was played).
+    bars = core.std.BlankClip(width=640, height=360, format=vs.RGB24, length=1, color=[0, 191, 0]).resize.Point(
+        format=vs.YUV420P8, matrix_s="170m").std.RemoveFrameProps("_Matrix")
+    frame = upscale(bars, 2, model=nearest, device="cpu").get_frame(0)
+    assert frame.props["_Matrix"] == vs.MATRIX_ST170_M
+    source = bars.get_frame(0)
+    for p in range(3):
+        assert abs(float(np.median(np.asarray(frame[p]))) - float(np.median(np.asarray(source[p])))) <= 1
 
 
 def test_gray_model_upscales_each_colour_channel(bikes, tmp_path_factory):
@@ -152,7 +173,7 @@ def test_recurrent_output_does_not_depend_on_request_order(bikes, basicvsr, smal
     for n, future in futures.items():
         assert all(np.array_equal(a, b) for a, b in zip(sequential[n], planes(future.result()))), f"frame {n} differs"
     assert (out.format.id, out.width, out.height, out.num_frames) == (clip.format.id, 96, 64, clip.num_frames)
-    assert dict(out.get_frame(3).props) == dict(clip.get_frame(3).props)
+    assert dict(out.get_frame(3).props) == tagged_props(clip.get_frame(3))
 
 
 def test_recurrent_short_clips_and_tiles(bikes, basicvsr, small_windows):

@@ -2,8 +2,10 @@
 
 Model space. Networks see what :class:`vsvideogen.vs.frames.FrameConverter` gives: nominal RGB in 0..1 for
 YUV and RGB clips (YUV converted on the device by the frame's ``_Matrix``/``_Range``/``_ChromaLocation``),
-luma in 0..1 for GRAY clips. The result is encoded back to the clip's own format at the new size; an
-unspecified ``_Matrix`` is then guessed from the *output* size, as a player would guess it. It is not clamped
+luma in 0..1 for GRAY clips. The result is encoded back to the clip's own format at the new size, with the
+matrix the source was decoded with: an unspecified ``_Matrix`` is guessed from the *source* size, and the
+output is tagged with that guess, so that an SD clip upscaled to HD keeps its colours wherever it is played
+(untagged, its BT.601 codes would be read as BT.709 at the new size). It is not clamped
 in RGB: like a sharpening resizer, values beyond 0..1 (the input's own, and a network's overshoot) survive
 where the format can hold them (float samples, limited-range YUV headroom); integer codes are clamped to
 their range when encoded.
@@ -41,6 +43,7 @@ from ..device import resolve_device, resolve_dtype
 from ..errors import VSVideoGenError
 from ..models.registry import load_model
 from ..vs.checks import check_clip, check_positive_int
+from ..vs.formats import default_matrix
 from ..vs.frames import FrameConverter
 from ..vs.scenes import scene_features
 from ..vs.temporal import map_windows
@@ -276,7 +279,8 @@ class _Engine:
             images = torch.cat([self.source.to_tensor(f) for f in frames], 0)
             cut = pair_cuts(frames, self.cuts, lambda i: scene_features(images[i:i + 1]))
             result = torch.cat([self._upscale(images[run.start:run.stop]) for run in shots(len(frames), cut)], 0)
-            return [self.target.to_frame(result[i:i + 1], self.template, props_from=f) for i, f in enumerate(frames)]
+            return [self.target.to_frame(result[i:i + 1], self.template, props_from=_matrix_tagged(f))
+                    for i, f in enumerate(frames)]
 
     def _upscale(self, images: torch.Tensor) -> torch.Tensor:
         """``[T, C, H, W]`` (C = 1 or 3, as the converter gives) -> ``[T, C, sH, sW]``."""
@@ -301,3 +305,13 @@ class _Engine:
         if self.channels == 3 and c == 1:
             result = result.mean(1, keepdim=True)
         return result
+
+
+def _matrix_tagged(frame: vs.VideoFrame) -> vs.VideoFrame:
+    """``frame``, or for a YUV frame without a known ``_Matrix`` a copy tagged with the matrix it is decoded
+    with (guessed from its size)."""
+    if frame.format.color_family != vs.YUV or frame.props.get("_Matrix", vs.MATRIX_UNSPECIFIED) != vs.MATRIX_UNSPECIFIED:
+        return frame
+    tagged = frame.copy()
+    tagged.props["_Matrix"] = default_matrix(frame.width, frame.height)
+    return tagged
