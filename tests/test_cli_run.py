@@ -316,6 +316,46 @@ def test_one_table_row_adds_an_option(av_input, out_dir, monkeypatch):
     assert probe(output).frames == 2
 
 
+@pytest.mark.parametrize("args, factor_kwargs, fps_kwargs", [
+    (("--flow-scale", "0.5", "--scene-change", "none"), {"factor": 2, "scale": 0.5, "scene_change": None},
+     {"fps": Fraction(50), "scale": 0.5, "scene_change": None}),
+    (("--scene-change", "0.3"), {"factor": 2, "scene_change": 0.3}, {"fps": Fraction(50), "scene_change": 0.3}),
+    (("--scene-change", "AUTO"), {"factor": 2, "scene_change": "auto"}, {"fps": Fraction(50), "scene_change": "auto"}),
+])
+def test_flow_scale_and_scene_change_reach_the_filters(av_input, out_dir, monkeypatch, args, factor_kwargs, fps_kwargs):
+    calls = []
+
+    def interpolate(clip: vs.VideoNode, **kwargs) -> vs.VideoNode:
+        calls.append(kwargs)
+        return clip
+
+    monkeypatch.setattr(vsvideogen, "interpolate", interpolate)
+    for rate, expected in ((("--interpolate", "2"), factor_kwargs), (("--fps", "50"), fps_kwargs)):
+        calls.clear()
+        assert cli("run", av_input, out_dir / "out.mkv", "-y", "--end", "2", *rate, *args) == 0
+        assert calls == [expected]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--flow-scale", "0.5"), "vsvideogen run: --flow-scale goes with --interpolate or --fps; add one of them"),
+])
+def test_flow_scale_alone_is_refused(av_input, out_dir, capsys, args, message):
+    assert cli("run", av_input, out_dir / "out.mkv", *args) == 1
+    assert one_error_line(capsys.readouterr().err) == message
+    assert leftovers(out_dir) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--flow-scale", "0.3"), "0.3 is not a flow scale; give one of 0.125, 0.25, 0.5, 1, 2, 4"),
+    (("--scene-change", "1"), "1 is not a detector threshold; give one above 0 and below 1"),
+    (("--scene-change", "often"), "'often' is not a scene-change setting; give auto, none or a threshold such as 0.25"),
+])
+def test_bad_flow_scale_or_scene_change_is_an_argument_error(av_input, out_dir, capsys, args, message):
+    with pytest.raises(SystemExit):
+        cli("run", av_input, out_dir / "out.mkv", "--interpolate", "2", *args)
+    assert message in capsys.readouterr().err
+
+
 def test_unloadable_filter_is_one_line(av_input, out_dir, capsys, monkeypatch):
     monkeypatch.setattr(pipeline, "FILTER_OPTIONS", (
         pipeline.FilterOption("--sharpen", "no_such_filter", lambda _: {}, "test filter"),

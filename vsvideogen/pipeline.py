@@ -101,6 +101,30 @@ def noise_sigma(text: str) -> float:
     return _positive_float(text, "a noise level", "a sigma on the 8-bit scale", "10")
 
 
+def flow_scale(text: str) -> float:
+    """argparse type: one of interpolate's flow scales."""
+    from .filters.interpolate import SCALES  # here: the filters load torch, which the parser does not need
+
+    value = _positive_float(text, "a flow scale", "a fraction of the frame size", "0.5")
+    if value not in SCALES:
+        raise argparse.ArgumentTypeError(f"{text} is not a flow scale; give one of {', '.join(f'{s:g}' for s in SCALES)}")
+    return value
+
+
+def scene_change(text: str) -> str | float:
+    """argparse type: ``auto``, ``none`` or a detector threshold in (0, 1)."""
+    if text.lower() in ("auto", "none"):
+        return text.lower()
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a scene-change setting; give auto, none or a threshold "
+                                         "such as 0.25") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a detector threshold; give one above 0 and below 1")
+    return value
+
+
 def shutter_angle(text: str) -> float:
     """argparse type: a shutter angle in degrees, above 0 and at most 720."""
     return _positive_float(text, "a shutter angle", "degrees", "180", 720)
@@ -163,8 +187,9 @@ class FilterOption:
         metavar: How the value is shown in the help.
         exclusive: Options with the same tag cannot be combined.
         optional_value: The value may be left out (the option alone gives ``True``).
-        joins: The flag of an earlier option for the same filter: given with it, this option adds its keywords
-            to that one filter call; alone, it makes the call itself.
+        joins: Flags of earlier options for the same filter: given with one, this option adds its keywords
+            to that one filter call; alone, it makes the call itself, or is refused where ``alone`` is False.
+        alone: Whether the option may make a filter call of its own.
     """
 
     flag: str
@@ -175,7 +200,8 @@ class FilterOption:
     metavar: str | None = None
     exclusive: str | None = None
     optional_value: bool = False
-    joins: str | None = None
+    joins: tuple[str, ...] = ()
+    alone: bool = True
 
     @property
     def dest(self) -> str:
@@ -205,7 +231,7 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
         "deblur, also undoing the defocus of a lens that spread each point into a disc of this radius in pixels, "
         "e.g. 1.5 (judge it by eye and err small: too large a radius rings), or auto to estimate it on every frame "
         "(not with --deblur DEGREES); joins --deblur's call when given",
-        disc_radius, "RADIUS|auto", joins="--deblur",
+        disc_radius, "RADIUS|auto", joins=("--deblur",),
     ),
     FilterOption(
         "--upscale", "upscale", lambda n: {"scale": n},
@@ -219,10 +245,15 @@ FILTER_OPTIONS: tuple[FilterOption, ...] = (
         "--fps", "interpolate", lambda fps: {"fps": fps},
         "convert to exactly this frame rate (up or down), e.g. 60000/1001", frame_rate, "NUM/DEN", "rate",
     ),
+    FilterOption(
+        "--flow-scale", "interpolate", lambda scale: {"scale": scale},
+        "with --interpolate or --fps: estimate motion at this fraction of the frame size, 0.5 for 4K (default 1; "
+        "one of 0.125, 0.25, 0.5, 1, 2, 4)", flow_scale, "S", joins=("--interpolate", "--fps"), alone=False,
+    ),
 )
 
 # Keywords every filter shares; passed to each filter in the chain when given.
-SHARED_OPTIONS = ("model", "device", "fp16")
+SHARED_OPTIONS = ("model", "device", "fp16", "scene_change")
 
 
 @dataclass(frozen=True)
@@ -265,6 +296,11 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
         "--fp16", action=argparse.BooleanOptionalAction, default=None,
         help="half precision on the device; default: on for CUDA, off otherwise",
     )
+    parser.add_argument(
+        "--scene-change", type=scene_change, metavar="auto|none|T",
+        help="where the filters find scene cuts (they never mix frames across one): auto, the built-in detector "
+             "(default); none, no cuts; or the detector at threshold T in (0, 1), e.g. 0.25 to find fewer",
+    )
 
 
 def chain_from_args(args: argparse.Namespace) -> list[FilterStep]:
@@ -274,7 +310,9 @@ def chain_from_args(args: argparse.Namespace) -> list[FilterStep]:
         value = getattr(args, option.dest, None)
         if value is None or value is False:
             continue
-        target = next((k for k, step in enumerate(steps) if step.option.flag == option.joins), None)
+        target = next((k for k, step in enumerate(steps) if step.option.flag in option.joins), None)
+        if target is None and not option.alone:
+            raise VSVideoGenError(FUNC, f"{option.flag} goes with {' or '.join(option.joins)}; add one of them")
         if target is None:
             steps.append(FilterStep(option, value))
         else:
@@ -284,7 +322,10 @@ def chain_from_args(args: argparse.Namespace) -> list[FilterStep]:
 
 def shared_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The shared keywords (:data:`SHARED_OPTIONS`) the user set."""
-    return {name: getattr(args, name) for name in SHARED_OPTIONS if getattr(args, name, None) is not None}
+    shared = {name: getattr(args, name) for name in SHARED_OPTIONS if getattr(args, name, None) is not None}
+    if shared.get("scene_change") == "none":
+        shared["scene_change"] = None
+    return shared
 
 
 def apply_chain(clip: vs.VideoNode, steps: Sequence[FilterStep], shared: dict[str, Any] | None = None) -> vs.VideoNode:
