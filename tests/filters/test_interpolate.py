@@ -356,6 +356,42 @@ def test_a_held_picture_is_copied_bit_exactly_with_interpolated_frame_props(bike
     assert sorted(t for t, _, _ in model.calls) == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])  # pairs 1-2, 3-4 only
 
 
+class DrawsASquare(torch.nn.Module):
+    """Stand-in network: the cross-fade a code brighter, with a grey square drawn where neither frame has one
+    (as a network draws an object that passes there between the two frames)."""
+
+    def forward(self, img0, img1, timestep, scale=1.0):
+        out = (img0 + img1) / 2 + 1 / 255
+        out[..., 16:24, 28:36] = 0.5
+        return out
+
+
+@pytest.mark.parametrize("fmt", [vs.YUV420P8, vs.YUV444P10, vs.RGB24])
+def test_a_still_background_keeps_its_own_samples_and_what_the_network_draws_stays(bikes, fmt):
+    background = core.resize.Bicubic(bikes[0] + bikes[0], format=fmt, matrix_in_s="709" if fmt == vs.RGB24 else None)
+    info = core.get_video_format(fmt)
+    peak, yuv = (1 << info.bits_per_sample) - 1, info.color_family == vs.YUV
+
+    def square(n: int, f: vs.VideoFrame) -> vs.VideoFrame:  # light grey, at column 4 in frame 0 and 52 in frame 1
+        out = f.copy()
+        x = (4, 52)[n]
+        for plane in range(info.num_planes):
+            step = 1 << info.subsampling_w if plane and yuv else 1
+            value = (peak + 1) // 2 if plane and yuv else peak * 4 // 5
+            np.asarray(out[plane])[8 // step:16 // step, x // step:(x + 8) // step] = value
+        return out
+
+    clip = core.std.ModifyFrame(background, background, square)
+    made = interpolate(clip, 2, model=DrawsASquare()).get_frame(1)
+    still = np.ones((H, W), bool)
+    still[6:26, 2:62] = False  # the squares, the one drawn at 16:24, 28:36, and where resampled chroma reaches
+    for plane, (got, source) in enumerate(zip(planes(made), planes(clip.get_frame(0)), strict=True)):
+        step = 1 << info.subsampling_w if plane and yuv else 1
+        assert np.array_equal(got[still[::step, ::step]], source[still[::step, ::step]]), plane  # a code off before
+    drawn, background_there = planes(made)[0][16:24, 28:36], planes(clip.get_frame(0))[0][16:24, 28:36]
+    assert np.abs(drawn.astype(np.int64) - background_there).mean() > 5 << (info.bits_per_sample - 8)
+
+
 def test_float_frames_out_of_range_are_not_clipped_between_source_frames(bikes):
     rgb = core.resize.Bicubic(bikes[:2], format=vs.RGBS, matrix_in_s="709")
     wide = core.std.Expr(rgb, "x 1.4 * 0.2 -")  # -0.2 .. 1.2, as float sources may hold

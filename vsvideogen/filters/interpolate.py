@@ -13,7 +13,8 @@ Timing is exact rational arithmetic. Output frame ``n`` sits at time ``n / fps_o
   bit-identical, when ``i`` and ``i + 1`` are bit-identical in every plane (a static shot, a duplicated frame,
   animation on twos): the network would redraw the held picture with small errors, and it would shimmer;
 * otherwise the network's frame at timestep ``t`` between ``i`` and ``i + 1`` (for an IFNet, a ``t`` within
-  1/8 of a source frame from the flows at 1/8, scaled: :meth:`IFNet.interpolate`).
+  1/8 of a source frame from the flows at 1/8, scaled: :meth:`IFNet.interpolate`), with the sources' own
+  samples where the picture stands still (:func:`keep_still_samples`).
 
 Output props: those of the nearest source frame, with ``_DurationNum/_DurationDen = 1 / fps_out`` exactly,
 ``_AbsoluteTime`` (when the source has it) moved to the output frame's time, and — unless
@@ -331,6 +332,7 @@ class _Engine:
                 out = source(i if t < _HALF else i + 1).copy()  # the props an interpolated frame would get
             else:
                 out = self._interpolate(i, t, source)
+                keep_still_samples(out, source(i), source(i + 1))
             props = out.props
             props["_DurationNum"] = self.fps_out.denominator
             props["_DurationDen"] = self.fps_out.numerator
@@ -398,6 +400,33 @@ class _Engine:
             result = result.mean(1, keepdim=True)
         template = source(i if t < _HALF else i + 1)
         return self.converter.to_frame(result, template)
+
+
+#: How far (8-bit codes) the network's sample may be from a still one for the still one to be kept.
+STILL_TOLERANCE = 2
+
+
+def keep_still_samples(out: vs.VideoFrame, a: vs.VideoFrame, b: vs.VideoFrame) -> None:
+    """Give ``out``, a frame the network made between ``a`` and ``b``, the sources' own samples where the
+    picture stands still: where ``a`` and ``b`` agree and ``out`` is within :data:`STILL_TOLERANCE` of them (in
+    luma for YUV and GRAY, in every channel for RGB). Subsampled chroma follows luma: a chroma sample is kept
+    where all the luma under it is and ``a`` and ``b`` agree on it. So a static background does not flicker
+    between the copied frames and the made ones (the network redraws it, and its chroma passes through RGB
+    and back); a moving object the network draws over such samples differs from them by more, and stays."""
+    fmt = out.format
+    tolerance = STILL_TOLERANCE / 255 if fmt.sample_type == vs.FLOAT else STILL_TOLERANCE << (fmt.bits_per_sample - 8)
+    planes = [(np.asarray(out[p]), np.asarray(a[p]), np.asarray(b[p])) for p in range(fmt.num_planes)]
+    guide = planes if fmt.color_family == vs.RGB else planes[:1]
+    still = np.logical_and.reduce([(pa == pb) & (np.abs(po.astype(np.float64) - pa) <= tolerance)
+                                   for po, pa, pb in guide])
+    for p, (po, pa, pb) in enumerate(planes):
+        if p and fmt.color_family == vs.YUV:
+            h, w = pa.shape
+            blocks = still.reshape(h, 1 << fmt.subsampling_h, w, 1 << fmt.subsampling_w).all(axis=(1, 3))
+            mask = blocks & (pa == pb)
+        else:
+            mask = still
+        np.copyto(po, pa, where=mask)
 
 
 def _bits(frame: vs.VideoFrame, plane: int) -> np.ndarray:
