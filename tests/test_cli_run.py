@@ -356,6 +356,28 @@ def test_bad_flow_scale_or_scene_change_is_an_argument_error(av_input, out_dir, 
     assert message in capsys.readouterr().err
 
 
+HDR10 = "master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"
+
+
+def test_hdr10_metadata_is_given_as_encoder_options_that_carry_it(tmp_path, out_dir, capsys):
+    source = tmp_path / "hdr10.mkv"
+    subprocess.run([media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=64x48:rate=25", "-frames:v", "3", "-pix_fmt", "yuv420p10le",
+                    "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc",
+                    "-c:v", "libx265", "-x265-params", f"log-level=error:hdr10=1:{HDR10}", str(source)], check=True)
+    assert cli("run", source, out_dir / "plain.mkv") == 0
+    note = f"-- -c:v libx265 -x265-params hdr10=1:{HDR10}"
+    assert f"the source's HDR10 mastering-display and content-light metadata is not carried into the output; " \
+           f"give it to the encoder, e.g. {note}" in capsys.readouterr().err
+    output = out_dir / "hdr10.mkv"
+    assert cli("run", source, output, *note.split()) == 0
+    assert "HDR10" not in capsys.readouterr().err
+    report = subprocess.run([media.ffmpeg(), "-hide_banner", "-i", str(output), "-frames:v", "1", "-vf", "showinfo",
+                             "-f", "null", "-"], capture_output=True, text=True).stderr
+    assert "r(0.6800,0.3200) g(0.2650,0.6900) b(0.1500 0.0600) wp(0.3127, 0.3290)" in report
+    assert "MaxCLL=1000, MaxFALL=400" in report
+
+
 def test_unloadable_filter_is_one_line(av_input, out_dir, capsys, monkeypatch):
     monkeypatch.setattr(pipeline, "FILTER_OPTIONS", (
         pipeline.FilterOption("--sharpen", "no_such_filter", lambda _: {}, "test filter"),

@@ -559,6 +559,36 @@ def _video_options(fmt: vs.VideoFormat, props: vs.FrameProps, user: Sequence[str
             *no_reordering]
 
 
+def _hdr10_note(props: dict, ffmpeg_args: Sequence[str]) -> str | None:
+    """A note giving the source's HDR10 static metadata (the ``MasteringDisplay*`` and ``ContentLightLevel*``
+    frame props a source filter sets) as x265 options, which the piped frames cannot carry to the encoder; None
+    when there is none, or the user's ffmpeg options already give it."""
+    if any("master-display" in arg or "max-cll" in arg for arg in ffmpeg_args):
+        return None
+    options = []
+    try:
+        xs, ys = props["MasteringDisplayPrimariesX"], props["MasteringDisplayPrimariesY"]
+        options.append(
+            f"master-display=G{_x265_xy(xs[1], ys[1])}B{_x265_xy(xs[2], ys[2])}R{_x265_xy(xs[0], ys[0])}"
+            f"WP{_x265_xy(props['MasteringDisplayWhitePointX'], props['MasteringDisplayWhitePointY'])}"
+            f"L({round(props['MasteringDisplayMaxLuminance'] * 10000)},"
+            f"{round(props['MasteringDisplayMinLuminance'] * 10000)})"
+        )
+    except (KeyError, IndexError, TypeError):
+        pass
+    if "ContentLightLevelMax" in props and "ContentLightLevelAverage" in props:
+        options.append(f"max-cll={props['ContentLightLevelMax']},{props['ContentLightLevelAverage']}")
+    if not options:
+        return None
+    return ("the source's HDR10 mastering-display and content-light metadata is not carried into the output; "
+            f"give it to the encoder, e.g. -- -c:v libx265 -x265-params hdr10=1:{':'.join(options)}")
+
+
+def _x265_xy(x: float, y: float) -> str:
+    """A CIE 1931 chromaticity in x265's ``master-display`` units (0.00002)."""
+    return f"({round(x * 50000)},{round(y * 50000)})"
+
+
 def _source_timing(offset: Fraction, span: tuple[Fraction, Fraction] | None) -> tuple[list[str], list[str]]:
     """The source input's options and the output's that line the source's other streams up with the piped
     video, which starts at 0 and holds the source's frames from ``offset`` seconds after the source's start
@@ -633,6 +663,7 @@ def encode(
         try:
             for frame in frames:
                 if process is None:
+                    first_props = dict(frame.props)
                     command = [
                         ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error", "-y",
                         *_colour_options(frame.props), "-f", "yuv4mpegpipe", "-i", "pipe:0",
@@ -668,7 +699,8 @@ def encode(
             raise
         finally:
             frames.close()
-    return Encoded(output, written, Fraction(clip.fps_num, clip.fps_den), tuple(streams.notes))
+    hdr10 = _hdr10_note(first_props, ffmpeg_args) if written else None
+    return Encoded(output, written, Fraction(clip.fps_num, clip.fps_den), (*streams.notes, *filter(None, [hdr10])))
 
 
 def _numbered_frames(clip: vs.VideoNode) -> Iterator[vs.VideoFrame]:
