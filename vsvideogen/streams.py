@@ -99,13 +99,14 @@ def plan_streams(
                       for s in streams if s.kind in ("Audio", "Subtitle")]
         return plan
 
-    def add(stream: SourceStream, kind_options: list[str], source: str | None = None) -> None:
-        """Map ``stream`` (from input ``source``, else the source itself) as the output's next stream, with
-        the source stream's tags (language, title, file name) and, from another input, its dispositions."""
+    def add(stream: SourceStream, kind_options: list[str], replaced_by: str | None = None) -> None:
+        """Map ``stream`` (or ``replaced_by``, a stream of another input standing in for it) as the output's
+        next stream, with the source stream's tags (language, title, file name) and, when replaced, its
+        dispositions."""
         output_index = 1 + plan.options.count("-map")  # the piped video is stream 0
-        plan.options += ["-map", source or f"1:{stream.index}", *kind_options,
+        plan.options += ["-map", replaced_by or f"1:{stream.index}", *kind_options,
                          f"-map_metadata:s:{output_index}", f"1:s:{stream.index}"]
-        if source:
+        if replaced_by:
             plan.options += [f"-disposition:{output_index}", "+".join(stream.dispositions) or "0"]
 
     for k, stream in enumerate(s for s in streams if s.kind == "Audio"):
@@ -138,7 +139,7 @@ def plan_streams(
                 continue
             plan.inputs += ["-i", str(cut)]
             encoder = _TEXT_ENCODER.get(stream.codec, "srt") if codec == "copy" else codec
-            add(stream, [f"-c:s:{kept}", encoder], source=f"{1 + len(plan.inputs) // 2}:0")
+            add(stream, [f"-c:s:{kept}", encoder], replaced_by=f"{1 + len(plan.inputs) // 2}:0")
         kept += 1
     for stream in (s for s in streams if s.kind == "Attachment"):
         if container in _ATTACHMENTS:
